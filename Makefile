@@ -1,0 +1,28 @@
+# Tier-0: `make run` sets up and runs the whole system; `make test` runs the tests.
+SHELL := /bin/bash
+PY := .venv/bin/python
+WEB_PORT ?= 8000
+
+.PHONY: bootstrap run test lint bench
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+run: bootstrap
+	@$(PY) manage.py migrate --noinput
+	@$(PY) manage.py telemetry_partitions
+	@$(PY) manage.py collectstatic --noinput -v 0
+	@echo ""
+	@echo "  Dashboard:  http://127.0.0.1:$(WEB_PORT)/"
+	@echo "  API:        http://127.0.0.1:$(WEB_PORT)/api/  (docs: /api/docs, schema: /api/schema)"
+	@echo "  Admin:      http://127.0.0.1:$(WEB_PORT)/admin/"
+	@echo "  Metrics:    http://127.0.0.1:$(WEB_PORT)/metrics"
+	@echo "  No user is built in: create one with  $(PY) manage.py createsuperuser"
+	@echo ""
+	@WEB_PORT=$(WEB_PORT) exec .venv/bin/honcho start -f Procfile
+
+test: bootstrap
+	@.venv/bin/pytest
+
+lint:
+	@.venv/bin/ruff check .

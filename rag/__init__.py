@@ -1,0 +1,1 @@
+"""Natural-language queries over documents, logs and images."""

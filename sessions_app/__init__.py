@@ -1,0 +1,1 @@
+"""User sessions over RabbitMQ."""

@@ -1,0 +1,1 @@
+"""IoT telemetry: devices, readings, dead letters."""

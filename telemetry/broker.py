@@ -1,0 +1,76 @@
+"""The project's own Mosquitto: render its configuration and run it.
+
+Used by `make run` (``manage.py run_broker``), by the tests and by the
+benchmarks, always on a loopback port and data folder of the caller's choosing.
+"""
+
+import getpass
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from django.conf import settings
+
+CONFIG_TEMPLATE = Path(settings.BASE_DIR) / "deploy" / "mosquitto" / "mosquitto.conf"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def render_config(*, port: int, data_dir: Path, bind: str = "127.0.0.1") -> Path:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    text = CONFIG_TEMPLATE.read_text()
+    for key, value in {"port": port, "bind": bind, "data_dir": data_dir, "user": getpass.getuser()}.items():
+        text = text.replace("{" + key + "}", str(value))
+    path = data_dir / "mosquitto.conf"
+    path.write_text(text)
+    return path
+
+
+def wait_for_port(host: str, port: int, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing listens on {host}:{port} after {timeout_s}s") from None
+            time.sleep(0.05)
+
+
+class MosquittoProcess:
+    """A Mosquitto broker with the project's configuration, as a child process."""
+
+    def __init__(self, *, data_dir: Path, port: int | None = None):
+        self.data_dir = Path(data_dir)
+        self.port = port or free_port()
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "MosquittoProcess":
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        config = render_config(port=self.port, data_dir=self.data_dir)
+        log = open(self.data_dir / "mosquitto.log", "ab")  # noqa: SIM115 - lives as long as the broker
+        self.process = subprocess.Popen([binary, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT)
+        wait_for_port("127.0.0.1", self.port)
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> "MosquittoProcess":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

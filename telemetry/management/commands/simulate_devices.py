@@ -1,0 +1,40 @@
+"""Publish simulated device telemetry to MQTT (og/field/{site}/{type}/{id})."""
+
+from django.core.management.base import BaseCommand
+
+from telemetry.publisher import fleet_publish
+from telemetry.simulator import Fleet
+from tier0site.progress import Progress
+from tier0site.workers import ShutdownFlag
+
+
+class Command(BaseCommand):
+    help = "Simulate a fleet of devices publishing telemetry over MQTT (QoS 1 by default)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--devices", type=int, default=100_000)
+        parser.add_argument(
+            "--rate", type=float, default=200.0, help="messages per second (the seed: 1,000 devices every 5 s); 0 = unthrottled"
+        )
+        parser.add_argument("--duration", type=float, default=None, help="seconds to run (default: until stopped)")
+        parser.add_argument("--count", type=int, default=None, help="messages to publish (default: until stopped)")
+        parser.add_argument("--qos", type=int, choices=(0, 1), default=1)
+        parser.add_argument("--seed", type=int, default=None)
+        parser.add_argument("--client-id", default="tier0-simulator")
+
+    def handle(self, *args, **options):
+        shutdown = ShutdownFlag().install()
+        fleet = Fleet(devices=options["devices"], seed=options["seed"])
+        progress = Progress("published", options["count"])
+        report = fleet_publish(
+            fleet,
+            count=options["count"],
+            duration_s=options["duration"],
+            rate=options["rate"] or None,
+            qos=options["qos"],
+            client_id=options["client_id"],
+            progress=progress,
+            stop=shutdown._event,
+        )
+        progress.close()
+        self.stdout.write(f"published {report.published} messages in {report.seconds:.1f}s ({report.rate:.0f}/s)")

@@ -1,0 +1,109 @@
+"""Publish a simulated fleet's readings to MQTT at a steady rate, with progress."""
+
+import itertools
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from telemetry import mqtt
+from telemetry.simulator import Fleet
+
+logger = logging.getLogger(__name__)
+
+
+MAX_UNCONFIRMED = 20_000
+
+
+@dataclass
+class PublishReport:
+    published: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.published / self.seconds if self.seconds else 0.0
+
+
+class _Confirms:
+    """Counts broker acknowledgements (PUBACK) of QoS 1 publishes."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.lock = threading.Lock()
+
+    def on_publish(self, _client, _userdata, _mid, _reason_code, _properties) -> None:
+        with self.lock:
+            self.count += 1
+
+
+def fleet_publish(
+    fleet: Fleet,
+    *,
+    count: int | None = None,
+    duration_s: float | None = None,
+    rate: float | None = None,
+    qos: int = 1,
+    client_id: str = "tier0-simulator",
+    host: str | None = None,
+    port: int | None = None,
+    stamp_sent: dict | None = None,
+    progress=None,
+    stop: threading.Event | None = None,
+) -> PublishReport:
+    """Publish readings until ``count`` or ``duration_s`` (None: until ``stop``).
+
+    ``rate`` caps messages per second (None: as fast as the broker takes them).
+    Returns once the broker has acknowledged every QoS 1 message.
+    """
+    client = mqtt.make_client(client_id)
+    confirms = _Confirms()
+    client.on_publish = confirms.on_publish
+    # Pipeline the publishes: 100 unacknowledged QoS 1 messages in flight. paho
+    # rescans its window on every PUBACK, so a much larger window is slower
+    # (2,000: a third of the rate), and no cap at all overruns the broker's
+    # Receive Maximum and gets the connection dropped.
+    client.max_inflight_messages_set(100)
+    client.max_queued_messages_set(0)
+    mqtt.connect(client, persistent=False, host=host, port=port)
+    client.loop_start()
+    started = time.monotonic()
+    published = 0
+    chunk = 200
+    try:
+        messages = fleet.messages(stamp_sent=stamp_sent)
+        while count is None or published < count:
+            if stop is not None and stop.is_set():
+                break
+            elapsed = time.monotonic() - started
+            if duration_s is not None and elapsed >= duration_s:
+                break
+            if rate:
+                ahead = published / rate - elapsed
+                if ahead > 0:
+                    time.sleep(min(ahead, 0.5))
+                    continue
+            if published - confirms.count > MAX_UNCONFIRMED:
+                # paho keys queued messages by their 16-bit message id: more than
+                # 65,535 unconfirmed would overwrite each other (paho issue #377).
+                time.sleep(0.001)
+                continue
+            n = chunk if count is None else min(chunk, count - published)
+            for device, payload in itertools.islice(messages, n):
+                client.publish(mqtt.telemetry_topic(device.site_id, device.kind.name, device.device_id), payload, qos=qos)
+            published += n
+            if progress:
+                progress(published)
+        _wait_confirms(confirms, published if qos else 0)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return PublishReport(published=published, seconds=time.monotonic() - started)
+
+
+def _wait_confirms(confirms: _Confirms, expected: int, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while confirms.count < expected:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"broker acknowledged {confirms.count} of {expected} messages")
+        time.sleep(0.01)

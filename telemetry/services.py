@@ -1,0 +1,257 @@
+"""Telemetry writes: batch ingest, dead letters, partitions, cache versions.
+
+``readings_ingest`` is the one way telemetry enters the database: a batch of
+raw MQTT messages is validated, good readings are COPYed into a staging table
+and moved into the partitioned history with ``ON CONFLICT DO NOTHING`` on the
+natural key (so redelivery never duplicates), the latest state per device is
+upserted (never overwritten by an older reading), and refused messages land in
+dead letters, all in one transaction.
+"""
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from telemetry.models import DeadLetter
+from telemetry.validation import InvalidMessage, ValidReading, validate_message
+
+logger = logging.getLogger(__name__)
+
+STAGING_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS telemetry_staging (ts timestamptz NOT NULL, p jsonb NOT NULL)
+ON COMMIT DELETE ROWS
+"""
+
+INSERT_READINGS = """
+WITH inserted AS (
+    INSERT INTO telemetry_reading
+        (device_id, device_type, site_id, timestamp_utc, firmware, metrics, status, location, tags)
+    SELECT p->>'device_id', p->>'device_type', p->>'site_id', ts, coalesce(p->>'firmware', ''),
+           p->'metrics', p->'status', p->'location', p->'tags'
+    FROM telemetry_staging
+    ON CONFLICT (device_id, timestamp_utc) DO NOTHING
+    RETURNING 1
+)
+SELECT count(*) FROM inserted
+"""
+
+# The newest reading of each device in the batch replaces the stored state only
+# when it is newer, so an old reading redelivered late never rolls a device back.
+UPSERT_STATES = """
+INSERT INTO telemetry_device_state AS s
+    (device_id, device_type, site_id, state, timestamp_utc, firmware, metrics, status, location, tags, updated_at)
+SELECT DISTINCT ON (p->>'device_id')
+       p->>'device_id', p->>'device_type', p->>'site_id', p->'status'->>'state', ts,
+       coalesce(p->>'firmware', ''), p->'metrics', p->'status', p->'location', p->'tags', clock_timestamp()
+FROM telemetry_staging
+ORDER BY p->>'device_id', ts DESC
+ON CONFLICT (device_id) DO UPDATE SET
+    device_type = EXCLUDED.device_type, site_id = EXCLUDED.site_id, state = EXCLUDED.state,
+    timestamp_utc = EXCLUDED.timestamp_utc, firmware = EXCLUDED.firmware, metrics = EXCLUDED.metrics,
+    status = EXCLUDED.status, location = EXCLUDED.location, tags = EXCLUDED.tags, updated_at = EXCLUDED.updated_at
+WHERE s.timestamp_utc < EXCLUDED.timestamp_utc
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    topic: str
+    payload: bytes
+
+
+@dataclass
+class IngestResult:
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    # (site_id, device_type) groups whose devices changed: for cache and live updates.
+    groups: set = field(default_factory=set)
+    # The newest WARN/ALERT reading per device in the batch.
+    alerts: dict = field(default_factory=dict)
+
+
+def _copy_escape(raw: bytes) -> bytes:
+    """Escape a JSON document for COPY's text format (one row per line)."""
+    return raw.replace(b"\\", b"\\\\").replace(b"\n", b"\\n").replace(b"\r", b"\\r").replace(b"\t", b"\\t")
+
+
+def _validate(messages: Iterable[RawMessage], result: IngestResult) -> tuple[list, list]:
+    valid, dead = [], []
+    prefix = settings.MQTT_TOPIC_PREFIX
+    for message in messages:
+        result.received += 1
+        try:
+            if b"\\u0000" in message.payload:
+                raise InvalidMessage("schema: NUL characters cannot be stored")
+            valid.append((message, validate_message(message.topic, message.payload, prefix=prefix)))
+        except InvalidMessage as exc:
+            dead.append(DeadLetter(source="mqtt", topic=message.topic[:512], payload=_as_text(message.payload), reason=str(exc)))
+    return valid, dead
+
+
+def _as_text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="backslashreplace").replace("\x00", "\\x00")
+
+
+def _write_valid(valid: list[tuple[RawMessage, ValidReading]]) -> int:
+    """COPY the readings in, move them to history, upsert states; return rows stored."""
+    with connection.cursor() as cursor:
+        cursor.execute(STAGING_DDL)
+        with cursor.copy("COPY telemetry_staging (ts, p) FROM STDIN") as copy:
+            copy.write(
+                b"".join(
+                    reading.timestamp.isoformat().encode() + b"\t" + _copy_escape(message.payload) + b"\n"
+                    for message, reading in valid
+                )
+            )
+        cursor.execute(INSERT_READINGS)
+        stored = cursor.fetchone()[0]
+        cursor.execute(UPSERT_STATES)
+    return stored
+
+
+def _write_one_by_one(valid: list, dead: list) -> tuple[int, list]:
+    """Isolate the messages the database refuses, so one cannot block the rest."""
+    stored, accepted = 0, []
+    for message, reading in valid:
+        try:
+            with transaction.atomic():
+                stored += _write_valid([(message, reading)])
+            accepted.append((message, reading))
+        except DatabaseError as exc:
+            if not _is_data_error(exc):
+                raise
+            dead.append(
+                DeadLetter(
+                    source="mqtt", topic=message.topic[:512], payload=_as_text(message.payload), reason=f"database: {exc}"[:2000]
+                )
+            )
+    return stored, accepted
+
+
+def _is_data_error(exc: DatabaseError) -> bool:
+    # SQLSTATE class 22 (data exception) and 23 (integrity): the row is at fault,
+    # not the database; anything else (connection lost, shutdown) is retried.
+    sqlstate = getattr(getattr(exc, "__cause__", None), "sqlstate", None) or ""
+    return sqlstate[:2] in {"22", "23"}
+
+
+def readings_ingest(*, messages: Iterable[RawMessage]) -> IngestResult:
+    """Store a batch of raw MQTT messages in one transaction (see module doc).
+
+    Raises ``DatabaseError`` when the database is unavailable: nothing is then
+    committed and the caller keeps the batch (unacknowledged) to retry.
+    """
+    result = IngestResult()
+    valid, dead = _validate(messages, result)
+    accepted = valid
+    with transaction.atomic():
+        if valid:
+            try:
+                with transaction.atomic():
+                    stored = _write_valid(valid)
+            except DatabaseError as exc:
+                if not _is_data_error(exc):
+                    raise
+                logger.warning("batch refused by the database; isolating bad rows", extra={"error": str(exc)[:200]})
+                stored, accepted = _write_one_by_one(valid, dead)
+            result.stored = stored
+        if dead:
+            DeadLetter.objects.bulk_create(dead)
+    result.dead_lettered = len(dead)
+    result.duplicates = len(accepted) - result.stored
+    for _message, reading in accepted:
+        result.groups.add((reading.site_id, reading.device_type))
+        if reading.state != "OK":
+            result.alerts[reading.device_id] = reading
+    return result
+
+
+# --- Cache versions -----------------------------------------------------------
+# A cached device list is keyed by a version of the groups it covers; ingest
+# bumps the versions of the groups it changed, so the next read misses and
+# refreshes. Four versions per group cover every filter combination.
+
+
+def device_cache_version_key(site_id: str | None, device_type: str | None) -> str:
+    return f"devices:ver:{site_id or 'all'}:{device_type or 'all'}"
+
+
+def device_cache_bump(*, groups: Iterable[tuple[str, str]]) -> None:
+    keys = set()
+    for site_id, device_type in groups:
+        keys.update(device_cache_version_key(s, t) for s in (site_id, None) for t in (device_type, None))
+    for key in keys:
+        cache.incr(key, ignore_key_check=True)
+
+
+# --- Partitions -----------------------------------------------------------------
+
+
+def _partition_name(day: date) -> str:
+    return f"telemetry_reading_{day:%Y%m%d}"
+
+
+def partitions_ensure(*, today: date | None = None, ahead_days: int | None = None) -> list[str]:
+    """Create daily partitions from today through ``ahead_days``; return the new ones.
+
+    Rows already caught by the default partition for such a day are moved into
+    the new partition, so creating one never fails and never loses a reading.
+    """
+    today = today or timezone.now().date()
+    ahead_days = settings.TELEMETRY_PARTITIONS_AHEAD_DAYS if ahead_days is None else ahead_days
+    created = []
+    for offset in range(ahead_days + 1):
+        day = today + timedelta(days=offset)
+        name = _partition_name(day)
+        if _table_exists(name):
+            continue
+        with transaction.atomic(), connection.cursor() as cursor:
+            low, high = day.isoformat(), (day + timedelta(days=1)).isoformat()
+            cursor.execute(f"CREATE TABLE {name} (LIKE telemetry_reading INCLUDING DEFAULTS)")
+            cursor.execute(
+                f"WITH moved AS (DELETE FROM telemetry_reading_default "
+                f"WHERE timestamp_utc >= %s AND timestamp_utc < %s RETURNING *) "
+                f"INSERT INTO {name} SELECT * FROM moved",
+                [low, high],
+            )
+            cursor.execute(f"ALTER TABLE telemetry_reading ATTACH PARTITION {name} FOR VALUES FROM (%s) TO (%s)", [low, high])
+        created.append(name)
+    return created
+
+
+def partitions_drop_expired(*, today: date | None = None, retention_days: int | None = None) -> list[str]:
+    """Drop daily partitions whose whole day is older than the retention."""
+    today = today or timezone.now().date()
+    retention_days = settings.TELEMETRY_RETENTION_DAYS if retention_days is None else retention_days
+    cutoff = today - timedelta(days=retention_days)
+    dropped = []
+    for name in partition_names():
+        if date(int(name[-8:-4]), int(name[-4:-2]), int(name[-2:])) < cutoff:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE {name}")
+            dropped.append(name)
+    return dropped
+
+
+def partition_names() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'telemetry_reading' "
+            "AND c.relname ~ '^telemetry_reading_[0-9]{8}$' ORDER BY c.relname"
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _table_exists(name: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
+        return cursor.fetchone()[0]

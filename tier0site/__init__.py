@@ -1,0 +1,1 @@
+"""Tier-0 site-reliability platform: the Django project package."""

@@ -1,0 +1,179 @@
+"""Settings shared by every environment, read from the environment.
+
+Local defaults match a developer machine (PostgreSQL, Redis, RabbitMQ on
+127.0.0.1 and the project's own Mosquitto on port 18830); production refuses
+those defaults where they would be unsafe (see ``production.py``).
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+SEED_DATA_DIR = Path(environ.Env().str("TIER0_SEED_DATA", str(BASE_DIR.parent / "shared" / "seed-data")))
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False) if (BASE_DIR / ".env").exists() else None
+
+# Marks the built-in development key, so production can refuse to run with it.
+INSECURE_DEFAULT_SECRET_KEY = "django-insecure-local-development-key-not-for-production"
+
+# --- Core -----------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secret-key
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", INSECURE_DEFAULT_SECRET_KEY)
+DEBUG = env.bool("DJANGO_DEBUG", True)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_prometheus",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "channels",
+    "tier0site",
+    "telemetry",
+    "sessions_app",
+    "rag",
+    "imaging",
+    "failover",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "tier0site.urls"
+WSGI_APPLICATION = "tier0site.wsgi.application"
+ASGI_APPLICATION = "tier0site.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------
+# https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
+DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/tier0")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", 60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", 5)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: cache and channel layer -----------------------------------------
+# https://github.com/jazzband/django-redis#configure-as-cache-backend
+REDIS_URL = env.str("REDIS_URL", "redis://127.0.0.1:6379/0")
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", "tier0"),
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "SOCKET_CONNECT_TIMEOUT": 2,
+            "SOCKET_TIMEOUT": 2,
+        },
+    }
+}
+DEVICE_CACHE_TTL_S = env.int("DEVICE_CACHE_TTL_S", 60)
+
+# https://channels.readthedocs.io/en/stable/topics/channel_layers.html
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNEL_LAYER_PREFIX", "tier0:asgi")},
+    }
+}
+
+# --- Brokers ----------------------------------------------------------------
+# The project runs its own Mosquitto (deploy/mosquitto/mosquitto.conf) on a port
+# of its own: the stock configuration drops QoS 1 messages under load.
+MQTT_HOST = env.str("MQTT_HOST", "127.0.0.1")
+MQTT_PORT = env.int("MQTT_PORT", 18830)
+MQTT_USERNAME = env.str("MQTT_USERNAME", "")
+MQTT_PASSWORD = env.str("MQTT_PASSWORD", "")
+MQTT_TOPIC_PREFIX = env.str("MQTT_TOPIC_PREFIX", "og/field")
+MQTT_SHARED_GROUP = env.str("MQTT_SHARED_GROUP", "tier0")
+
+RABBITMQ_URL = env.str("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+MONGODB_URI = env.str("MONGODB_URI", "")
+COHERE_API_KEY = env.str("COHERE_API_KEY", "")
+COHERE_BASE_URL = env.str("COHERE_BASE_URL", "")
+
+# --- Telemetry ----------------------------------------------------------------
+TELEMETRY_RETENTION_DAYS = env.int("TELEMETRY_RETENTION_DAYS", 30)
+TELEMETRY_PARTITIONS_AHEAD_DAYS = env.int("TELEMETRY_PARTITIONS_AHEAD_DAYS", 7)
+TELEMETRY_BATCH_SIZE = env.int("TELEMETRY_BATCH_SIZE", 5000)
+TELEMETRY_FLUSH_INTERVAL_S = env.float("TELEMETRY_FLUSH_INTERVAL_S", 0.2)
+TELEMETRY_LIVE_INTERVAL_S = env.float("TELEMETRY_LIVE_INTERVAL_S", 1.0)
+
+# --- Deployment -------------------------------------------------------------
+DEPLOYMENT_VERSION = env.str("DEPLOYMENT_VERSION", "v1.0.0057")
+DEPLOYMENT_REGION = env.str("DEPLOYMENT_REGION", "region1")
+
+# --- Auth, DRF, OpenAPI -----------------------------------------------------
+# https://www.django-rest-framework.org/api-guide/settings/
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 100,
+    "EXCEPTION_HANDLER": "tier0site.api.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tier-0 SRE API",
+    "DESCRIPTION": "Telemetry, sessions, queries, images and failover for industrial IoT fleets.",
+    "VERSION": "1.0.0",
+}
+
+# --- Static -----------------------------------------------------------------
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Logging: one JSON object per line ---------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "tier0site.logging.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
