@@ -1,3 +1,5 @@
 """Websocket routes of every app, gathered for the ASGI router."""
 
-websocket_urlpatterns = []
+from dashboard.routing import websocket_urlpatterns as dashboard_websockets
+
+websocket_urlpatterns = [*dashboard_websockets]

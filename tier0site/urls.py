@@ -21,4 +21,5 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include(api_patterns)),
     path("", include("django_prometheus.urls")),
+    path("", include("dashboard.urls")),
 ]

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "rag",
     "imaging",
     "failover",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -177,3 +178,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Dashboard ----------------------------------------------------------------
+# The dashboard's JS/CSS and the vendored Chart.js are served by the ASGI app
+# itself through WhiteNoise (no CDN, no extra web server: machines may be offline).
+# https://whitenoise.readthedocs.io/en/stable/django.html
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "whitenoise.middleware.WhiteNoiseMiddleware")
+# Channel-layer groups whose events the dashboard's websocket relays to the page.
+DASHBOARD_LIVE_GROUPS = env.list("DASHBOARD_LIVE_GROUPS", default=["telemetry", "sessions", "failover", "images"])
+# Regions the "Simulate Failover" panel can switch between.
+DASHBOARD_REGIONS = env.list("DASHBOARD_REGIONS", default=["region1", "region2"])

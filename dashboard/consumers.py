@@ -1,0 +1,50 @@
+"""The dashboard's one websocket: every live event the pipelines publish.
+
+The pipelines publish coalesced events (about one a second) to channel-layer
+groups; this consumer joins those groups for each signed-in browser and relays
+each event as JSON, unchanged, so the page and the pipelines share one contract.
+Anonymous sockets are refused before the handshake completes (HTTP 403).
+"""
+
+import logging
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+# Close code sent to a socket that is not signed in (4000-4999: application codes).
+CLOSE_UNAUTHENTICATED = 4401
+
+
+class LiveConsumer(AsyncJsonWebsocketConsumer):
+    joined: tuple[str, ...] = ()
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.joined = tuple(settings.DASHBOARD_LIVE_GROUPS)
+        for group in self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "hello", "user": user.get_username(), "staff": user.is_staff, "groups": list(self.joined)})
+
+    async def disconnect(self, code):
+        for group in self.joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        # The page only pings to keep proxies from closing an idle socket.
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+
+    async def _relay(self, event):
+        await self.send_json(event)
+
+    # One handler per event type the pipelines publish ("a.b" is dispatched to a_b).
+    telemetry_update = _relay
+    sessions_update = _relay
+    failover_progress = _relay
+    images_update = _relay

@@ -1,0 +1,329 @@
+"""The dashboard end to end in Debian's Chromium, driven by Playwright.
+
+The real ASGI server (daphne) and the real MQTT consumer run as subprocesses on
+the test database, sharing live events through Redis under a prefix of this
+module's own. Telemetry goes in over MQTT; the page must show it without a
+reload, survive a server restart, and keep staff-only actions from others.
+Parts whose pipeline has not landed yet are skipped with the reason.
+Screenshots of every panel go to artifacts/screenshots/.
+"""
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.urls import Resolver404, resolve
+
+from telemetry.publisher import fleet_publish
+from telemetry.simulator import Fleet
+from tests.factories import UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
+
+REPO = Path(settings.BASE_DIR)
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = REPO / "artifacts" / "screenshots"
+PASSWORD = "correct-horse-battery"  # tests.factories.UserFactory's
+LAPTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def has_route(path: str) -> bool:
+    try:
+        resolve(path)
+    except Resolver404:
+        return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stack:
+    """Daphne and run_mqtt_consumer on the test database, with their logs."""
+
+    def __init__(self, tmp: Path, mqtt_port: int):
+        db = connection.settings_dict
+        self.tmp = tmp
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.topic_prefix = f"e2e{uuid.uuid4().hex[:8]}/og/field"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.dashboard.e2e_settings",
+            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            "MQTT_PORT": str(mqtt_port),
+            "MQTT_TOPIC_PREFIX": self.topic_prefix,
+            "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
+            "CHANNEL_LAYER_PREFIX": f"tier0e2e{uuid.uuid4().hex[:8]}",
+            "TELEMETRY_LIVE_INTERVAL_S": "0.5",
+            "DB_CONN_MAX_AGE": "0",
+        }
+        self.web: subprocess.Popen | None = None
+        self.processes: list[subprocess.Popen] = []
+
+    def _spawn(self, name: str, command: list[str]) -> subprocess.Popen:
+        log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
+        process = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.processes.append(process)
+        return process
+
+    def start_web(self) -> None:
+        daphne = str(Path(sys.executable).with_name("daphne"))
+        self.web = self._spawn("web", [daphne, "-b", "127.0.0.1", "-p", str(self.port), "tier0site.asgi:application"])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.web.poll() is None, self.log("web")
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(f"{self.base_url}/accounts/login/", timeout=2).close()
+                return
+            time.sleep(0.2)
+        raise AssertionError("web server did not answer:\n" + self.log("web"))
+
+    def stop_web(self) -> None:
+        self.web.terminate()
+        self.web.wait(timeout=20)
+
+    def start_mqtt_consumer(self) -> None:
+        self._spawn(
+            "mqtt_consumer",
+            [
+                sys.executable,
+                "manage.py",
+                "run_mqtt_consumer",
+                "--client-id",
+                f"e2e-{uuid.uuid4().hex[:8]}",
+                "--metrics-port",
+                "0",
+            ],
+        )
+
+    def log(self, name: str) -> str:
+        path = self.tmp / f"{name}.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture(scope="module")
+def chromium(django_db_setup):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/bootstrap.sh does it)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop on this thread, which Django takes
+    # for an async context; the ORM calls here are plain sequential code.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+            )
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def stack(mosquitto, settings, tmp_path):
+    stack = Stack(tmp_path, mosquitto.port)
+    settings.MQTT_TOPIC_PREFIX = stack.topic_prefix
+    stack.start_web()
+    stack.start_mqtt_consumer()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="module")
+def screenshots():
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    return SHOTS
+
+
+def sign_in(browser, stack: Stack, username: str, viewport=LAPTOP):
+    context = browser.new_context(viewport=viewport, base_url=stack.base_url)
+    page = context.new_page()
+    page.goto("/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button:has-text('Login')")
+    page.wait_for_selector("[data-testid=sre-user]")
+    return page
+
+
+def shoot(page, path: Path) -> None:
+    """A full-page screenshot, with the sticky panel buttons left in place so they hide nothing."""
+    page.add_style_tag(content=".tabs { position: static !important; }")
+    page.screenshot(path=path, full_page=True)
+
+
+def text_is(page, element_id: str, expected: str, timeout_ms: int = 20000) -> None:
+    page.wait_for_function(
+        "([id, want]) => document.getElementById(id).textContent.trim() === want", arg=[element_id, expected], timeout=timeout_ms
+    )
+
+
+def number_at_least(page, element_id: str, minimum: int, timeout_ms: int = 20000) -> None:
+    page.wait_for_function(
+        "([id, min]) => Number(document.getElementById(id).textContent.replace(/,/g, '')) >= min",
+        arg=[element_id, minimum],
+        timeout=timeout_ms,
+    )
+
+
+def publish(devices: int, count: int, seed: int) -> None:
+    fleet_publish(Fleet(devices=devices, seed=seed, fault_rate=0.2), count=count, client_id=f"e2e-pub-{uuid.uuid4().hex[:6]}")
+
+
+def test_sign_in_live_devices_reconnect_and_screenshots(chromium, stack, screenshots):
+    from telemetry.models import DeviceState
+
+    UserFactory(username="ADMIN1", is_staff=True)
+    page = sign_in(chromium, stack, "ADMIN1")
+    assert page.inner_text("[data-testid=sre-user]") == "SRE User: ADMIN1"
+    assert page.inner_text("#app-status") == "Live"
+    page.wait_for_selector("#live-link[data-state=open]", timeout=10000)
+    tabs = page.locator(".tab").all_inner_texts()
+    assert tabs == [
+        "Deployment Version",
+        "Site Active Users",
+        "Active Connected Devices",
+        "Site Image Intelligence",
+        "Simulate Failover",
+    ]
+
+    page.click("#tab-version")
+    assert page.inner_text("#site-version").startswith("v1.0.0057_region")
+    shoot(page, screenshots / "1-deployment-version.png")
+
+    page.click("#tab-devices")
+    sites_api = has_route("/api/sites")
+    # First fleet: 40 devices, every one of them reports in 400 readings.
+    publish(40, 400, seed=11)
+    number_at_least(page, "msgs-stored", 400)
+    if sites_api:
+        text_is(page, "devices-total", str(DeviceState.objects.count()))
+        assert DeviceState.objects.count() == 40
+    # The page has not reloaded: the counts moved with the websocket's events.
+    publish(120, 1500, seed=12)
+    number_at_least(page, "msgs-stored", 1900)
+    if sites_api:
+        text_is(page, "devices-total", "120")
+        page.wait_for_selector("#sites-table tbody tr td")
+    page.wait_for_selector("#alerts li.WARN, #alerts li.ALERT", timeout=20000)
+
+    # Drill down: a device's telemetry chart.
+    if sites_api:
+        page.click("#device-list li button >> nth=0")
+        page.wait_for_function("() => /readings, latest/.test(document.getElementById('detail-meta').textContent)")
+        assert page.locator("#device-chart").is_visible()
+    shoot(page, screenshots / "3-active-connected-devices.png")
+
+    # A server restart: the page reconnects by itself and events flow again.
+    stack.stop_web()
+    page.wait_for_selector("#live-link[data-state=closed]", timeout=10000)
+    stack.start_web()
+    page.wait_for_selector("#live-link[data-state=open]", timeout=20000)
+    before = int(page.inner_text("#msgs-stored").replace(",", ""))
+    publish(120, 300, seed=13)
+    number_at_least(page, "msgs-stored", before + 300)
+
+    for tab, name in (
+        ("users", "2-site-active-users"),
+        ("images", "4-site-image-intelligence"),
+        ("failover", "5-simulate-failover"),
+    ):
+        page.click(f"#tab-{tab}")
+        page.wait_for_timeout(300)
+        shoot(page, screenshots / f"{name}.png")
+
+    # The same page at a phone's width.
+    page.set_viewport_size(PHONE)
+    page.click("#tab-devices")
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1"), (
+        "page scrolls sideways on a phone"
+    )
+    shoot(page, screenshots / "phone-active-connected-devices.png")
+    page.context.close()
+
+
+def test_staff_only_failover_is_hidden_from_and_refused_to_others(chromium, stack, screenshots):
+    UserFactory(username="viewer1", is_staff=False)
+    page = sign_in(chromium, stack, "viewer1", viewport=PHONE)
+    assert "Simulate Failover" not in page.locator(".tab").all_inner_texts()
+    assert page.locator("#panel-failover").count() == 0
+    shoot(page, screenshots / "phone-viewer-dashboard.png")
+    if not has_route("/api/failover/region2"):
+        page.context.close()
+        pytest.skip("failover pipeline (issue 7) not present yet: its API refusal cannot be checked")
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    response = page.request.post("/api/failover/region2", headers={"X-CSRFToken": token, "Referer": stack.base_url + "/"})
+    assert response.status == 403
+    page.context.close()
+
+
+def test_login_page_and_unauthenticated_socket(chromium, stack, screenshots):
+    context = chromium.new_context(viewport=LAPTOP, base_url=stack.base_url)
+    page = context.new_page()
+    page.goto("/")
+    assert "/accounts/login/" in page.url
+    page.fill("#id_username", "nobody")
+    page.fill("#id_password", "wrong")
+    page.click("button:has-text('Login')")
+    page.wait_for_selector("text=did not match")
+    shoot(page, screenshots / "0-login.png")
+    # A websocket without a session is refused at the handshake.
+    refused = page.evaluate(
+        """() => new Promise((done) => {
+            const ws = new WebSocket(`ws://${location.host}/ws/live/`);
+            ws.onopen = () => done(false);
+            ws.onclose = () => done(true);
+        })"""
+    )
+    assert refused is True
+    context.close()
+
+
+def test_users_appear_after_rabbitmq_events(chromium, stack):
+    if not (has_route("/api/users/summary") and shutil.which("rabbitmq-server") is not None):
+        pytest.skip("user-session pipeline (issue 3) not present yet: no /api/users/summary")
+    pytest.skip("user-session pipeline landed after this test was written: wire its consumer in here")
+
+
+def test_question_answered_with_sources(chromium, stack):
+    if not has_route("/api/query"):
+        pytest.skip("query pipeline (issue 4) not present yet: no /api/query")
+    pytest.skip("query pipeline landed after this test was written: wire its data in here")
+
+
+def test_failover_changes_the_version(chromium, stack):
+    if not has_route("/api/failover/status"):
+        pytest.skip("failover pipeline (issue 7) not present yet: no /api/failover/status")
+    pytest.skip("failover topology not started by this test yet")
