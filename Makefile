@@ -17,7 +17,8 @@ run: bootstrap
 	@echo "  API:        http://127.0.0.1:$(WEB_PORT)/api/  (docs: /api/docs, schema: /api/schema)"
 	@echo "  Admin:      http://127.0.0.1:$(WEB_PORT)/admin/"
 	@echo "  Metrics:    http://127.0.0.1:$(WEB_PORT)/metrics"
-	@echo "  No user is built in: create one with  $(PY) manage.py createsuperuser"
+	@echo "  No user is built in: create one with  $(PY) manage.py create_sre_user NAME"
+	@echo "    (asks for the password, or reads SRE_USER_PASSWORD; --viewer: may not run a failover)"
 	@echo ""
 	@WEB_PORT=$(WEB_PORT) exec .venv/bin/honcho start -f Procfile
 

@@ -25,6 +25,8 @@ command -v psql >/dev/null 2>&1 || missing+=(postgresql postgresql-client)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v rabbitmq-server >/dev/null 2>&1 || missing+=(rabbitmq-server)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+# Debian's Chromium drives the dashboard's browser tests (Playwright's own download is not reachable).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 for extra in ${TIER0_EXTRA_PACKAGES:-}; do dpkg -s "$extra" >/dev/null 2>&1 || missing+=("$extra"); done
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
