@@ -202,6 +202,8 @@
   const loadVersionSoon = coalesce(loadVersion, 500);
 
   // --- Site Active Users --------------------------------------------------------
+  // The summary is the sessions pipeline's SRE_User value (Redis, else the database):
+  // counts, by_status {status: n}, by_region {region: {status: n}}, users [...].
   async function loadUsers() {
     const r = await api("/api/users/summary");
     if (r.missing) return setAvailable("users", false);
@@ -210,33 +212,55 @@
       $("users-updated").textContent = `Summary not available: ${r.error}`;
       return;
     }
-    const s = r.data;
+    await renderUsers(r.data);
+  }
+
+  function fillMatrix(table, rows) {
+    // {row: {column: n}} as a grid; {key: n} as two columns.
+    const entries = Object.entries(rows || {});
+    if (!entries.some(([, v]) => v && typeof v === "object")) return fillTable(table, rows || {});
+    const columns = [...new Set(entries.flatMap(([, v]) => Object.keys(v || {})))];
+    const tbody = table.tBodies[0] || table.appendChild(el("tbody"));
+    tbody.replaceChildren(el("tr", {}, el("th", { text: "" }), columns.map((c) => el("th", { text: humanize(c) }))));
+    entries.forEach(([key, v]) => tbody.append(el("tr", {}, el("th", { text: key }), columns.map((c) => el("td", { text: fmt((v || {})[c] || 0) })))));
+  }
+
+  async function renderUsers(s) {
     $("users-concurrent").textContent = fmt(pick(s, ["concurrent_users", "number_of_concurrent_users", "concurrent", "active_users"]));
     $("users-sessions").textContent = fmt(pick(s, ["active_sessions", "number_of_active_sessions", "active_connections", "sessions"]));
-    let list = pick(s, ["users", "logged_on_users", "users_list", "user_list", "logged_on"]);
-    const byStatus = pick(s, ["by_status", "status_counts", "statuses"]);
-    const byRegion = pick(s, ["by_region", "region_counts", "regions"]);
-    fillTable($("users-by-status"), byStatus && typeof byStatus === "object" ? byStatus : {});
-    fillTable($("users-by-region"), byRegion && typeof byRegion === "object" ? byRegion : {});
+    fillMatrix($("users-by-status"), pick(s, ["by_status", "status_counts", "statuses"]));
+    fillMatrix($("users-by-region"), pick(s, ["by_region", "region_counts", "regions"]));
     const scalars = Object.fromEntries(Object.entries(s).filter(([, v]) => v === null || typeof v !== "object"));
     fillTable($("users-other").querySelector("table"), scalars);
-    $("users-updated").textContent = `Updated ${clock(Date.now())} UTC${pick(s, ["source"]) ? ` from ${s.source}` : ""}`;
+    $("users-updated").textContent = `Updated ${clock(Date.now())} UTC${s.source ? ` from ${s.source}` : ""}`;
 
-    // The login times for "Time since online" come from the session list.
-    const active = await api("/api/users?status=active&page_size=10");
-    const sessions = active.ok ? results(active.data) : [];
-    if (!Array.isArray(list) || !list.length) list = sessions;
-    const names = (Array.isArray(list) ? list : []).map((u) => (typeof u === "object" ? pick(u, ["username", "user_id", "name"]) : u));
-    $("users-list").textContent = names.length ? names.slice(0, 20).join(", ") + (names.length > 20 ? ` … (${fmt(names.length)})` : "") : "nobody signed on";
-    const since = sessions
+    let list = pick(s, ["users", "logged_on_users", "users_list", "user_list", "logged_on"]);
+    if (!Array.isArray(list)) {
+      // An older summary without the list: the login times come from the session list.
+      const active = await api("/api/users?status=active&page_size=20");
+      list = active.ok ? results(active.data) : [];
+    }
+    const total = pick(s, ["users_total"]) || list.length;
+    const shown = list.slice(0, 20);
+    const names = shown.map((u) => (typeof u === "object" ? pick(u, ["username", "user_id", "name"]) : u));
+    $("users-list").textContent = names.length ? names.join(", ") + (total > names.length ? ` … (${fmt(total)} in all)` : "") : "nobody signed on";
+    const since = shown
       .map((u) => {
-        const start = Date.parse(pick(u, ["login_time", "online_since", "last_login"]) || "");
-        return Number.isNaN(start) ? null : `${Math.max(0, Math.round((Date.now() - start) / 1000))} seconds`;
+        const start = Date.parse((u && pick(u, ["login_time", "online_since", "last_login"])) || "");
+        if (!Number.isNaN(start)) return `${Math.max(0, Math.round((Date.now() - start) / 1000))} seconds`;
+        const seconds = u && pick(u, ["online_seconds", "time_since_online_s"]);
+        return typeof seconds === "number" ? `${seconds} seconds` : null;
       })
       .filter(Boolean);
-    $("users-online").textContent = since.length ? since.slice(0, 10).join(", ") : "–";
+    $("users-online").textContent = since.length ? since.join(", ") : "–";
   }
   const loadUsersSoon = coalesce(loadUsers, 1000);
+  function onSessions(ev) {
+    if (ev.summary && typeof ev.summary === "object") {
+      setAvailable("users", true);
+      renderUsers({ ...ev.summary, source: "live update" });
+    } else loadUsersSoon();
+  }
 
   // --- Active Connected Devices -------------------------------------------------
   const totals = { received: 0, stored: 0, dead: 0 };
@@ -717,7 +741,7 @@
         return;
       }
       if (ev.type === "telemetry.update") onTelemetry(ev);
-      else if (ev.type === "sessions.update") loadUsersSoon();
+      else if (ev.type === "sessions.update") onSessions(ev);
       else if (ev.type === "failover.progress") onFailover(ev);
       else if (ev.type === "images.update") loadGallerySoon();
       else if (ev.type === "hello") setLink("open", `live (${ev.groups.join(", ")})`);

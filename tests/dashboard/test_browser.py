@@ -10,7 +10,6 @@ Screenshots of every panel go to artifacts/screenshots/.
 
 import contextlib
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -71,6 +70,8 @@ class Stack:
             "CHANNEL_LAYER_PREFIX": f"tier0e2e{uuid.uuid4().hex[:8]}",
             "TELEMETRY_LIVE_INTERVAL_S": "0.5",
             "DB_CONN_MAX_AGE": "0",
+            # The sessions pipeline's Redis summary key, of this test's own.
+            "SESSIONS_SRE_USER_KEY": f"SRE_User:e2e:{uuid.uuid4().hex[:8]}",
         }
         self.web: subprocess.Popen | None = None
         self.processes: list[subprocess.Popen] = []
@@ -96,6 +97,9 @@ class Stack:
     def stop_web(self) -> None:
         self.web.terminate()
         self.web.wait(timeout=20)
+
+    def start_command(self, name: str, *args: str) -> subprocess.Popen:
+        return self._spawn(name, [sys.executable, "manage.py", name, *args])
 
     def start_mqtt_consumer(self) -> None:
         self._spawn(
@@ -311,10 +315,59 @@ def test_login_page_and_unauthenticated_socket(chromium, stack, screenshots):
     context.close()
 
 
-def test_users_appear_after_rabbitmq_events(chromium, stack):
-    if not (has_route("/api/users/summary") and shutil.which("rabbitmq-server") is not None):
-        pytest.skip("user-session pipeline (issue 3) not present yet: no /api/users/summary")
-    pytest.skip("user-session pipeline landed after this test was written: wire its consumer in here")
+def has_command(name: str) -> bool:
+    from django.core.management import get_commands
+
+    return name in get_commands()
+
+
+def wait_until(condition, *, timeout_s: float = 30, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.25)
+
+
+def test_users_appear_after_rabbitmq_events(chromium, stack, settings, screenshots):
+    if not (has_route("/api/users/summary") and has_command("run_rabbitmq_consumer") and has_command("simulate_users")):
+        pytest.skip("user-session pipeline (issue 3) not present yet: no /api/users/summary or its commands")
+    from django.core.management import call_command
+
+    from sessions_app.amqp import topology_delete, topology_ensure
+    from sessions_app.models import UserSession
+    from sessions_app.selectors import session_summary
+
+    queue = f"e2e_users_{uuid.uuid4().hex[:8]}"
+    settings.SESSIONS_SRE_USER_KEY = stack.env["SESSIONS_SRE_USER_KEY"]
+    topology_ensure(queue=queue)
+    try:
+        consumer = stack.start_command("run_rabbitmq_consumer", "--queue", queue, "--metrics-port", "0")
+        UserFactory(username="ADMIN2", is_staff=True)
+        page = sign_in(chromium, stack, "ADMIN2")
+        page.click("#tab-users")
+        page.wait_for_selector("#users-concurrent")
+        assert page.inner_text("#users-list") in ("–", "nobody signed on")
+        call_command(
+            "simulate_users", "--users", "25", "--count", "300", "--rate", "0", "--queue", queue, "--seed", "5",
+            "--snapshot-interval", "0",
+        )  # fmt: skip
+        wait_until(lambda: UserSession.objects.count() > 0, what="sessions stored by the consumer")
+        assert consumer.poll() is None, stack.log("run_rabbitmq_consumer")
+        # The page shows what the database holds, without a reload.
+        wait_until(
+            lambda: (
+                page.inner_text("#users-concurrent") == str(session_summary()["concurrent_users"])
+                and page.inner_text("#users-concurrent") != "0"
+            ),
+            what="the page's concurrent users to match the database",
+        )
+        assert page.inner_text("#users-list") not in ("–", "nobody signed on")
+        assert "seconds" in page.inner_text("#users-online")
+        shoot(page, screenshots / "2-site-active-users.png")
+        page.context.close()
+    finally:
+        topology_delete(queue=queue)
 
 
 def test_question_answered_with_sources(chromium, stack):
