@@ -188,3 +188,16 @@ MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddlewar
 DASHBOARD_LIVE_GROUPS = env.list("DASHBOARD_LIVE_GROUPS", default=["telemetry", "sessions", "failover", "images"])
 # Regions the "Simulate Failover" panel can switch between.
 DASHBOARD_REGIONS = env.list("DASHBOARD_REGIONS", default=["region1", "region2"])
+
+# --- Sessions -------------------------------------------------------------------
+# User-activity pipeline over RabbitMQ (sessions_app): queue, consumer batching,
+# the wireframe's Redis key and live updates. https://www.rabbitmq.com/docs/dlx
+SESSIONS_QUEUE = env.str("SESSIONS_QUEUE", "user_activity_queue")
+SESSIONS_PREFETCH = env.int("SESSIONS_PREFETCH", 2000)
+SESSIONS_BATCH_SIZE = env.int("SESSIONS_BATCH_SIZE", 2000)
+SESSIONS_SRE_USER_KEY = env.str("SESSIONS_SRE_USER_KEY", "SRE_User")
+SESSIONS_SUMMARY_MAX_USERS = env.int("SESSIONS_SUMMARY_MAX_USERS", 1000)
+SESSIONS_LIVE_INTERVAL_S = env.float("SESSIONS_LIVE_INTERVAL_S", 1.0)  # 0 turns live updates off
+SESSIONS_IDLE_AFTER_S = env.int("SESSIONS_IDLE_AFTER_S", 300)
+SESSIONS_SWEEP_INTERVAL_S = env.float("SESSIONS_SWEEP_INTERVAL_S", 30.0)
+SESSIONS_CONSUMER_METRICS_PORT = env.int("SESSIONS_CONSUMER_METRICS_PORT", 9102)

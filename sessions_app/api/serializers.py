@@ -1,0 +1,73 @@
+"""Input and output serializers of the sessions API."""
+
+import re
+
+from rest_framework import serializers
+
+from sessions_app.models import ConnectionStatus, SiteSnapshot, UserSession
+
+IDENTIFIER = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+def _identifier(value: str) -> str:
+    if not IDENTIFIER.match(value):
+        raise serializers.ValidationError("must be 1-64 letters, digits or . _ : -")
+    return value
+
+
+class SessionFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ConnectionStatus.values, required=False)
+    region = serializers.CharField(required=False, validators=[_identifier])
+    site_id = serializers.CharField(required=False, validators=[_identifier])
+    page = serializers.IntegerField(required=False, min_value=1, default=1)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100)
+
+    def validate(self, attrs):
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(f"unknown filter {', '.join(unknown)}; use {', '.join(self.fields)}")
+        return attrs
+
+
+class UserSessionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = UserSession
+        fields = [
+            "user_id",
+            "username",
+            "session_id",
+            "connection_status",
+            "region",
+            "ip_address",
+            "site_id",
+            "login_time",
+            "logout_time",
+            "last_activity",
+            "last_event",
+            "last_event_at",
+        ]
+
+
+class SiteSnapshotSerializer(serializers.ModelSerializer):
+    metrics = serializers.SerializerMethodField()
+    active_users_list = serializers.SerializerMethodField()
+    queue_metadata = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SiteSnapshot
+        fields = ["message_id", "site_id", "timestamp_utc", "metrics", "active_users_list", "queue_metadata", "received_at"]
+
+    def get_metrics(self, snapshot) -> dict:
+        return {
+            "active_users": snapshot.active_users,
+            "active_connections": snapshot.active_connections,
+            "server_cpu_pct": snapshot.server_cpu_pct,
+            "server_memory_gb": snapshot.server_memory_gb,
+            "average_latency_ms": snapshot.average_latency_ms,
+        }
+
+    def get_active_users_list(self, snapshot) -> list:
+        return snapshot.payload.get("active_users_list", [])
+
+    def get_queue_metadata(self, snapshot) -> dict:
+        return snapshot.payload.get("queue_metadata", {})

@@ -1,0 +1,65 @@
+"""Thin sessions API views: validate the query, call a selector, answer."""
+
+from urllib.parse import urlencode
+
+from django.core.paginator import Paginator
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from sessions_app import selectors
+from sessions_app.api.serializers import IDENTIFIER, SessionFilterSerializer, SiteSnapshotSerializer, UserSessionSerializer
+
+
+def _validated(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    if not serializer.is_valid():
+        field, errors = next(iter(serializer.errors.items()))
+        message = f"{field}: {errors[0]}" if field != "non_field_errors" else str(errors[0])
+        raise ValidationError({"error": f"Invalid filter {message}", "fields": serializer.errors})
+    return serializer.validated_data
+
+
+def _page_url(request, page: int) -> str:
+    query = request.query_params.copy()
+    query["page"] = page
+    return request.build_absolute_uri(f"{request.path}?{urlencode(query)}")
+
+
+class UserListApi(APIView):
+    @extend_schema(parameters=[SessionFilterSerializer], responses={200: UserSessionSerializer(many=True)})
+    def get(self, request):
+        filters = _validated(SessionFilterSerializer, request.query_params)
+        page_number, page_size = filters.pop("page"), filters.pop("page_size")
+        paginator = Paginator(selectors.session_list(**filters), page_size)
+        if page_number > paginator.num_pages:
+            raise NotFound({"error": f"Page {page_number} is past the last page ({paginator.num_pages})."})
+        page = paginator.page(page_number)
+        return Response(
+            {
+                "count": paginator.count,
+                "next": _page_url(request, page_number + 1) if page.has_next() else None,
+                "previous": _page_url(request, page_number - 1) if page.has_previous() else None,
+                "results": UserSessionSerializer(page.object_list, many=True).data,
+            }
+        )
+
+
+class UserSummaryApi(APIView):
+    @extend_schema(responses={200: serializers.DictField()})
+    def get(self, request):
+        summary, source = selectors.session_summary_cached()
+        return Response({**summary, "source": source}, headers={"X-Source": source})
+
+
+class SiteUsersApi(APIView):
+    @extend_schema(responses={200: SiteSnapshotSerializer})
+    def get(self, request, site_id: str):
+        if not IDENTIFIER.match(site_id):
+            raise ValidationError({"error": "Invalid site_id: must be 1-64 letters, digits or . _ : -"})
+        snapshot = selectors.site_snapshot_latest(site_id=site_id)
+        if snapshot is None:
+            raise NotFound({"error": f"No user snapshot from site {site_id!r} yet."})
+        return Response(SiteSnapshotSerializer(snapshot).data)

@@ -1,0 +1,174 @@
+"""Parse and check user-activity messages before they reach the database.
+
+Two shapes arrive on the queue: per-event messages
+(``user_id, session_id, event, connection_status, region, ip_address, timestamp``)
+and site snapshots shaped like the seed's ``users_sample.json``. Anything
+else, or anything that would not fit the columns, raises ``InvalidMessage``
+with a reason the consumer puts on the dead letter; a bad message must never
+reach (and block) the database batch.
+"""
+
+import ipaddress
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sessions_app.amqp import EVENT_TYPE, SNAPSHOT_TYPE
+
+# event -> the connection status it leaves the session in
+EVENT_STATUS = {"login": "active", "active": "active", "idle": "idle", "logout": "disconnected"}
+# Events stamped further ahead than this are refused: a wrong clock would
+# otherwise freeze the session against every real event that follows.
+MAX_FUTURE = timedelta(hours=1)
+
+
+class InvalidMessage(ValueError):
+    """The message cannot be stored; ``str(exc)`` is the dead-letter reason."""
+
+
+@dataclass(slots=True)
+class SessionEvent:
+    user_id: str
+    username: str
+    session_id: str
+    event: str
+    connection_status: str
+    region: str
+    ip_address: str | None
+    site_id: str
+    timestamp: datetime
+    login_time: datetime | None
+    logout_time: datetime | None
+    last_activity: datetime | None
+
+
+@dataclass(slots=True)
+class Snapshot:
+    message_id: str
+    site_id: str
+    timestamp_utc: datetime
+    active_users: int
+    active_connections: int
+    server_cpu_pct: float | None
+    server_memory_gb: float | None
+    average_latency_ms: float | None
+    payload: dict
+
+
+def message_parse(body: bytes, *, message_type: str | None, now: datetime) -> SessionEvent | Snapshot:
+    """Decode ``body`` into an event or a snapshot, or raise ``InvalidMessage``."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidMessage(f"malformed JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidMessage("message must be a JSON object")
+    if message_type == SNAPSHOT_TYPE or (message_type != EVENT_TYPE and "message_id" in data and "metrics" in data):
+        return _snapshot(data, now=now)
+    return _event(data, now=now)
+
+
+def _text(data: dict, name: str, max_length: int, *, required: bool = True) -> str:
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            raise InvalidMessage(f"missing {name}")
+        return ""
+    if not isinstance(value, str):
+        raise InvalidMessage(f"{name} must be a string")
+    if len(value) > max_length:
+        raise InvalidMessage(f"{name} longer than {max_length} characters")
+    return value
+
+
+def _time(data: dict, name: str, *, now: datetime, required: bool = True) -> datetime | None:
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise InvalidMessage(f"missing {name}")
+        return None
+    if not isinstance(value, str):
+        raise InvalidMessage(f"{name} must be an ISO 8601 string")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidMessage(f"{name} is not an ISO 8601 time: {value[:40]!r}") from None
+    if parsed.tzinfo is None:
+        raise InvalidMessage(f"{name} has no time zone: {value[:40]!r}")
+    if parsed - now > MAX_FUTURE:
+        raise InvalidMessage(f"{name} is more than an hour in the future: {value[:40]!r}")
+    return parsed
+
+
+def _event(data: dict, *, now: datetime) -> SessionEvent:
+    event = data.get("event")
+    if event not in EVENT_STATUS:
+        raise InvalidMessage(f"event must be one of {', '.join(EVENT_STATUS)}, not {str(event)[:20]!r}")
+    status = EVENT_STATUS[event]
+    given_status = data.get("connection_status")
+    if given_status is not None and given_status != status:
+        raise InvalidMessage(f"connection_status {str(given_status)[:20]!r} contradicts event {event!r}")
+    ip = data.get("ip_address")
+    if ip is not None:
+        try:
+            ip = str(ipaddress.ip_address(ip))
+        except ValueError:
+            raise InvalidMessage(f"ip_address is not an IP address: {str(ip)[:45]!r}") from None
+    timestamp = _time(data, "timestamp", now=now)
+    login_time = _time(data, "login_time", now=now, required=False)
+    last_activity = _time(data, "last_activity", now=now, required=False)
+    if event == "login":
+        login_time = login_time or timestamp
+    if event in ("login", "active"):
+        last_activity = timestamp
+    return SessionEvent(
+        user_id=_text(data, "user_id", 50),
+        username=_text(data, "username", 100, required=False),
+        session_id=_text(data, "session_id", 64),
+        event=event,
+        connection_status=status,
+        region=_text(data, "region", 32),
+        ip_address=ip,
+        site_id=_text(data, "site_id", 64, required=False),
+        timestamp=timestamp,
+        login_time=login_time,
+        logout_time=timestamp if event == "logout" else None,
+        last_activity=last_activity,
+    )
+
+
+def _count(metrics: dict, name: str) -> int:
+    value = metrics.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+        raise InvalidMessage(f"metrics.{name} must be a non-negative integer")
+    return value
+
+
+def _number(metrics: dict, name: str) -> float | None:
+    value = metrics.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidMessage(f"metrics.{name} must be a number")
+    return float(value)
+
+
+def _snapshot(data: dict, *, now: datetime) -> Snapshot:
+    metrics = data.get("metrics")
+    if not isinstance(metrics, dict):
+        raise InvalidMessage("metrics must be an object")
+    users = data.get("active_users_list", [])
+    if not isinstance(users, list):
+        raise InvalidMessage("active_users_list must be a list")
+    return Snapshot(
+        message_id=_text(data, "message_id", 64),
+        site_id=_text(data, "site_id", 64),
+        timestamp_utc=_time(data, "timestamp_utc", now=now),
+        active_users=_count(metrics, "active_users"),
+        active_connections=_count(metrics, "active_connections"),
+        server_cpu_pct=_number(metrics, "server_cpu_pct"),
+        server_memory_gb=_number(metrics, "server_memory_gb"),
+        average_latency_ms=_number(metrics, "average_latency_ms"),
+        payload=data,
+    )
