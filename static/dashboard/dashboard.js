@@ -718,6 +718,7 @@
   let socket = null;
   let attempts = 0;
   let everOpened = false;
+  let connects = 0;
   function setLink(state, text) {
     $("live-link").dataset.state = state;
     $("live-link").textContent = text;
@@ -728,6 +729,7 @@
     socket = new WebSocket(`${scheme}://${window.location.host}${cfg.wsPath}`);
     socket.addEventListener("open", () => {
       attempts = 0;
+      connects += 1;
       setLink("open", "live");
       // Events sent while we were away are gone: read the current state again.
       if (everOpened) loadAll();
@@ -778,5 +780,5 @@
   updateFailoverTarget();
   loadAll();
   connect();
-  window.tier0Dashboard = { openDevice, selectPanel };
+  window.tier0Dashboard = { openDevice, selectPanel, connects: () => connects };
 })();

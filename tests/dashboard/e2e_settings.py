@@ -5,13 +5,13 @@ the test's own (so the consumer subprocesses and the web server share them) and
 DEBUG is on so WhiteNoise serves static files straight from the source tree.
 """
 
+from tier0site.settings import base
 from tier0site.settings.test import *  # noqa: F403
-from tier0site.settings.test import REDIS_URL, env
+from tier0site.settings.test import LOGGING, env
 
 DEBUG = True
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNEL_LAYER_PREFIX")},
-    }
-}
+# The project's Redis channel layer (base settings), under this test's own prefix.
+CHANNEL_LAYERS = {"default": {**base.CHANNEL_LAYERS["default"]}}
+CHANNEL_LAYERS["default"]["CONFIG"] = {**CHANNEL_LAYERS["default"]["CONFIG"], "prefix": env.str("CHANNEL_LAYER_PREFIX")}
+# Workers log that they are connected at INFO: the test waits for that line.
+LOGGING["loggers"].update({app: {"level": "INFO"} for app in ("telemetry", "sessions_app", "failover", "imaging", "rag")})

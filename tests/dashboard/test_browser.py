@@ -102,22 +102,20 @@ class Stack:
         return self._spawn(name, [sys.executable, "manage.py", name, *args])
 
     def start_mqtt_consumer(self) -> None:
-        self._spawn(
-            "mqtt_consumer",
-            [
-                sys.executable,
-                "manage.py",
-                "run_mqtt_consumer",
-                "--client-id",
-                f"e2e-{uuid.uuid4().hex[:8]}",
-                "--metrics-port",
-                "0",
-            ],
-        )
+        process = self.start_command("run_mqtt_consumer", "--client-id", f"e2e-{uuid.uuid4().hex[:8]}", "--metrics-port", "0")
+        # Readings published before the first subscription would be lost.
+        self.wait_for_log("run_mqtt_consumer", '"mqtt connected"', process)
+
+    def wait_for_log(self, name: str, needle: str, process: subprocess.Popen, timeout_s: float = 30) -> None:
+        deadline = time.monotonic() + timeout_s
+        while needle not in self.log(name):
+            assert process.poll() is None, f"{name} exited:\n{self.log(name)}"
+            assert time.monotonic() < deadline, f"{name} never logged {needle}:\n{self.log(name)}"
+            time.sleep(0.1)
 
     def log(self, name: str) -> str:
         path = self.tmp / f"{name}.log"
-        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+        return path.read_text(errors="replace")[-20000:] if path.exists() else ""
 
     def stop(self) -> None:
         for process in self.processes:
@@ -249,7 +247,9 @@ def test_sign_in_live_devices_reconnect_and_screenshots(chromium, stack, screens
         assert page.locator("#device-chart").is_visible()
     shoot(page, screenshots / "3-active-connected-devices.png")
 
-    # A server restart: the page reconnects by itself and events flow again.
+    # One socket all along (an idle channel-layer read must not drop it)...
+    assert page.evaluate("() => window.tier0Dashboard.connects()") == 1
+    # ...until a server restart: the page reconnects by itself and events flow again.
     stack.stop_web()
     page.wait_for_selector("#live-link[data-state=closed]", timeout=10000)
     stack.start_web()

@@ -107,7 +107,10 @@ DEVICE_CACHE_TTL_S = env.int("DEVICE_CACHE_TTL_S", 60)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNEL_LAYER_PREFIX", "tier0:asgi")},
+        # redis-py 8 reads with a 5 s socket timeout by default, the same 5 s that
+        # channels-redis blocks in BZPOPMIN: every idle websocket would die after
+        # about 6 s ("Timeout reading from ..."). Give reads room beyond the block.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}], "prefix": env.str("CHANNEL_LAYER_PREFIX", "tier0:asgi")},
     }
 }
 
