@@ -486,7 +486,21 @@
     gallery.replaceChildren(...items.map(imageCard));
     if (!items.length) gallery.append(el("p", { class: "muted", text: "No image matches these filters." }));
     const summary = await api("/api/images/summary");
-    if (summary.ok) fillTable($("images-summary").querySelector("table"), Array.isArray(summary.data) || summary.data.results ? results(summary.data) : summary.data);
+    if (summary.ok && summary.data) renderImageSummary(summary.data);
+  }
+  function renderImageSummary(data) {
+    // {by_site: [...], by_device_type: [...], ...}: one table per list; a bare list: one table.
+    const box = $("images-summary").querySelector(".table-scroll");
+    const sections = Array.isArray(data) ? { summary: data } : Object.fromEntries(Object.entries(data).filter(([, v]) => Array.isArray(v)));
+    const preferred = ["by_site", "by_device_type", "summary", "results"];
+    const keys = Object.keys(sections).sort((a, b) => (preferred.indexOf(a) + 1 || 99) - (preferred.indexOf(b) + 1 || 99));
+    box.replaceChildren(
+      ...keys.flatMap((key) => {
+        const table = el("table", { class: "grid" });
+        fillTable(table, sections[key]);
+        return [el("h4", { text: humanize(key) }), table];
+      }),
+    );
   }
   const loadGallerySoon = coalesce(loadGallery, 2000);
   $("image-filter").addEventListener("change", loadGallery);

@@ -370,10 +370,78 @@ def test_users_appear_after_rabbitmq_events(chromium, stack, settings, screensho
         topology_delete(queue=queue)
 
 
-def test_question_answered_with_sources(chromium, stack):
-    if not has_route("/api/query"):
-        pytest.skip("query pipeline (issue 4) not present yet: no /api/query")
-    pytest.skip("query pipeline landed after this test was written: wire its data in here")
+def test_site_images_gallery_filters_and_word_cloud(chromium, stack, settings, screenshots):
+    if not (has_route("/api/images") and has_command("scan_images")):
+        pytest.skip("site image pipeline (issue 5) not present yet: no /api/images or scan_images")
+    from django.core.management import call_command
+
+    from imaging.selectors import image_list
+
+    call_command("scan_images", str(settings.SEED_DATA_DIR / "images"), "--offline", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    total, _ = image_list(filters={}, limit=1)
+    without_hat, _ = image_list(filters={"has_hard_hat": False}, limit=1)
+    assert total > 0
+    UserFactory(username="ADMIN3", is_staff=True)
+    page = sign_in(chromium, stack, "ADMIN3")
+    page.click("#tab-images")
+    page.wait_for_function("(n) => document.querySelectorAll('#gallery .card').length === n", arg=min(total, 48))
+    # Every card carries its compliance: a score, or no people in view.
+    cards = page.locator("#gallery .card")
+    for i in range(cards.count()):
+        assert "Compliance" in cards.nth(i).inner_text() or "No people in view" in cards.nth(i).inner_text()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#gallery .card img')].every((i) => i.complete && i.naturalWidth > 0)"
+    )
+    page.select_option("#image-filter select[name=has_hard_hat]", "false")
+    page.wait_for_function("(n) => document.querySelectorAll('#gallery .card').length === n", arg=min(without_hat, 48))
+    page.select_option("#image-filter select[name=has_hard_hat]", "")
+    page.click("#wordcloud-btn")
+    page.wait_for_function(
+        "() => { const i = document.getElementById('wordcloud-img'); return i.complete && i.naturalWidth > 0; }"
+    )
+    page.click("#images-summary summary")
+    shoot(page, screenshots / "4-site-image-intelligence.png")
+    page.context.close()
+
+
+def access_log(path: Path) -> None:
+    """A small access log whose error-400 leader is known: 10.20.30.7 (5), then 10.20.30.8 (2)."""
+    lines = []
+    for second, (ip, status) in enumerate(
+        [("10.20.30.7", 400)] * 5 + [("10.20.30.8", 400)] * 2 + [("10.20.30.9", 200)] * 9 + [("10.20.30.9", 500)]
+    ):
+        lines.append(
+            f'{ip} - - [27/Nov/2026:01:00:{second:02d} +0000] "GET /api/devices HTTP/1.1" {status} 512 "-" "curl/8.0" {40 + second}'
+        )
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_question_answered_with_sources(chromium, stack, tmp_path, screenshots):
+    if not (has_route("/api/query") and has_command("ingest_logs")):
+        pytest.skip("query pipeline (issue 4) not present yet: no /api/query or ingest_logs")
+    from django.core.management import call_command
+
+    log = tmp_path / "access.log"
+    access_log(log)
+    call_command("ingest_logs", str(log), stdout=open(os.devnull, "w"))  # noqa: SIM115
+    UserFactory(username="ADMIN4")
+    page = sign_in(chromium, stack, "ADMIN4")
+    page.click("#tab-images")
+    page.click("button.prompt:has-text('error 400')")
+    answer = page.locator("#chat-log .bubble-a").last
+    page.wait_for_function(
+        "() => { const a = [...document.querySelectorAll('#chat-log .bubble-a')].pop(); return a && !/Looking it up/.test(a.textContent); }",
+        timeout=30000,
+    )
+    text = answer.inner_text()
+    assert "No answer" not in text, text
+    assert "10.20.30.7" in text
+    assert answer.locator(".sources li").count() >= 1, text
+    # The question as the user typed it stays in the log, right-aligned like a chat.
+    assert page.locator("#chat-log .bubble-q").last.inner_text().startswith("Give me most frequent IP devices")
+    page.locator("#chat-form").scroll_into_view_if_needed()
+    shoot(page, screenshots / "4b-natural-language-query.png")
+    page.context.close()
 
 
 def test_failover_changes_the_version(chromium, stack):
