@@ -132,7 +132,10 @@ class SessionConsumer:
         self.channel = None
         self.dl_channel = None
         self.summary_stale = False
+        self.summary_min_interval_s = settings.SESSIONS_SUMMARY_MIN_INTERVAL_S
+        self.pending_received = 0
         self.clock = time.monotonic
+        self.last_summary = 0.0
         self.last_sweep = self.clock()
         self.consumer_name = f"{socket.gethostname()}-sessions"
 
@@ -214,7 +217,7 @@ class SessionConsumer:
         if self.sweep_interval_s > 0 and now - self.last_sweep >= self.sweep_interval_s:
             self.last_sweep = now
             self.sweep()
-        self._publish_summary_if_stale()
+        self._publish_summary_if_stale(busy=bool(self.inbox))
         self.live.flush_if_due()
 
     # one batch -------------------------------------------------------------
@@ -239,7 +242,9 @@ class SessionConsumer:
         self.channel.basic_ack(delivery_tag=batch[-1][0], multiple=True)
         self._count(result, received=len(batch), dead_lettered=len(rejects))
         self.summary_stale = True
-        self._publish_summary_if_stale(received=len(batch))
+        self.pending_received += len(batch)
+        # Take in what arrived during the commit: it tells whether the queue is busy.
+        self.connection.process_data_events(time_limit=0)
         return True
 
     def _store_with_retry(self, parsed: list, rejects: list) -> StoreResult | None:
@@ -344,8 +349,16 @@ class SessionConsumer:
         t.batches += 1
 
     # after commit ----------------------------------------------------------
-    def _publish_summary_if_stale(self, *, received: int = 0) -> None:
+    def _publish_summary_if_stale(self, *, busy: bool = False) -> None:
+        """Rewrite SRE_User from the database if a batch or sweep changed it.
+
+        Under a flood (``busy``: more messages already waiting) refreshes are
+        coalesced to one per ``summary_min_interval_s``; once the queue is quiet
+        the summary always reflects the last commit.
+        """
         if not self.summary_stale:
+            return
+        if busy and self.clock() - self.last_summary < self.summary_min_interval_s:
             return
         try:
             summary = sre_user_publish(summary=selectors.session_summary(), key=self.sre_user_key)
@@ -355,7 +368,9 @@ class SessionConsumer:
             logger.warning("SRE_User summary not refreshed", extra={"error": str(exc)[:200]})
             return
         self.summary_stale = False
-        self.live.add(summary, received)
+        self.last_summary = self.clock()
+        self.live.add(summary, self.pending_received)
+        self.pending_received = 0
 
     def sweep(self) -> int:
         try:

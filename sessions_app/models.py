@@ -17,13 +17,15 @@ class ConnectionStatus(models.TextChoices):
 
 
 class UserSession(models.Model):
-    user_id = models.CharField(max_length=50, db_index=True)
+    user_id = models.CharField(max_length=50)
     username = models.CharField(max_length=100, blank=True, default="")
-    session_id = models.CharField(max_length=64, unique=True)
-    connection_status = models.CharField(max_length=20, choices=ConnectionStatus.choices, db_index=True)
-    region = models.CharField(max_length=32, db_index=True)
+    session_id = models.CharField(max_length=64)
+    # Status lookups use the (connection_status, last_activity) index; region
+    # has too few values for an index to pay for its cost on every upsert.
+    connection_status = models.CharField(max_length=20, choices=ConnectionStatus.choices)
+    region = models.CharField(max_length=32)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
-    site_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    site_id = models.CharField(max_length=64, blank=True, default="")
     login_time = models.DateTimeField(null=True, blank=True)
     logout_time = models.DateTimeField(null=True, blank=True)
     last_activity = models.DateTimeField(null=True, blank=True)
@@ -34,7 +36,14 @@ class UserSession(models.Model):
     stored_at = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["connection_status", "last_activity"], name="usersession_status_activity")]
+        # Declared here rather than with unique=/db_index= so Django adds no
+        # varchar_pattern_ops twins: every index costs on each upserted row.
+        constraints = [models.UniqueConstraint(fields=["session_id"], name="usersession_session_id_unique")]
+        indexes = [
+            models.Index(fields=["connection_status", "last_activity"], name="usersession_status_activity"),
+            models.Index(fields=["user_id"], name="usersession_user_id"),
+            models.Index(fields=["site_id"], name="usersession_site_id"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.session_id} {self.connection_status}"

@@ -139,8 +139,9 @@ def site_snapshots_insert(*, snapshots: list[Snapshot]) -> int:
 def sessions_store(*, events: list[SessionEvent], snapshots: list[Snapshot]) -> StoreResult:
     """Store one consumer batch atomically (the caller acknowledges after this returns)."""
     with transaction.atomic():
-        applied = session_events_upsert(events=events)
         stored_snapshots = site_snapshots_insert(snapshots=snapshots)
+        # Last, so the rows' stored_at (the statement's clock) is as near the commit as it gets.
+        applied = session_events_upsert(events=events)
     return StoreResult(
         events=len(events),
         applied=applied,

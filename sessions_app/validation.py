@@ -8,6 +8,7 @@ with a reason the consumer puts on the dead letter; a bad message must never
 reach (and block) the database batch.
 """
 
+import functools
 import ipaddress
 import json
 import math
@@ -111,10 +112,7 @@ def _event(data: dict, *, now: datetime) -> SessionEvent:
         raise InvalidMessage(f"connection_status {str(given_status)[:20]!r} contradicts event {event!r}")
     ip = data.get("ip_address")
     if ip is not None:
-        try:
-            ip = str(ipaddress.ip_address(ip))
-        except ValueError:
-            raise InvalidMessage(f"ip_address is not an IP address: {str(ip)[:45]!r}") from None
+        ip = _ip(ip)
     timestamp = _time(data, "timestamp", now=now)
     login_time = _time(data, "login_time", now=now, required=False)
     last_activity = _time(data, "last_activity", now=now, required=False)
@@ -136,6 +134,34 @@ def _event(data: dict, *, now: datetime) -> SessionEvent:
         logout_time=timestamp if event == "logout" else None,
         last_activity=last_activity,
     )
+
+
+@functools.lru_cache(maxsize=65536)
+def _ip_normalized(value: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+def _ipv4_plain(value: str) -> bool:
+    """Dotted-quad IPv4 already in canonical form (the common case, checked cheaply)."""
+    parts = value.split(".")
+    return len(parts) == 4 and all(
+        p.isdigit() and p.isascii() and len(p) <= 3 and int(p) <= 255 and (p == "0" or p[0] != "0") for p in parts
+    )
+
+
+def _ip(value) -> str:
+    if not isinstance(value, str) or len(value) > 45:
+        raise InvalidMessage(f"ip_address is not an IP address: {str(value)[:45]!r}")
+    if _ipv4_plain(value):
+        return value
+    # IPv6 and unusual spellings: the standard parser (cached, a session repeats its address).
+    normalized = _ip_normalized(value)
+    if normalized is None:
+        raise InvalidMessage(f"ip_address is not an IP address: {str(value)[:45]!r}")
+    return normalized
 
 
 def _count(metrics: dict, name: str) -> int:
