@@ -206,3 +206,14 @@ SESSIONS_LIVE_INTERVAL_S = env.float("SESSIONS_LIVE_INTERVAL_S", 1.0)  # 0 turns
 SESSIONS_IDLE_AFTER_S = env.int("SESSIONS_IDLE_AFTER_S", 300)
 SESSIONS_SWEEP_INTERVAL_S = env.float("SESSIONS_SWEEP_INTERVAL_S", 30.0)
 SESSIONS_CONSUMER_METRICS_PORT = env.int("SESSIONS_CONSUMER_METRICS_PORT", 9102)
+
+
+# --- RAG ---------------------------------------------------------------------
+# https://docs.cohere.com/reference/chat (v2); COHERE_API_KEY/COHERE_BASE_URL are above.
+# Without a key every answer is offline (extractive, with citations).
+COHERE_CHAT_MODEL = env.str("COHERE_CHAT_MODEL", "command-a-03-2025")
+COHERE_EMBED_MODEL = env.str("COHERE_EMBED_MODEL", "embed-v4.0")
+COHERE_VISION_MODEL = env.str("COHERE_VISION_MODEL", "command-a-vision-07-2025")
+COHERE_TIMEOUT_S = env.float("COHERE_TIMEOUT_S", 10.0)
+COHERE_MAX_RETRIES = env.int("COHERE_MAX_RETRIES", 2)
+RAG_MAX_QUESTION_CHARS = env.int("RAG_MAX_QUESTION_CHARS", 1000)

@@ -1,0 +1,212 @@
+"""The question pipeline: classify, retrieve, answer offline, optionally synthesize.
+
+Types: ``logs`` (exact SQL aggregates), ``documents`` (report passages),
+``images`` (the imaging app's records) and ``safety`` (documents plus images).
+The offline answer is extractive: it quotes the sentence or table row that
+holds the figure asked for, with its page. When Cohere is configured it
+rewrites the answer from the same sources; on any failure the offline answer
+stands and ``data.fallback`` says why.
+"""
+
+import json
+import logging
+import re
+
+from django.conf import settings
+from django.db import DatabaseError, transaction
+
+from rag.logquestions import answer_log_question
+from rag.providers import ProviderUnavailable, configured_provider
+from rag.retrieval import FIGURE_RE, _is_quantitative, rank_units, retrieve
+
+logger = logging.getLogger(__name__)
+
+LOG_RE = re.compile(
+    r"\b(logs?|ip|ips|ip address(?:es)?|status codes?|http|[45]xx|error rate|failure rate|latency|response times?"
+    r"|percentiles?|p50|p90|p95|p99|endpoints?|user agents?|referr?ers?|requests?)\b"
+    r"|\b(?:error|status|code)\s*[1-5]\d\d\b|\b[1-5]\d\d\s*(?:errors?|status|responses?)\b"
+)
+IMAGE_RE = re.compile(
+    r"\b(images?|cameras?|photos?|pictures?|hats?|hard ?hats?|helmets?|vests?|hi-vis|workers?|engineers?|tablets?|ppe"
+    r"|goggles|gloves|compliance|sites?)\b"
+)
+SAFETY_RE = re.compile(r"\b(safety|incidents?|injur\w*|fatalit\w*|spills?|hard ?hats?|helmets?|ppe|hazards?|accidents?)\b")
+DOC_RE = re.compile(
+    r"\b(bp|annual report|20-f|report|drill\w*|operations?|company|group|2\d{3}|profit|revenue|emissions?|dividend\w*"
+    r"|employees?|production|reserves|refin\w*|strategy|board|directors?)\b"
+)
+STRONG_IMAGE_RE = re.compile(r"\b(images?|cameras?|photos?|pictures?|without (?:hard ?)?hats?|sites? (?:that|where|with))\b")
+
+
+class QuestionError(ValueError):
+    """The question cannot be answered as asked (empty, too long)."""
+
+
+def classify(question: str) -> str:
+    q = question.lower()
+    if LOG_RE.search(q) and not (SAFETY_RE.search(q) and DOC_RE.search(q)):
+        return "logs"
+    image = bool(IMAGE_RE.search(q))
+    safety = bool(SAFETY_RE.search(q))
+    document = bool(DOC_RE.search(q))
+    if safety and (document or not image):
+        return "safety"
+    if image and (STRONG_IMAGE_RE.search(q) or not document):
+        return "images"
+    if image and safety:
+        return "safety"
+    return "documents"
+
+
+def validate_question(question) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise QuestionError("question must be a non-empty string")
+    question = " ".join(question.split())
+    if len(question) > settings.RAG_MAX_QUESTION_CHARS:
+        raise QuestionError(f"question is longer than {settings.RAG_MAX_QUESTION_CHARS} characters")
+    return question
+
+
+def answer_question(question: str, *, provider=None, use_configured: bool = True) -> dict:
+    """The full answer: ``{answer, type, sources, data, synthesized, provider}``."""
+    question = validate_question(question)
+    if provider is None and use_configured:
+        provider = configured_provider()
+    kind = classify(question)
+    if kind == "logs":
+        result = answer_log_question(question)
+    elif kind == "images":
+        result = _image_answer(question)
+    elif kind == "safety":
+        result = _document_answer(question, provider)
+        images = _image_answer(question)
+        result["answer"] = f"{result['answer']}\n\nSite images: {images['answer']}"
+        result["sources"] = result["sources"] + images["sources"]
+        result["data"]["images"] = images["data"]
+    else:
+        result = _document_answer(question, provider)
+    result["type"] = kind
+    result.setdefault("data", {})
+    result["synthesized"] = False
+    result["provider"] = "offline"
+    if provider is not None:
+        try:
+            result["answer"] = provider.chat(question=question, documents=_provider_documents(result))
+            result["synthesized"] = True
+            result["provider"] = provider.name
+        except ProviderUnavailable as exc:
+            logger.warning("answer provider unavailable, keeping the offline answer: %s", exc)
+            result["data"]["fallback"] = str(exc)
+    result.pop("_context", None)
+    return result
+
+
+def _image_answer(question: str) -> dict:
+    try:
+        from imaging.selectors import images_answer_question
+    except ImportError:
+        return {
+            "answer": "No image records exist yet (the imaging pipeline is not installed), so site images cannot be searched.",
+            "sources": [],
+            "data": {"image_records": 0},
+        }
+    try:
+        with transaction.atomic():  # a savepoint, so a failure here leaves the request usable
+            answer = images_answer_question(question)
+    except DatabaseError as exc:
+        logger.warning("image records unavailable: %s", exc)
+        return {
+            "answer": "Image records could not be read right now, so site images were not searched.",
+            "sources": [],
+            "data": {"image_error": str(exc).splitlines()[0]},
+        }
+    return {
+        "answer": answer.get("answer", ""),
+        "sources": list(answer.get("sources", [])),
+        "data": answer.get("data", {}),
+    }
+
+
+def _document_answer(question: str, provider) -> dict:
+    query_vector = None
+    if provider is not None:
+        try:
+            query_vector = provider.embed([question], input_type="search_query")[0]
+        except ProviderUnavailable as exc:
+            logger.warning("query embedding unavailable, full-text only: %s", exc)
+    hits = retrieve(question, query_vector=query_vector)
+    if not hits:
+        return {
+            "answer": "No passage of the ingested documents matches this question (run ingest_documents first if none are loaded).",
+            "sources": [],
+            "data": {"passages_considered": 0},
+        }
+    ranked = rank_units(question, hits)
+    quantitative = _is_quantitative(question)
+    chosen = []
+    seen = set()
+    for candidate in ranked:
+        text = candidate.unit.display()
+        if text in seen:
+            continue
+        if chosen and candidate.score < chosen[0].score - (4.0 if quantitative else 3.5):
+            break
+        seen.add(text)
+        chosen.append(candidate)
+        if len(chosen) == 3:
+            break
+    parts = []
+    for i, c in enumerate(chosen):
+        lead = f"{c.hit.document}, page {c.hit.page}" if i == 0 else f"Also page {c.hit.page}"
+        parts.append(f'{lead}: "{c.unit.display()}"')
+    answer = " ".join(parts)
+    sources, listed = [], set()
+    for c in chosen:
+        sources.append({"document": c.hit.document, "page": c.hit.page, "snippet": c.unit.display()})
+        listed.add(c.hit.passage_id)
+    for hit in hits[:8]:
+        if len(sources) >= 5:
+            break
+        if hit.passage_id not in listed:
+            listed.add(hit.passage_id)
+            sources.append({"document": hit.document, "page": hit.page, "snippet": _snippet(hit.text)})
+    best = chosen[0]
+    return {
+        "answer": answer,
+        "sources": sources,
+        "data": {
+            "passages_considered": len(hits),
+            "best": {"page": best.hit.page, "kind": best.unit.kind, "score": round(best.score, 3)},
+            "figures": FIGURE_RE.findall(best.unit.text)[:10],
+            "retrieval": "full-text + vector" if query_vector is not None else "full-text",
+        },
+        "_context": [{"page": h.page, "document": h.document, "text": h.text[:800]} for h in hits[:5]],
+    }
+
+
+def _snippet(text: str, limit: int = 300) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _provider_documents(result: dict) -> list[dict]:
+    """Sources as quoted data for the model; ``_context`` adds the top passages in full."""
+    documents = []
+    for i, source in enumerate(result.get("sources", [])):
+        if "document" in source:
+            data = {"title": source["document"], "page": str(source["page"]), "snippet": source["snippet"]}
+        elif "query" in source:
+            data = {"title": "SQL aggregate", "query": source["query"], "result": json.dumps(result.get("data", {}))[:4000]}
+        else:
+            data = {"title": "image record", "record": json.dumps(source.get("image", source))[:2000]}
+        documents.append({"id": f"source-{i}", "data": data})
+    for i, passage in enumerate(result.pop("_context", [])):
+        documents.append(
+            {
+                "id": f"passage-{i}",
+                "data": {"title": passage["document"], "page": str(passage["page"]), "snippet": passage["text"]},
+            }
+        )
+    if result.get("type") in ("images", "safety") or not documents:
+        documents.append({"id": "offline-answer", "data": {"title": "extracted answer", "snippet": result["answer"]}})
+    return documents

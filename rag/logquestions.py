@@ -1,0 +1,192 @@
+"""Answer log questions from exact SQL aggregates.
+
+A question is read for what it asks (top client addresses, error rates,
+response-time percentiles, top paths, or a summary), an optional status filter
+("Error 400", "5xx", "server errors", "not found") and an optional time window
+("last 2 hours", "today", "yesterday", "on 2024-10-10", "between A and B",
+"since A"). Relative windows are measured back from now.
+"""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from django.utils import timezone
+
+from rag import selectors
+from rag.selectors import StatusFilter, Window
+
+NAMED_STATUS = {
+    "bad request": (400, 400),
+    "unauthorized": (401, 401),
+    "unauthorised": (401, 401),
+    "forbidden": (403, 403),
+    "not found": (404, 404),
+    "too many requests": (429, 429),
+    "rate limited": (429, 429),
+    "internal server error": (500, 500),
+    "bad gateway": (502, 502),
+    "service unavailable": (503, 503),
+    "gateway timeout": (504, 504),
+    "server error": (500, 599),
+    "client error": (400, 499),
+}
+UNITS = {"minute": 60, "min": 60, "hour": 3600, "hr": 3600, "day": 86400, "week": 604800}
+ISO = r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?"
+
+
+def parse_status(question: str) -> StatusFilter | None:
+    q = question.lower()
+    match = re.search(r"\b([1-5])xx\b", q)
+    if match:
+        low = int(match.group(1)) * 100
+        return StatusFilter(low, low + 99, f"{match.group(1)}xx")
+    match = re.search(r"(?:error|status|code|http|response)s?\s*(?:code\s*)?(?:of\s*)?([1-5]\d\d)\b", q) or re.search(
+        r"\b([1-5]\d\d)\s*(?:error|errors|status|responses?|codes?|s\b)", q
+    )
+    if match:
+        code = int(match.group(1))
+        return StatusFilter(code, code, str(code))
+    for name, (low, high) in NAMED_STATUS.items():
+        if name in q:
+            return StatusFilter(low, high, name)
+    if re.search(r"\b(errors?|failures?|failed|failing)\b", q) and not re.search(r"error rate|rate of error|how many error", q):
+        return StatusFilter(400, 599, "errors (4xx and 5xx)")
+    return None
+
+
+def _parse_moment(text: str) -> datetime:
+    text = text.replace("T", " ")
+    fmt = "%Y-%m-%d %H:%M:%S" if text.count(":") == 2 else "%Y-%m-%d %H:%M" if ":" in text else "%Y-%m-%d"
+    return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+
+
+def parse_window(question: str, now: datetime | None = None) -> Window:
+    q = question.lower()
+    now = now or timezone.now()
+    match = re.search(rf"between\s+({ISO})\s+and\s+({ISO})", q)
+    if match:
+        start, end = _parse_moment(match.group(1)), _parse_moment(match.group(2))
+        if ":" not in match.group(2):
+            end += timedelta(days=1)  # "between 2024-10-01 and 2024-10-03" includes the last day
+        return Window(start, end, f"between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M} UTC")
+    match = re.search(rf"(?:since|after|from)\s+({ISO})", q)
+    if match:
+        start = _parse_moment(match.group(1))
+        return Window(start, None, f"since {start:%Y-%m-%d %H:%M} UTC")
+    match = re.search(rf"\bon\s+({ISO})", q) or re.search(rf"\b({ISO})\b", q)
+    if match:
+        start = _parse_moment(match.group(1))
+        if ":" in match.group(1):
+            return Window(start, start + timedelta(hours=1), f"the hour from {start:%Y-%m-%d %H:%M} UTC")
+        return Window(start, start + timedelta(days=1), f"{start:%Y-%m-%d} (UTC)")
+    match = re.search(r"(?:last|past|previous)\s+(\d+)?\s*(minute|min|hour|hr|day|week)s?\b", q)
+    if match:
+        amount = int(match.group(1) or 1)
+        seconds = amount * UNITS[match.group(2)]
+        unit = match.group(2) if amount == 1 else match.group(2) + "s"
+        return Window(now - timedelta(seconds=seconds), now, f"the last {amount} {unit}")
+    if "today" in q:
+        start = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return Window(start, now, "today (UTC)")
+    if "yesterday" in q:
+        end = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return Window(end - timedelta(days=1), end, "yesterday (UTC)")
+    return Window(None, None, "all logged time")
+
+
+def parse_limit(question: str) -> int:
+    q = question.lower()
+    match = re.search(r"\btop\s+(\d{1,3})\b", q) or re.search(r"\b(\d{1,3})\s+(?:most|top|busiest|noisiest)\b", q)
+    if match:
+        return max(1, min(int(match.group(1)), 100))
+    return 10
+
+
+def log_intent(question: str) -> str:
+    q = question.lower()
+    if re.search(r"percentile|\bp\d{2}\b|latenc|response[- ]time|slow", q):
+        return "latency"
+    if re.search(
+        r"error rate|failure rate|rate of (?:error|fail)|percentage|how many (?:error|fail|request)|status (?:code )?breakdown", q
+    ):
+        return "error_rate"
+    if re.search(r"\b(path|paths|endpoint|endpoints|url|urls|route|routes)\b", q):
+        return "top_paths"
+    if re.search(r"\b(ip|ips|address|addresses|device|devices|client|clients|host|hosts|source|sources)\b", q):
+        return "top_ips"
+    return "summary"
+
+
+def answer_log_question(question: str, *, now: datetime | None = None) -> dict:
+    """The answer dict (without provider fields) for a log question."""
+    window = parse_window(question, now)
+    status = parse_status(question)
+    intent = log_intent(question)
+    limit = parse_limit(question)
+    when = window.describe()
+    sources = []
+    data: dict = {"intent": intent, "window": _window_data(window), "status_filter": _status_data(status)}
+    if intent == "top_ips":
+        rows, sql = selectors.log_top_ips(window=window, status=status, limit=limit)
+        sources.append({"query": sql})
+        data["rows"] = rows
+        what = f"{status.label} responses" if status else "requests"
+        if rows:
+            listing = "; ".join(f"{r['ip']} ({r['requests']:,})" for r in rows)
+            answer = f"Client IPs with the most {what} over {when}: {listing}."
+        else:
+            answer = f"No {what} are logged over {when}."
+    elif intent == "top_paths":
+        rows, sql = selectors.log_top_paths(window=window, status=status, limit=limit)
+        sources.append({"query": sql})
+        data["rows"] = rows
+        what = f"{status.label} responses" if status else "requests"
+        listing = "; ".join(f"{r['path']} ({r['requests']:,})" for r in rows)
+        answer = f"Paths with the most {what} over {when}: {listing}." if rows else f"No {what} are logged over {when}."
+    elif intent == "latency":
+        stats, sql = selectors.log_latency_percentiles(window=window, status=status)
+        sources.append({"query": sql})
+        data["latency_ms"] = stats
+        scope = f" for {status.label} responses" if status else ""
+        if stats["requests_with_response_time"]:
+            answer = (
+                f"Response times{scope} over {when} ({stats['requests_with_response_time']:,} requests): "
+                f"p50 {stats['p50']} ms, p90 {stats['p90']} ms, p95 {stats['p95']} ms, p99 {stats['p99']} ms, "
+                f"mean {stats['mean_ms']} ms, max {stats['max_ms']} ms."
+            )
+        else:
+            answer = f"No requests with a response time are logged{scope} over {when}."
+    else:
+        errors, sql = selectors.log_error_rates(window=window)
+        sources.append({"query": sql})
+        data["errors"] = errors
+        if errors["requests"]:
+            answer = (
+                f"Over {when}: {errors['requests']:,} requests, {errors['client_errors_4xx'] + errors['server_errors_5xx']:,} "
+                f"errors ({errors['error_rate_pct']}%): {errors['client_errors_4xx']:,} client errors 4xx "
+                f"({errors['client_error_rate_pct']}%) and {errors['server_errors_5xx']:,} server errors 5xx "
+                f"({errors['server_error_rate_pct']}%)."
+            )
+            if status is not None and status.low == status.high:
+                n = errors["by_status"].get(str(status.low), 0)
+                answer += f" Status {status.low}: {n:,} responses."
+        else:
+            answer = f"No requests are logged over {when}."
+        if intent == "summary" and errors["requests"]:
+            rows, top_sql = selectors.log_top_ips(window=window, status=status, limit=5)
+            sources.append({"query": top_sql})
+            data["rows"] = rows
+            answer += " Busiest clients: " + "; ".join(f"{r['ip']} ({r['requests']:,})" for r in rows) + "."
+    return {"answer": answer, "type": "logs", "sources": sources, "data": data}
+
+
+def _window_data(window: Window) -> dict:
+    return {
+        "start": window.start.isoformat() if window.start else None,
+        "end": window.end.isoformat() if window.end else None,
+        "label": window.label,
+    }
+
+
+def _status_data(status: StatusFilter | None) -> dict | None:
+    return None if status is None else {"low": status.low, "high": status.high, "label": status.label}

@@ -1,0 +1,256 @@
+"""PDF text to passages, and passages to answerable units.
+
+pypdf gives each page as lines in reading order. Annual-report pages mix prose
+wrapped in narrow columns, key-figure panels ("2024 38" under a heading) and
+tables whose rows end in numbers. A passage is a run of lines cut at headings
+and sentence ends, never inside a table, so a table keeps its heading and its
+column header (a line of years). At answer time a passage is split into units:
+sentences, and table rows labelled with their row label, heading and years.
+"""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pypdf
+from pypdf.errors import PdfReadError
+
+NUMBER = r"\(?[-–<>~]?[$£€]?\d[\d,]*(?:\.\d+)?(?:%|bn|m|mmboe/d|GW|MtCO2e|/boe)?\)?[a-z]{0,2}"
+NUM_TOKEN_RE = re.compile(rf"^(?:{NUMBER}|–|-|n/a)$")
+YEAR_RE = re.compile(r"^(?:19|20)\d\d[a-z]?$")
+SENTENCE_END_RE = re.compile(r"[.!?:;][\"”’)]?$")
+SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(“\"$£0-9])")
+GLYPHS_RE = re.compile(r"«[a-z]{0,3}|[«★òô¢]")
+
+LONE_NUMBER_RE = re.compile(r"^\d{1,3}(?:\.\d)?%?$")  # chart axis and bar labels
+PASSAGE_TARGET = 900
+PASSAGE_MAX = 1400
+
+
+class PdfUnreadable(Exception):
+    """Encrypted, damaged or not a PDF; the message says which."""
+
+
+def pdf_pages(path: Path) -> list[str]:
+    """Text of each page (index 0 = page 1)."""
+    try:
+        reader = pypdf.PdfReader(str(path))
+        if reader.is_encrypted:
+            # An empty user password is common for "protected" reports; anything else we cannot read.
+            try:
+                if not reader.decrypt(""):
+                    raise PdfUnreadable("encrypted (password required)")
+            except (NotImplementedError, PdfReadError) as exc:
+                raise PdfUnreadable(f"encrypted: {exc}") from exc
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except PdfUnreadable:
+        raise
+    except (PdfReadError, OSError, ValueError, KeyError, TypeError, AssertionError) as exc:
+        raise PdfUnreadable(f"broken PDF: {exc.__class__.__name__}: {exc}") from exc
+    return pages
+
+
+FOOTNOTE_RUN_RE = re.compile(r"\b([A-Za-z]{4,}?[sytend])(?:ab|abc|abcd|abcde|bc|bcd|cd|cde)\b")
+
+
+def clean_line(line: str) -> str:
+    line = GLYPHS_RE.sub("", line).replace("\u00a0", " ").strip()
+    # Key-performance-indicator marker ("l") glued to a heading or standing alone:
+    # "lTier 1 ..." -> "Tier 1 ...", "TCFDlGreenhouse" -> "TCFD Greenhouse", "38 l 33.6" -> "38 33.6".
+    line = re.sub(r"^l(?=[A-Z][a-z])", "", line)
+    line = re.sub(r"(?<=TCFD)l(?=[A-Z])", " ", line)
+    line = re.sub(r"(?:(?<=\s)|^)l(?=\s|$)", "", line)
+    # Footnote letters glued to a word: "emissionsabcde" -> "emissions".
+    line = FOOTNOTE_RUN_RE.sub(r"\1", line)
+    return re.sub(r"\s{2,}", " ", line).strip()
+
+
+def is_year_header(line: str) -> bool:
+    tokens = line.split()
+    return 2 <= len(tokens) <= 12 and all(YEAR_RE.match(t) for t in tokens)
+
+
+def numeric_tail(line: str) -> int:
+    """How many numeric tokens end the line."""
+    count = 0
+    for token in reversed(line.split()):
+        if NUM_TOKEN_RE.match(token):
+            count += 1
+        else:
+            break
+    return count
+
+
+PREPOSITION_END_RE = re.compile(r"\b(?:in|of|to|from|than|with|and|by|was|were|is|at|for|on|the|a|an|over)$", re.I)
+
+
+def is_row(line: str, *, columns: int = 0, previous_ended: bool = True) -> bool:
+    """A table row: a label followed by numbers (as many as the table has year columns)."""
+    if line.endswith((".", ";", ":", ",")) or is_year_header(line):
+        return False
+    tokens = line.split()
+    tail = numeric_tail(line)
+    if tail == 0:
+        return False
+    label = " ".join(tokens[: len(tokens) - tail])
+    if ". " in label or len(label) > 90:
+        return False
+    if tail == len(tokens):
+        return tail >= 2 or len(tokens[0]) > 4
+    if columns >= 2:
+        return tail >= min(columns, 3)
+    if tail >= 2:
+        return True
+    # One number after text: a row only when it does not continue a sentence ("... down from nine in / 2023").
+    return previous_ended and len(label) <= 40 and not PREPOSITION_END_RE.search(label)
+
+
+FOOTER_RE = re.compile(r"^(?:\d{1,3} )?bp Annual Report and Form 20-F 2024(?: \d{1,3})?$")
+
+
+def is_heading(line: str) -> bool:
+    return (
+        3 <= len(line) <= 70
+        and line[0].isupper()
+        and not SENTENCE_END_RE.search(line)
+        and not line.endswith(",")
+        and numeric_tail(line) == 0
+        and len(line.split()) <= 9
+    )
+
+
+def has_table(text: str) -> bool:
+    return sum(1 for line in text.split("\n") if is_row(line)) >= 2
+
+
+def split_page(text: str) -> list[tuple[str, str]]:
+    """Passages of one page as (heading, text)."""
+    lines = [clean_line(raw) for raw in text.splitlines()]
+    lines = [line for line in lines if line and not FOOTER_RE.match(line) and not LONE_NUMBER_RE.match(line)]
+    passages: list[tuple[str, str]] = []
+    current: list[str] = []
+    heading = ""
+    size = 0
+    in_table = False
+
+    def cut() -> None:
+        nonlocal current, size
+        if current:
+            passages.append((heading, "\n".join(current)))
+        current, size = [], 0
+
+    for i, line in enumerate(lines):
+        previous_ended = i == 0 or bool(SENTENCE_END_RE.search(lines[i - 1])) or is_row(lines[i - 1])
+        row = is_row(line, previous_ended=previous_ended) or is_year_header(line)
+        if not row and is_heading(line) and previous_ended and size >= 250 and not in_table:
+            cut()
+            heading = line
+        elif not row and not in_table and size >= PASSAGE_TARGET and previous_ended or size >= PASSAGE_MAX:
+            cut()
+        if not current and is_heading(line):
+            heading = line
+        in_table = row or (in_table and len(line) < 60 and not SENTENCE_END_RE.search(line))
+        current.append(line)
+        size += len(line) + 1
+    cut()
+    return passages
+
+
+@dataclass
+class Unit:
+    """A sentence or a table row, with the context that makes it readable."""
+
+    text: str
+    kind: str  # "sentence" | "row"
+    label: str = ""
+    header: str = ""
+
+    def display(self) -> str:
+        if self.kind == "row":
+            body = self.text if not self.label or self.text.startswith(self.label) else f"{self.label}: {self.text}"
+            return f"{body} (columns: {self.header})" if self.header else body
+        return self.text
+
+    def searchable(self) -> str:
+        return f"{self.label} {self.text} {self.header}"
+
+
+def _join(lines: list[str]) -> str:
+    text = ""
+    for line in lines:
+        if text.endswith("-") and not text.endswith(" -") and line[:1].islower():
+            text += line  # a word broken across lines: "life-" + "changing"
+        else:
+            text = f"{text} {line}" if text else line
+    return text
+
+
+def passage_units(heading: str, text: str) -> list[Unit]:
+    units: list[Unit] = []
+    buffer: list[str] = []
+    header = ""
+    series_label = heading
+
+    def flush_prose(lines: list[str]) -> None:
+        joined = _join(lines)
+        if joined:
+            units.extend(Unit(s.strip(), "sentence") for s in SENTENCE_SPLIT_RE.split(joined) if len(s.strip()) > 2)
+
+    previous = ""
+    waiting: Unit | None = None  # a row of bare values whose label follows ("100,500 61" / "employees countries")
+    for line in text.split("\n"):
+        if waiting is not None:
+            if (
+                len(line) < 70
+                and not line.startswith("(")
+                and not SENTENCE_END_RE.search(line)
+                and numeric_tail(line) == 0
+                and waiting.label.count(" ") < 14
+            ):
+                waiting.label = f"{waiting.label} {line}".strip()
+                previous = line
+                continue
+            waiting = None
+        previous_ended = not previous or bool(SENTENCE_END_RE.search(previous)) or previous == header
+        columns = len(header.split()) if header else 0
+        previous = line
+        if is_year_header(line):
+            flush_prose(buffer)
+            buffer = []
+            header = line
+            continue
+        if is_row(line, columns=columns, previous_ended=previous_ended or (units and units[-1].kind == "row" and not buffer)):
+            # Trailing unterminated short lines are this row's label ("Tier 1 and tier 2 / process safety / events 38 39 50").
+            label_lines: list[str] = []
+            all_numbers = numeric_tail(line) == len(line.split())
+            first = line.split()[0]
+            # Bare values outside a table ("100,500 61" then "employees countries of operation")
+            # take their label from the lines that follow, not from the text before them.
+            label_follows = all_numbers and not columns and not YEAR_RE.match(first)
+            if first.startswith("("):
+                label_follows = True  # "(2023 2,850)": last year's comparative, not a labelled row
+            while not label_follows and (
+                buffer
+                and not SENTENCE_END_RE.search(buffer[-1])
+                and len(buffer[-1]) < 70
+                and len(label_lines) < 3
+                and sum(map(len, label_lines)) + len(buffer[-1]) < 120
+            ):
+                label_lines.insert(0, buffer.pop())
+            flush_prose(buffer)
+            buffer = []
+            label = _join(label_lines)
+            if not label and YEAR_RE.match(first) and all_numbers:
+                label = series_label  # "2024 38" under a key-figure heading
+            elif label and all_numbers:
+                series_label = label
+            units.append(Unit(line, "row", label=label, header=header))
+            if not label and all_numbers and not first.startswith("("):
+                waiting = units[-1]
+            continue
+        buffer.append(line)
+        if SENTENCE_END_RE.search(line):
+            flush_prose(buffer)
+            buffer = []
+    flush_prose(buffer)
+    return units
