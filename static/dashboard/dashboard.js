@@ -262,6 +262,17 @@
     } else loadUsersSoon();
   }
 
+  if ($("traffic-btn")) {
+    $("traffic-btn").addEventListener("click", async () => {
+      $("traffic-btn").disabled = true;
+      const r = await api("/dashboard/simulate-user-traffic", { method: "POST", body: { users: 100, messages: 2000 } });
+      $("traffic-btn").disabled = false;
+      $("traffic-status").textContent = r.ok
+        ? `Simulating ${fmt(r.data.users)} users: ${fmt(r.data.messages)} events to ${r.data.queue} at up to ${fmt(r.data.rate)}/s; the figures above follow live.`
+        : `Not started: ${r.error}`;
+    });
+  }
+
   // --- Active Connected Devices -------------------------------------------------
   const totals = { received: 0, stored: 0, dead: 0 };
   const hasChart = typeof window.Chart === "function";

@@ -72,6 +72,7 @@ class Stack:
             "DB_CONN_MAX_AGE": "0",
             # The sessions pipeline's Redis summary key, of this test's own.
             "SESSIONS_SRE_USER_KEY": f"SRE_User:e2e:{uuid.uuid4().hex[:8]}",
+            "SESSIONS_QUEUE": f"e2e_users_{uuid.uuid4().hex[:8]}",
         }
         self.web: subprocess.Popen | None = None
         self.processes: list[subprocess.Popen] = []
@@ -332,13 +333,11 @@ def wait_until(condition, *, timeout_s: float = 30, what: str = "condition") -> 
 def test_users_appear_after_rabbitmq_events(chromium, stack, settings, screenshots):
     if not (has_route("/api/users/summary") and has_command("run_rabbitmq_consumer") and has_command("simulate_users")):
         pytest.skip("user-session pipeline (issue 3) not present yet: no /api/users/summary or its commands")
-    from django.core.management import call_command
-
     from sessions_app.amqp import topology_delete, topology_ensure
     from sessions_app.models import UserSession
     from sessions_app.selectors import session_summary
 
-    queue = f"e2e_users_{uuid.uuid4().hex[:8]}"
+    queue = stack.env["SESSIONS_QUEUE"]
     settings.SESSIONS_SRE_USER_KEY = stack.env["SESSIONS_SRE_USER_KEY"]
     topology_ensure(queue=queue)
     try:
@@ -348,10 +347,9 @@ def test_users_appear_after_rabbitmq_events(chromium, stack, settings, screensho
         page.click("#tab-users")
         page.wait_for_selector("#users-concurrent")
         assert page.inner_text("#users-list") in ("–", "nobody signed on")
-        call_command(
-            "simulate_users", "--users", "25", "--count", "300", "--rate", "0", "--queue", queue, "--seed", "5",
-            "--snapshot-interval", "0",
-        )  # fmt: skip
+        # The wireframe's button: the sessions pipeline's simulator, through RabbitMQ.
+        page.click("[data-testid=traffic-btn]")
+        page.wait_for_function("() => /Simulating 100 users/.test(document.getElementById('traffic-status').textContent)")
         wait_until(lambda: UserSession.objects.count() > 0, what="sessions stored by the consumer")
         assert consumer.poll() is None, stack.log("run_rabbitmq_consumer")
         # The page shows what the database holds, without a reload.
