@@ -114,6 +114,7 @@ class SessionConsumer:
         shutdown: ShutdownFlag | None = None,
         idle_exit_s: float | None = None,
         sweep_interval_s: float | None = None,
+        flush_interval_s: float | None = None,
         live_interval_s: float | None = None,
         sre_user_key: str | None = None,
     ) -> None:
@@ -124,6 +125,7 @@ class SessionConsumer:
         self.shutdown = shutdown or ShutdownFlag()
         self.idle_exit_s = idle_exit_s
         self.sweep_interval_s = settings.SESSIONS_SWEEP_INTERVAL_S if sweep_interval_s is None else sweep_interval_s
+        self.flush_interval_s = settings.SESSIONS_FLUSH_INTERVAL_S if flush_interval_s is None else flush_interval_s
         self.sre_user_key = sre_user_key or settings.SESSIONS_SRE_USER_KEY
         self.live = LiveSessions(settings.SESSIONS_LIVE_INTERVAL_S if live_interval_s is None else live_interval_s)
         self.totals = Totals()
@@ -206,11 +208,18 @@ class SessionConsumer:
         return True
 
     def _gather(self) -> None:
-        """Take in what the socket already holds, up to a batch."""
-        seen = -1
-        while len(self.inbox) < self.batch_size and len(self.inbox) != seen:
-            seen = len(self.inbox)
-            self.connection.process_data_events(time_limit=0)
+        """Take in up to a batch: what the socket holds plus what arrives within the flush interval.
+
+        The short wait turns a trickle (the simulator's 100/s) into batches of
+        several messages instead of one commit and one summary per message.
+        """
+        deadline = self.clock() + self.flush_interval_s
+        while len(self.inbox) < self.batch_size:
+            before = len(self.inbox)
+            remaining = deadline - self.clock()
+            self.connection.process_data_events(time_limit=max(0.0, remaining))
+            if remaining <= 0 and len(self.inbox) == before:
+                return
 
     def _periodic(self) -> None:
         now = self.clock()

@@ -4,47 +4,48 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sessions_app', '0001_initial'),
+        ("sessions_app", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='usersession',
-            name='connection_status',
-            field=models.CharField(choices=[('active', 'Active'), ('idle', 'Idle'), ('disconnected', 'Disconnected')], max_length=20),
+            model_name="usersession",
+            name="connection_status",
+            field=models.CharField(
+                choices=[("active", "Active"), ("idle", "Idle"), ("disconnected", "Disconnected")], max_length=20
+            ),
         ),
         migrations.AlterField(
-            model_name='usersession',
-            name='region',
+            model_name="usersession",
+            name="region",
             field=models.CharField(max_length=32),
         ),
         migrations.AlterField(
-            model_name='usersession',
-            name='session_id',
+            model_name="usersession",
+            name="session_id",
             field=models.CharField(max_length=64),
         ),
         migrations.AlterField(
-            model_name='usersession',
-            name='site_id',
-            field=models.CharField(blank=True, default='', max_length=64),
+            model_name="usersession",
+            name="site_id",
+            field=models.CharField(blank=True, default="", max_length=64),
         ),
         migrations.AlterField(
-            model_name='usersession',
-            name='user_id',
+            model_name="usersession",
+            name="user_id",
             field=models.CharField(max_length=50),
         ),
         migrations.AddIndex(
-            model_name='usersession',
-            index=models.Index(fields=['user_id'], name='usersession_user_id'),
+            model_name="usersession",
+            index=models.Index(fields=["user_id"], name="usersession_user_id"),
         ),
         migrations.AddIndex(
-            model_name='usersession',
-            index=models.Index(fields=['site_id'], name='usersession_site_id'),
+            model_name="usersession",
+            index=models.Index(fields=["site_id"], name="usersession_site_id"),
         ),
         migrations.AddConstraint(
-            model_name='usersession',
-            constraint=models.UniqueConstraint(fields=('session_id',), name='usersession_session_id_unique'),
+            model_name="usersession",
+            constraint=models.UniqueConstraint(fields=("session_id",), name="usersession_session_id_unique"),
         ),
     ]

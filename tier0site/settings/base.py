@@ -198,6 +198,7 @@ DASHBOARD_REGIONS = env.list("DASHBOARD_REGIONS", default=["region1", "region2"]
 SESSIONS_QUEUE = env.str("SESSIONS_QUEUE", "user_activity_queue")
 SESSIONS_PREFETCH = env.int("SESSIONS_PREFETCH", 2000)
 SESSIONS_BATCH_SIZE = env.int("SESSIONS_BATCH_SIZE", 2000)
+SESSIONS_FLUSH_INTERVAL_S = env.float("SESSIONS_FLUSH_INTERVAL_S", 0.05)  # wait this long to fill a batch
 SESSIONS_SRE_USER_KEY = env.str("SESSIONS_SRE_USER_KEY", "SRE_User")
 SESSIONS_SUMMARY_MAX_USERS = env.int("SESSIONS_SUMMARY_MAX_USERS", 1000)
 # Under a flood SRE_User refreshes are coalesced to one per this many seconds.

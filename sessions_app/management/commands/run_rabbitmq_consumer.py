@@ -14,6 +14,9 @@ class Command(BaseCommand):
         parser.add_argument("--queue", default=settings.SESSIONS_QUEUE)
         parser.add_argument("--prefetch", type=int, default=settings.SESSIONS_PREFETCH, help="unacknowledged messages in hand")
         parser.add_argument("--batch-size", type=int, default=settings.SESSIONS_BATCH_SIZE)
+        parser.add_argument(
+            "--flush-interval", type=float, default=settings.SESSIONS_FLUSH_INTERVAL_S, help="seconds to wait to fill a batch"
+        )
         parser.add_argument("--exit-when-idle", type=float, default=None, help="stop after this many seconds without messages")
         parser.add_argument("--metrics-port", type=int, default=settings.SESSIONS_CONSUMER_METRICS_PORT, help="0: off")
 
@@ -23,6 +26,7 @@ class Command(BaseCommand):
             queue=options["queue"],
             prefetch=options["prefetch"],
             batch_size=options["batch_size"],
+            flush_interval_s=options["flush_interval"],
             idle_exit_s=options["exit_when_idle"],
             shutdown=ShutdownFlag().install(),
         )
