@@ -1,5 +1,6 @@
 """The RabbitMQ consumer in this process: states, ordering, dead letters, SRE_User, live updates."""
 
+import asyncio
 import json
 from datetime import timedelta
 
@@ -163,6 +164,9 @@ def test_sre_user_in_redis_matches_the_database_and_live_update_is_published(que
     assert cached["active_connections"] == 120
     assert sorted(u["session_id"] for u in cached["users"]) == ["SESS-1", "SESS-2", "SESS-3"]
 
-    message = async_to_sync(layer.receive)(channel)
+    async def receive():
+        return await asyncio.wait_for(layer.receive(channel), timeout=5)
+
+    message = async_to_sync(receive)()
     assert message["type"] == "sessions.update"
     assert message["summary"]["by_status"] == {"active": 2, "idle": 1, "disconnected": 1}

@@ -5,6 +5,7 @@ test database (hence ``transactional_db``: the process must see committed
 rows, and the test must see the process's).
 """
 
+import signal
 from datetime import timedelta
 
 import psycopg
@@ -58,12 +59,17 @@ def _assert_applied_exactly(expected: dict) -> None:
     assert not wrong, list(wrong.items())[:5]
 
 
-def test_consumer_killed_mid_stream_and_restarted_applies_every_event_once(queue, sre_key, consumer_processes):
+@pytest.mark.parametrize("stop_signal", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_consumer_stopped_mid_stream_and_restarted_applies_every_event_once(queue, sre_key, consumer_processes, stop_signal):
     messages, expected = _session_stream(sessions=600, steps=12, prefix="KILL")
     publish(queue, messages)
     first = consumer_processes(queue, sre_key, "--prefetch", "100", "--batch-size", "100")
     wait_for(lambda: UserSession.objects.filter(session_id__startswith="KILL").exists(), message="nothing stored")
-    first.kill()
+    first.process.send_signal(stop_signal)
+    code = first.process.wait(20)
+    if stop_signal == signal.SIGTERM:
+        # Finishes the batch in hand, acknowledges it, exits cleanly.
+        assert code == 0, first.process.communicate()[1]
     left = queue_depth(queue)[0]
     assert 0 < left < len(messages), "the kill did not land mid-stream"
 
