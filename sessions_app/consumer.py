@@ -133,7 +133,7 @@ class SessionConsumer:
         self.connection = None
         self.channel = None
         self.dl_channel = None
-        self.summary_stale = False
+        self.summary_stale = True  # written once at start, so the key exists before the first batch
         self.summary_min_interval_s = settings.SESSIONS_SUMMARY_MIN_INTERVAL_S
         self.pending_received = 0
         self.clock = time.monotonic
@@ -391,6 +391,8 @@ class SessionConsumer:
         if marked:
             IDLE_MARKED.inc(marked)
             self.totals.idle_marked += marked
-            self.summary_stale = True
             logger.info("sessions marked idle", extra={"count": marked})
+        # Refreshed on every sweep even when nothing changed: online times move on,
+        # and a Redis that lost the key gets it back.
+        self.summary_stale = True
         return marked

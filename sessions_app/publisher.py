@@ -36,6 +36,7 @@ class PublishReport:
     published: int = 0  # distinct messages handed to the broker
     confirmed: int = 0
     republished: int = 0  # nacked or unconfirmed at a disconnect, sent again
+    unconfirmed: int = 0  # given up on (stopped while the broker was away)
     seconds: float = 0.0
 
     @property
@@ -84,10 +85,13 @@ class ConfirmedPublisher:
             self.report.republished += len(self._outstanding)
             self._retry.extend(self._outstanding.values())
             self._outstanding.clear()
+            if self._stop.is_set():
+                self.report.unconfirmed = len(self._retry)
+                logger.warning("stopped with messages unconfirmed", extra={"unconfirmed": self.report.unconfirmed})
+                break
             delay = backoff.next_delay()
             logger.warning("rabbitmq connection lost while publishing; reconnecting", extra={"retry_in_s": delay})
-            if self._stop.wait(delay) and not self._retry:
-                break
+            self._stop.wait(delay)
         self.report.seconds = time.monotonic() - started
         if self._progress:
             self._progress(self.report.confirmed)
