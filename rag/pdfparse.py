@@ -31,8 +31,8 @@ class PdfUnreadable(Exception):
     """Encrypted, damaged or not a PDF; the message says which."""
 
 
-def pdf_pages(path: Path) -> list[str]:
-    """Text of each page (index 0 = page 1)."""
+def pdf_pages(path: Path, wanted: list[int] | None = None) -> tuple[int, dict[int, str]]:
+    """(page count, {1-based page number: text}) for ``wanted`` pages (all when None)."""
     try:
         reader = pypdf.PdfReader(str(path))
         if reader.is_encrypted:
@@ -42,12 +42,14 @@ def pdf_pages(path: Path) -> list[str]:
                     raise PdfUnreadable("encrypted (password required)")
             except (NotImplementedError, PdfReadError) as exc:
                 raise PdfUnreadable(f"encrypted: {exc}") from exc
-        pages = [page.extract_text() or "" for page in reader.pages]
+        count = len(reader.pages)
+        numbers = [n for n in (wanted or range(1, count + 1)) if 1 <= n <= count]
+        pages = {n: reader.pages[n - 1].extract_text() or "" for n in numbers}
     except PdfUnreadable:
         raise
     except (PdfReadError, OSError, ValueError, KeyError, TypeError, AssertionError) as exc:
         raise PdfUnreadable(f"broken PDF: {exc.__class__.__name__}: {exc}") from exc
-    return pages
+    return count, pages
 
 
 FOOTNOTE_RUN_RE = re.compile(r"\b([A-Za-z]{4,}?[sytend])(?:ab|abc|abcd|abcde|bc|bcd|cd|cde)\b")

@@ -295,17 +295,16 @@ def document_ingest(
         return result
     if existing is None:
         try:
-            texts = pdf_pages(path)
+            _count, texts = pdf_pages(path, sorted(set(pages)) if pages else None)
         except PdfUnreadable as exc:
             result.status, result.reason = "skipped", str(exc)
             logger.warning("skipped %s: %s", path, exc)
             return result
-        wanted = sorted(set(pages)) if pages else list(range(1, len(texts) + 1))
+        wanted = sorted(texts)
         rows = []
         for done, number in enumerate(wanted, start=1):
-            if 1 <= number <= len(texts):
-                for ordinal, (heading, text) in enumerate(split_page(texts[number - 1])):
-                    rows.append((number, ordinal, heading, text))
+            for ordinal, (heading, text) in enumerate(split_page(texts[number])):
+                rows.append((number, ordinal, heading, text))
             if progress is not None:
                 progress(done)
         with transaction.atomic():

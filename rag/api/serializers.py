@@ -6,8 +6,17 @@ from rest_framework import serializers
 from rag.models import SystemLog
 
 
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses numbers and other non-strings instead of coercing them."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class QueryInputSerializer(serializers.Serializer):
-    question = serializers.CharField(allow_blank=False, trim_whitespace=True)
+    question = StrictCharField(allow_blank=False, trim_whitespace=True)
     offline = serializers.BooleanField(required=False, default=False, help_text="never call Cohere for this question")
 
     def validate_question(self, value: str) -> str:

@@ -1,0 +1,92 @@
+"""PDF ingest: page numbers, passages that keep tables with their headings, skips and re-ingest."""
+
+import io
+
+import pypdf
+import pytest
+from django.core.management import call_command
+
+from rag.models import Document, Passage
+from rag.pdfparse import passage_units, split_page
+from rag.services import document_ingest
+from tests.rag.conftest import REPORT
+
+SUBSET = [3, 16, 58]
+
+
+@pytest.fixture
+def report_path():
+    if not REPORT.is_file():
+        pytest.skip("seed report missing")
+    return REPORT
+
+
+def _one_page_pdf(path, *, password: str | None = None):
+    reader = pypdf.PdfReader(str(REPORT))
+    writer = pypdf.PdfWriter()
+    writer.add_page(reader.pages[57])
+    if password is not None:
+        writer.encrypt(user_password=password, owner_password="owner")
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+@pytest.mark.django_db
+def test_subset_ingest_keeps_pages_and_indexes_full_text(report_path):
+    result = document_ingest(path=report_path, pages=SUBSET)
+    assert result.status == "ingested" and result.pages == 3
+    mine = Passage.objects.filter(document_id=result.document_id)
+    assert set(mine.values_list("page", flat=True)) == set(SUBSET)
+    assert not mine.filter(search__isnull=True).exists()
+    # The GIN-indexed tsvector finds the oil-spill passage on page 58.
+    hit = mine.filter(search="spills").values_list("page", flat=True)
+    assert 58 in hit
+
+
+@pytest.mark.django_db
+def test_tables_keep_their_heading_and_year_columns(report_path):
+    result = document_ingest(path=report_path, pages=[58])
+    texts = [(p.heading, p.text) for p in Passage.objects.filter(document_id=result.document_id)]
+    rows = [u for heading, text in texts for u in passage_units(heading, text) if u.kind == "row"]
+    spills = [u.display() for u in rows if "96 100 108" in u.text]
+    assert spills and "Oil spills" in spills[0] and "2024 2023 2022" in spills[0]
+    pse = [u.display() for u in rows if "38 39 50" in u.text]
+    assert pse and "process safety" in pse[0]
+
+
+def test_key_figure_panels_take_their_labels():
+    page = "2024 at a glance\nScale\n100,500a 61\nemployees countries of operation\n(2023 87,800) (2023 61)\n"
+    units = [u.display() for h, t in split_page(page) for u in passage_units(h, t)]
+    assert "employees countries of operation: 100,500a 61" in units
+    kpi = "Safety\nlTier 1 and 2 process safety events«ab\n2024 38\n2023 39\n"
+    units = [u.display() for h, t in split_page(kpi) for u in passage_units(h, t)]
+    assert any(u.endswith("process safety events: 2024 38") for u in units)
+
+
+@pytest.mark.django_db
+def test_unchanged_reingest_does_nothing(report_path, capsys):
+    documents = Document.objects.count()
+    call_command("ingest_documents", str(report_path), "--pages", "58")
+    count = Passage.objects.count()
+    call_command("ingest_documents", str(report_path), "--pages", "58")
+    out = capsys.readouterr().out
+    assert "unchanged" in out and "nothing to do" in out
+    assert Passage.objects.count() == count and Document.objects.count() == documents + 1
+
+
+@pytest.mark.django_db
+def test_encrypted_and_broken_pdfs_are_reported_and_skipped(tmp_path, report_path, capsys):
+    locked = _one_page_pdf(tmp_path / "locked.pdf", password="secret")
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.7\n this is not really a pdf \x00\x01")
+    readable = _one_page_pdf(tmp_path / "empty-password.pdf", password="")
+    documents = Document.objects.count()
+    call_command("ingest_documents", str(locked), str(broken), str(readable))
+    captured = capsys.readouterr()
+    assert "skipped" in captured.err and "locked.pdf" in captured.err and "encrypted" in captured.err
+    assert "broken.pdf" in captured.err
+    assert "ingested" in captured.out and "empty-password.pdf" in captured.out
+    assert Document.objects.count() == documents + 1
+    assert document_ingest(path=locked).status == "skipped"
