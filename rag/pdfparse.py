@@ -200,7 +200,23 @@ def passage_units(heading: str, text: str) -> list[Unit]:
 
     previous = ""
     waiting: Unit | None = None  # a row of bare values whose label follows ("100,500 61" / "employees countries")
+    series: list[Unit] = []  # "2024 35 35" / "2023 34 33": a chart whose legend lines follow it
+    legend = 0
     for line in text.split("\n"):
+        if series and not is_row(line):
+            if (
+                legend < 4
+                and len(line) <= 35
+                and not SENTENCE_END_RE.search(line)
+                and not PREPOSITION_END_RE.search(line)
+                and numeric_tail(line) == 0
+            ):
+                for unit in series:
+                    unit.label = f"{unit.label} {line}".strip()
+                legend += 1
+                previous = line
+                continue
+            series, legend = [], 0
         if waiting is not None:
             if (
                 len(line) < 70
@@ -249,6 +265,10 @@ def passage_units(heading: str, text: str) -> list[Unit]:
             units.append(Unit(line, "row", label=label, header=header))
             if not label and all_numbers and not first.startswith("("):
                 waiting = units[-1]
+            if YEAR_RE.match(first) and all_numbers and not columns:
+                series.append(units[-1])
+            else:
+                series, legend = [], 0
             continue
         buffer.append(line)
         if SENTENCE_END_RE.search(line):

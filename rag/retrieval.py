@@ -188,7 +188,8 @@ QUANTITY_RE = re.compile(
 FIGURE_RE = re.compile(r"(?<![\w.])[$£€>~]?\d[\d,]*(?:\.\d+)?(?:%|bn|m\b|mmboe|gw|mt)?", re.I)
 # Numbers that are names, not figures: "tier 1", "Scope 2", "Note 5", "page 14".
 NAME_NUMBER_RE = re.compile(
-    r"\b(?:tier|scope|note|notes|page|pages|phase|item|level|category|class|part|section|article|rule)s? \d+\b"
+    r"\b(?:tier|scope|note|notes|page|pages|phase|item|level|category|class|part|section|article|rule)s? \d+[a-z]?"
+    r"(?:\s*(?:and|or|,|&|-)\s*\d+[a-z]?)*\b"
     r"|\b\d{1,2} (?:January|February|March|April|May|June|July|August|September|October|November|December)\b",
     re.I,
 )
@@ -450,6 +451,7 @@ def rank_units(question: str, hits: list[Hit]) -> list[ScoredUnit]:
     for hit in hits:
         hit.units = passage_units(hit.heading, hit.text)
         heading_terms = set(terms(hit.heading))
+        previous_terms: set[str] = set()
         for unit in hit.units:
             searchable = unit.searchable()
             display = unit.display()
@@ -467,8 +469,8 @@ def rank_units(question: str, hits: list[Hit]) -> list[ScoredUnit]:
                 elif syns & unit_set:
                     overlap += 0.8 * weight
                     matched |= syns & unit_set
-                elif term in heading_terms:
-                    overlap += 0.3 * weight
+                elif term in heading_terms or term in previous_terms:
+                    overlap += 0.3 * weight  # context: the heading, or the sentence just before
             adjacency = sum(1.0 for (a, sa), (b, sb) in pairs if _adjacent(unit_terms, {a} | sa, {b} | sb))
             score = overlap / total_weight * 10 + adjacency
             unit_years = set(re.findall(r"\b(?:19|20)\d\d\b", searchable))
@@ -499,8 +501,8 @@ def rank_units(question: str, hits: list[Hit]) -> list[ScoredUnit]:
                     score -= 1.5  # a table flattened into a "sentence"
             if how_many and not asks_rate and re.search(r"\b(rate|per|ratio|frequency)\b", unit.text, re.I):
                 score -= 1.5
-            if quantitative and not asks_change and CHANGE_UNIT_RE.search(unit.text):
-                score -= 1.0
+            if quantitative and not asks_change and len(figures) == 1 and CHANGE_UNIT_RE.search(unit.text):
+                score -= 1.0  # only the change is given ("increased by $2.1 billion"), not the level
             length = len(unit.text)
             if length > 350:
                 score -= (length - 350) / 150
@@ -508,6 +510,7 @@ def rank_units(question: str, hits: list[Hit]) -> list[ScoredUnit]:
                 score -= 2.0
             score += 1.5 * hit.rank
             scored.append(ScoredUnit(unit, hit, score))
+            previous_terms = unit_set
     scored.sort(key=lambda s: -s.score)
     return scored
 

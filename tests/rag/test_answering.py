@@ -55,7 +55,7 @@ def test_question_set_score(bp_report, bp_questions, offline):
         if not ok:
             misses.append((item["question"], text[:160]))
     assert len(bp_questions) >= 15
-    assert correct >= len(bp_questions) - 2, misses
+    assert correct >= int(0.9 * len(bp_questions)), misses
 
 
 @pytest.mark.django_db
