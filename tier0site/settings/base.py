@@ -196,7 +196,7 @@ DASHBOARD_REGIONS = env.list("DASHBOARD_REGIONS", default=["region1", "region2"]
 # User-activity pipeline over RabbitMQ (sessions_app): queue, consumer batching,
 # the wireframe's Redis key and live updates. https://www.rabbitmq.com/docs/dlx
 SESSIONS_QUEUE = env.str("SESSIONS_QUEUE", "user_activity_queue")
-SESSIONS_PREFETCH = env.int("SESSIONS_PREFETCH", 2000)
+SESSIONS_PREFETCH = env.int("SESSIONS_PREFETCH", 4000)  # 2 batches: the next one arrives during a commit
 SESSIONS_BATCH_SIZE = env.int("SESSIONS_BATCH_SIZE", 2000)
 SESSIONS_FLUSH_INTERVAL_S = env.float("SESSIONS_FLUSH_INTERVAL_S", 0.05)  # wait this long to fill a batch
 SESSIONS_SRE_USER_KEY = env.str("SESSIONS_SRE_USER_KEY", "SRE_User")

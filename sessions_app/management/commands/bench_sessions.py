@@ -76,7 +76,7 @@ class Command(BaseCommand):
         amqp.topology_ensure(queue=queue)
         consumer = subprocess.Popen(
             [sys.executable, "manage.py", "run_rabbitmq_consumer", "--queue", queue, "--metrics-port", "0"]
-            + ["--prefetch", str(options["prefetch"]), "--batch-size", str(options["prefetch"])],
+            + ["--prefetch", str(options["prefetch"])],
             cwd=settings.BASE_DIR,
             env={
                 **os.environ,
