@@ -103,6 +103,8 @@ class ConsumerProcess:
             "SESSIONS_SRE_USER_KEY": sre_key,
             "SESSIONS_LIVE_INTERVAL_S": "0",
             "LOG_LEVEL": "WARNING",
+            # libpq names the process's connections, so a test can cut exactly these.
+            "PGAPPNAME": f"tier0-test-consumer-{queue}",
         }
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "run_rabbitmq_consumer", "--queue", queue, "--metrics-port", "0", *extra],

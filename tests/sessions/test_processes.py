@@ -95,8 +95,10 @@ def test_database_outage_loses_nothing_and_the_consumer_carries_on(queue, sre_ke
     _admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [name]
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
+            [name, f"tier0-test-consumer-{queue}"],
         )
+        assert cursor.fetchone()[0] >= 1  # the consumer's connection was cut
     try:
         during, expected_during = _session_stream(sessions=300, steps=3, prefix="OUT")
         publish(queue, during)
