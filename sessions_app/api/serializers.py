@@ -71,3 +71,30 @@ class SiteSnapshotSerializer(serializers.ModelSerializer):
 
     def get_queue_metadata(self, snapshot) -> dict:
         return snapshot.payload.get("queue_metadata", {})
+
+
+class LoggedOnUserSerializer(serializers.Serializer):
+    user_id = serializers.CharField()
+    username = serializers.CharField()
+    session_id = serializers.CharField()
+    region = serializers.CharField()
+    site_id = serializers.CharField()
+    connection_status = serializers.ChoiceField(choices=ConnectionStatus.values)
+    login_time = serializers.DateTimeField(allow_null=True)
+    online_seconds = serializers.IntegerField(allow_null=True)
+
+
+class SummarySerializer(serializers.Serializer):
+    """The ``SRE_User`` value (documentation of the response; the view returns it as stored)."""
+
+    concurrent_users = serializers.IntegerField(help_text="distinct users with an active or idle session")
+    active_users = serializers.IntegerField(help_text="distinct users with an active session")
+    active_sessions = serializers.IntegerField()
+    active_connections = serializers.IntegerField(help_text="sum over each site's latest snapshot")
+    by_status = serializers.DictField(child=serializers.IntegerField())
+    by_region = serializers.DictField(child=serializers.DictField(child=serializers.IntegerField()))
+    users = LoggedOnUserSerializer(many=True)
+    users_total = serializers.IntegerField()
+    users_truncated = serializers.BooleanField()
+    generated_at = serializers.DateTimeField()
+    source = serializers.ChoiceField(choices=["redis", "database"])

@@ -4,13 +4,18 @@ from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sessions_app import selectors
-from sessions_app.api.serializers import IDENTIFIER, SessionFilterSerializer, SiteSnapshotSerializer, UserSessionSerializer
+from sessions_app.api.serializers import (
+    IDENTIFIER,
+    SessionFilterSerializer,
+    SiteSnapshotSerializer,
+    SummarySerializer,
+    UserSessionSerializer,
+)
 
 
 def _validated(serializer_class, data) -> dict:
@@ -48,7 +53,7 @@ class UserListApi(APIView):
 
 
 class UserSummaryApi(APIView):
-    @extend_schema(responses={200: serializers.DictField()})
+    @extend_schema(responses={200: SummarySerializer})
     def get(self, request):
         summary, source = selectors.session_summary_cached()
         return Response({**summary, "source": source}, headers={"X-Source": source})
