@@ -136,6 +136,13 @@ def answer_log_question(question: str, *, now: datetime | None = None) -> dict:
             answer = f"Client IPs with the most {what} over {when}: {listing}."
         else:
             answer = f"No {what} are logged over {when}."
+        if status is not None and status.low == 400 and status.high == 599 and re.search(r"\brequests\b", question.lower()):
+            # "the most requests or errors": both rankings.
+            all_rows, all_sql = selectors.log_top_ips(window=window, status=None, limit=limit)
+            sources.append({"query": all_sql})
+            data["rows_all_requests"] = all_rows
+            listing = "; ".join(f"{r['ip']} ({r['requests']:,})" for r in all_rows)
+            answer += f" By all requests: {listing}." if all_rows else ""
     elif intent == "top_paths":
         rows, sql = selectors.log_top_paths(window=window, status=status, limit=limit)
         sources.append({"query": sql})
