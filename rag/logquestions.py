@@ -49,6 +49,13 @@ def parse_status(question: str) -> StatusFilter | None:
     for name, (low, high) in NAMED_STATUS.items():
         if name in q:
             return StatusFilter(low, high, name)
+    # "requests that returned 503": a bare status code, unless it counts something else.
+    match = re.search(
+        r"(?<!top )(?<![\d.:-])\b([1-5]\d\d)\b(?!\s*(?:ms|milliseconds?|minutes?|mins?|hours?|days?|lines?|ips?|requests?|%))", q
+    )
+    if match:
+        code = int(match.group(1))
+        return StatusFilter(code, code, str(code))
     if re.search(r"\b(errors?|failures?|failed|failing)\b", q) and not re.search(r"error rate|rate of error|how many error", q):
         return StatusFilter(400, 599, "errors (4xx and 5xx)")
     return None
