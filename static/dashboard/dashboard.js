@@ -33,6 +33,11 @@
     return node;
   }
 
+  // DOM's replaceChildren would print null as "null": drop the empty parts first.
+  function setChildren(node, ...children) {
+    node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false && c !== ""));
+  }
+
   function pick(obj, keys) {
     if (!obj || typeof obj !== "object") return undefined;
     for (const key of keys) if (obj[key] !== undefined && obj[key] !== null) return obj[key];
@@ -590,7 +595,8 @@
     }
     const d = r.data;
     const sources = Array.isArray(d.sources) ? d.sources : [];
-    answer.replaceChildren(
+    setChildren(
+      answer,
       el("div", { class: "meta", text: `${d.type || "answer"} · ${d.provider || "?"} · ${d.synthesized ? "synthesized" : "extractive"}` }),
       el("div", { class: "answer", text: d.answer || "(empty answer)" }),
       sources.length ? el("div", { class: "meta", text: `Sources (${sources.length})` }) : el("div", { class: "meta", text: "No source." }),
@@ -638,9 +644,26 @@
     const r = await api("/api/failover/status");
     if (r.missing) return setAvailable("failover", false);
     setAvailable("failover", true);
-    const region = r.data && pick(r.data, ["region", "active_region", "current_region"]);
+    const d = r.data || {};
+    const region = pick(d, ["current_region", "active_region", "region"]);
     if (region && typeof region === "string") currentRegion = region;
     updateFailoverTarget();
+    const nodes = Array.isArray(d.nodes) ? d.nodes : [];
+    $("fo-current").textContent =
+      `Serving region: ${region || "?"}` +
+      (d.redis_master ? ` · Redis master: ${d.redis_master}` : "") +
+      (nodes.length ? "" : d.topology ? ` · ${d.topology}` : "");
+    fillTable(
+      $("fo-nodes"),
+      nodes.map((n) => ({
+        region: n.region,
+        role: !n.reachable ? "unreachable" : n.in_recovery ? "replica" : n.read_only ? "fenced" : "primary",
+        port: n.port,
+        wal_lsn: n.wal_lsn,
+        replay_delay_s: n.replay_delay_s,
+        error: n.error || "",
+      })),
+    );
     const history = await api("/api/failover/history");
     if (history.ok) fillTable($("fo-history").querySelector("table"), results(history.data));
   }
@@ -663,17 +686,19 @@
     if (!isStaffPanel) return;
     const name = pick(ev, ["step", "name", "stage"]);
     if (!name) return;
-    const status = pick(ev, ["status", "state", "result"]) || "";
+    let status = pick(ev, ["status", "state", "result"]) || "";
     const secs = seconds(ev);
+    if (!status && typeof ev.ok === "boolean") status = ev.ok ? "done" : secs === null ? "running" : "failed";
     let item = failoverSteps.get(name);
     if (!item) {
       item = el("li", { dataset: { step: name } });
       failoverSteps.set(name, item);
       $("fo-steps").append(item);
     }
-    const failed = /fail|error/i.test(status) || ev.ok === false;
+    const failed = /fail|error|refused/i.test(status);
     item.className = failed ? "failed" : "";
-    item.replaceChildren(
+    setChildren(
+      item,
       el("strong", { text: humanize(name) }),
       status ? ` ${status}` : "",
       secs !== null ? el("span", { class: "dur", text: `${secs.toFixed(3)} s` }) : null,
@@ -681,11 +706,26 @@
     );
   }
 
+  // A progress message may carry every step so far ({steps: [{name, seconds, ok, detail}]}) or one step.
+  function showProgress(ev) {
+    if (Array.isArray(ev.steps)) ev.steps.forEach(showStep);
+    else if (ev.steps && typeof ev.steps === "object") {
+      Object.entries(ev.steps).forEach(([name, v]) => showStep(typeof v === "number" ? { name, seconds: v, ok: true } : { name, ...v }));
+    } else showStep(ev);
+    if (ev.error) {
+      const item = failoverSteps.get("__error") || el("li", { class: "failed" });
+      failoverSteps.set("__error", item);
+      item.textContent = `${humanize(ev.status || "error")}: ${ev.error}`;
+      $("fo-steps").append(item);
+    }
+  }
+
   function finishFailover(ev) {
-    const total = pick(ev, ["total_s", "rto_s", "failover_time_s", "duration_s"]);
+    const settle = () => trail(appStatus.split(" (")[0]);
+    const total = pick(ev, ["total_s", "rto_s", "failover_time_s", "elapsed_s", "duration_s"]);
     if (typeof total === "number") $("fo-time").textContent = `${total.toFixed(3)} seconds`;
     else if (failoverStarted) $("fo-time").textContent = `${((performance.now() - failoverStarted) / 1000).toFixed(3)} seconds (measured in the browser)`;
-    loadVersion().then(loadHealth).then(loadFailover);
+    loadVersion().then(loadHealth).then(settle).then(loadFailover);
   }
 
   function onFailover(ev) {
@@ -697,10 +737,10 @@
       failoverSteps = new Map();
       $("fo-steps").replaceChildren();
     }
-    showStep(ev);
+    showProgress(ev);
     const status = String(pick(ev, ["status", "state"]) || "");
     const step = String(pick(ev, ["step", "name"]) || "");
-    if (ev.finished || ev.done || /^(done|complete|completed|finished)$/i.test(step) || (/^(completed|succeeded|failed)$/i.test(status) && !step)) {
+    if (ev.finished || ev.done || /^(done|complete|completed|finished)$/i.test(step) || (/^(completed|succeeded|failed|refused)$/i.test(status) && !step)) {
       finishFailover(ev);
     }
   }
@@ -729,12 +769,13 @@
         return;
       }
       if (!r.ok) {
-        $("fo-steps").append(el("li", { class: "failed", text: `Refused: ${r.error}` }));
+        if (r.data && r.data.event) showProgress({ ...r.data.event, error: undefined });
+        $("fo-steps").append(el("li", { class: "failed", text: `Not done: ${r.error}` }));
         $("fo-time").textContent = "–";
+        loadFailover();
         return;
       }
-      const steps = r.data && (Array.isArray(r.data.steps) ? r.data.steps : r.data.steps && typeof r.data.steps === "object" ? Object.entries(r.data.steps).map(([step, s]) => (typeof s === "number" ? { step, duration_s: s } : { step, ...s })) : []);
-      (steps || []).forEach(showStep);
+      if (r.data) showProgress({ ...r.data, error: undefined });
       finishFailover(r.data || {});
     });
   }

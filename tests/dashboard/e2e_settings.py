@@ -13,5 +13,10 @@ DEBUG = True
 # The project's Redis channel layer (base settings), under this test's own prefix.
 CHANNEL_LAYERS = {"default": {**base.CHANNEL_LAYERS["default"]}}
 CHANNEL_LAYERS["default"]["CONFIG"] = {**CHANNEL_LAYERS["default"]["CONFIG"], "prefix": env.str("CHANNEL_LAYER_PREFIX")}
+# Reads must outlast channels-redis's 5 s blocking pop, through Sentinel too (see base.py).
+CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [
+    {**host, "socket_timeout": host.get("socket_timeout", 15)} if isinstance(host, dict) else host
+    for host in CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]
+]
 # Workers log that they are connected at INFO: the test waits for that line.
 LOGGING["loggers"].update({app: {"level": "INFO"} for app in ("telemetry", "sessions_app", "failover", "imaging", "rag")})
