@@ -286,6 +286,7 @@ def test_staff_only_failover_is_hidden_from_and_refused_to_others(chromium, stac
     page = sign_in(chromium, stack, "viewer1", viewport=PHONE)
     assert "Simulate Failover" not in page.locator(".tab").all_inner_texts()
     assert page.locator("#panel-failover").count() == 0
+    assert page.locator("[data-testid=traffic-btn]").count() == 0
     shoot(page, screenshots / "phone-viewer-dashboard.png")
     if not has_route("/api/failover/region2"):
         page.context.close()
