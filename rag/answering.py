@@ -13,7 +13,7 @@ import logging
 import re
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import transaction
 
 from rag.logquestions import answer_log_question
 from rag.providers import ProviderUnavailable, configured_provider
@@ -113,7 +113,8 @@ def _image_answer(question: str) -> dict:
     try:
         with transaction.atomic():  # a savepoint, so a failure here leaves the request usable
             answer = images_answer_question(question)
-    except DatabaseError as exc:
+    # Another app's failure must not take the document part of an answer down with it.
+    except Exception as exc:  # noqa: BLE001 - logged and reported in data.image_error
         logger.warning("image records unavailable: %s", exc)
         return {
             "answer": "Image records could not be read right now, so site images were not searched.",

@@ -128,6 +128,17 @@ def log_file_ingest(*, path: Path, batch_lines: int = 200_000, progress: Callabl
     started = time.perf_counter()
     path = Path(path)
     result = LogIngestResult(path=str(path))
+    # One ingest per file at a time (two runs on one file would race for the same lines).
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(hashtext(%s))", [f"rag.ingest_logs:{path.resolve()}"])
+    try:
+        return _ingest_locked(path=path, result=result, started=started, batch_lines=batch_lines, progress=progress)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [f"rag.ingest_logs:{path.resolve()}"])
+
+
+def _ingest_locked(*, path: Path, result: LogIngestResult, started: float, batch_lines: int, progress) -> LogIngestResult:
     try:
         log_file, state, full_digest, result.status = _find_start(path)
     except OSError as exc:
