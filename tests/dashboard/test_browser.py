@@ -443,6 +443,10 @@ def test_question_answered_with_sources(chromium, stack, tmp_path, screenshots):
     assert page.locator("#chat-log .bubble-q").last.inner_text().startswith("Give me most frequent IP devices")
     page.locator("#chat-form").scroll_into_view_if_needed()
     shoot(page, screenshots / "4b-natural-language-query.png")
+    page.set_viewport_size(PHONE)
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1"), "page scrolls sideways on a phone"
+    shoot(page, screenshots / "phone-natural-language-query.png")
     page.context.close()
 
 
