@@ -136,7 +136,6 @@ STOPWORDS = set(
         "group",
         "occur",
         "occurred",
-        "total",
         "number",
         "year",
         "years",
@@ -163,6 +162,7 @@ _RAW_SYNONYMS = {
     "people": ["employee"],
     "employee": ["people", "workforce"],
     "worker": ["employee", "workforce"],
+    "work": ["employee", "workforce"],
     "earning": ["profit"],
     "income": ["profit"],
     "revenue": ["revenue", "sale"],
@@ -194,7 +194,9 @@ NAME_NUMBER_RE = re.compile(
     re.I,
 )
 NUMBER_WORD_RE = re.compile(
-    r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|hundred|thousand|million|billion)\b", re.I
+    # Not inside compounds such as "one-to-one".
+    r"(?<![-\w])(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|hundred|thousand|million|billion)(?![-\w])",
+    re.I,
 )
 CHANGE_Q_RE = re.compile(
     r"\b(increase|decrease|change|grow|growth|rise|raise|rose|fall|fell|drop|by how much|compared|versus|vs)\w*", re.I
@@ -410,26 +412,38 @@ def _groups(question: str) -> list[tuple[str, set[str]]]:
     return out
 
 
+def _is_figure(token: str, skip: set[str]) -> bool:
+    token = token.rstrip(".")
+    if token in skip or YEAR_RE.match(token):
+        return False
+    if FIGURE_RE.fullmatch(token) or NUMBER_WORD_RE.fullmatch(token):
+        return True
+    bare = re.sub(r"(?<=\d)[a-z]{1,2}$", "", token)  # footnote letter: "100,500c"
+    return bare != token and bool(FIGURE_RE.fullmatch(bare))
+
+
 def _proximity(tokens: list[str], matched: set[str], skip: set[str]) -> bool:
-    """True when a figure closely follows a matched question term ("shareholders was $0.4 billion")."""
-    gap = None
+    """True when a figure sits next to a matched question term, after it ("shareholders was $0.4 billion")
+    or before it ("96 oil spills", "100,500 people"), with at most two other content words between."""
+    since_term = None  # content words since the last matched term
+    since_figure = None  # content words since the last figure
     for raw in tokens:
         token = raw.strip(",;:()").lower()
         if not token:
             continue
         if stem(token) in matched:
-            gap = 0
+            if since_figure is not None and since_figure <= 1:
+                return True
+            since_term, since_figure = 0, None
             continue
-        if gap is None:
+        if _is_figure(token, skip):
+            if since_term is not None and since_term <= 2:
+                return True
+            since_figure = 0
             continue
-        if FIGURE_RE.fullmatch(token.rstrip(".")) or NUMBER_WORD_RE.fullmatch(token):
-            if token.rstrip(".") in skip or YEAR_RE.match(token):
-                continue
-            return gap <= 2
         if token not in STOPWORDS:
-            gap += 1
-            if gap > 2:
-                gap = None
+            since_term = None if since_term is None or since_term >= 2 else since_term + 1
+            since_figure = None if since_figure is None or since_figure >= 1 else since_figure + 1
     return False
 
 
