@@ -218,3 +218,62 @@ COHERE_VISION_MODEL = env.str("COHERE_VISION_MODEL", "command-a-vision-07-2025")
 COHERE_TIMEOUT_S = env.float("COHERE_TIMEOUT_S", 10.0)
 COHERE_MAX_RETRIES = env.int("COHERE_MAX_RETRIES", 2)
 RAG_MAX_QUESTION_CHARS = env.int("RAG_MAX_QUESTION_CHARS", 1000)
+
+# --- Imaging -------------------------------------------------------------------
+# Store: "auto" uses MongoDB (tier0_images.images) when MONGODB_URI is set, else PostgreSQL.
+IMAGES_STORE = env.str("IMAGES_STORE", "auto")  # auto | postgres | mongodb
+IMAGES_MONGO_DB = env.str("IMAGES_MONGO_DB", "tier0_images")
+# Provider: "auto" uses Cohere when COHERE_API_KEY is set, else the offline analyser.
+IMAGES_PROVIDER = env.str("IMAGES_PROVIDER", "auto")  # auto | offline | cohere
+COHERE_IMAGE_EMBED_MODEL = env.str("COHERE_IMAGE_EMBED_MODEL", "embed-v4.0")
+IMAGES_ROOT = env.str("IMAGES_ROOT", str(SEED_DATA_DIR / "images"))
+IMAGES_WATCH_INTERVAL_S = env.float("IMAGES_WATCH_INTERVAL_S", 5.0)
+
+# --- Failover / HA ---------------------------------------------------------------
+# Off unless HA_DATABASE_HOSTS / REDIS_SENTINELS are set (``manage.py ha_up`` prints
+# them): without them the single local PostgreSQL and Redis above stay as they are.
+# https://www.postgresql.org/docs/15/libpq-connect.html#LIBPQ-MULTIPLE-HOSTS
+# https://github.com/jazzband/django-redis#use-the-sentinel-connection-factory
+HA_DATA_DIR = env.str("HA_DATA_DIR", str(BASE_DIR / ".run" / "ha"))
+HA_DATABASE_HOSTS = env.list("HA_DATABASE_HOSTS", default=[])  # "127.0.0.1:15432,127.0.0.1:15433"
+HA_SYNCHRONOUS_COMMIT = env.str("HA_SYNCHRONOUS_COMMIT", "remote_apply")
+REDIS_SENTINELS = env.list("REDIS_SENTINELS", default=[])  # "127.0.0.1:26379,..."
+REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", "tier0")
+FAILOVER_MAX_LAG_BYTES = env.int("FAILOVER_MAX_LAG_BYTES", 16 * 1024 * 1024)
+FAILOVER_REPLAY_TIMEOUT_S = env.float("FAILOVER_REPLAY_TIMEOUT_S", 10.0)
+FAILOVER_WATCH_INTERVAL_S = env.float("FAILOVER_WATCH_INTERVAL_S", 0.5)
+FAILOVER_WATCH_FAILURES = env.int("FAILOVER_WATCH_FAILURES", 3)
+
+if HA_DATABASE_HOSTS:
+    _ha_hosts = [h.rsplit(":", 1) for h in HA_DATABASE_HOSTS]
+    _ha_db = {
+        **DATABASES["default"],
+        "HOST": ",".join(h for h, _ in _ha_hosts),
+        "PORT": ",".join(p for _, p in _ha_hosts),
+        # libpq tries each host in turn and keeps the one that takes writes.
+        "OPTIONS": {**DATABASES["default"].get("OPTIONS", {}), "target_session_attrs": "read-write"},
+    }
+    DATABASES["default"] = _ha_db
+    DATABASES["replica"] = {
+        **_ha_db,
+        "OPTIONS": {**_ha_db["OPTIONS"], "target_session_attrs": "prefer-standby"},
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASE_ROUTERS = ["tier0site.routers.PrimaryReplicaRouter"]
+    MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"), "tier0site.routers.ReadYourWritesMiddleware")
+
+if REDIS_SENTINELS:
+    _sentinels = [(h, int(p)) for h, p in (s.rsplit(":", 1) for s in REDIS_SENTINELS)]
+    CACHES["default"]["LOCATION"] = f"redis://{REDIS_SENTINEL_MASTER}/0"
+    CACHES["default"]["OPTIONS"].update(
+        {
+            "CLIENT_CLASS": "django_redis.client.SentinelClient",
+            "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+            "CONNECTION_POOL_CLASS": "redis.sentinel.SentinelConnectionPool",
+            "SENTINELS": _sentinels,
+            "SENTINEL_KWARGS": {"socket_timeout": 1},
+        }
+    )
+    CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [
+        {"sentinels": _sentinels, "master_name": REDIS_SENTINEL_MASTER, "sentinel_kwargs": {"socket_timeout": 1}, "db": 0}
+    ]

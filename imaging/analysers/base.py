@@ -1,0 +1,74 @@
+"""What every image analyser returns, and how an image is decoded.
+
+An analysis is a plain dict so it can be stored as JSONB or a MongoDB document
+as it is. Every judgement is ``{"value": ..., "confidence": 0..1}``; image-level
+flags are ``None`` when nobody is in view.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+# Largest image we agree to decode (about 50 megapixels): bigger is a bomb, not a camera frame.
+MAX_PIXELS = 50_000_000
+
+
+class ImageDecodeError(ValueError):
+    """The bytes are not a complete, readable image."""
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """An RGB image decoded once and shared by the analyser and the embedder."""
+
+    rgb: np.ndarray  # H x W x 3, uint8
+    data: bytes  # the original file bytes (sent as-is to a remote model)
+    format: str  # "JPEG", "PNG", ...
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+
+def image_decode(data: bytes) -> DecodedImage:
+    """Decode fully (so truncated files fail here, not later) or raise ImageDecodeError."""
+    if not data:
+        raise ImageDecodeError("empty file")
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.width * img.height > MAX_PIXELS:
+                raise ImageDecodeError(f"image too large ({img.width}x{img.height})")
+            fmt = img.format or "unknown"
+            img.load()  # raises OSError on a truncated file
+            rgb = np.asarray(img.convert("RGB"))
+    except UnidentifiedImageError as exc:
+        raise ImageDecodeError("not an image") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        # PIL reports truncation and corrupt headers as OSError/SyntaxError.
+        raise ImageDecodeError(f"unreadable image: {exc}") from exc
+    if rgb.ndim != 3 or rgb.shape[0] < 8 or rgb.shape[1] < 8:
+        raise ImageDecodeError("image too small to analyse")
+    return DecodedImage(rgb=rgb, data=data, format=fmt)
+
+
+def judgement(value, confidence: float) -> dict:
+    return {"value": value, "confidence": round(float(min(1.0, max(0.0, confidence))), 3)}
+
+
+class Analyser(Protocol):
+    """A provider: ``analyse`` gives the judgements, ``embed`` a unit vector."""
+
+    name: str
+
+    def analyse(self, image: DecodedImage) -> dict: ...
+
+    def embed(self, image: DecodedImage, analysis: dict) -> tuple[list[float], str]: ...
