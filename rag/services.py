@@ -337,7 +337,14 @@ def document_ingest(
         result.passages = document.passages.count()
     result.pages, result.document_id = document.pages, document.pk
     if embedder is not None:
-        result.embedded = _embed_passages(document=document, embedder=embedder)
+        from rag.providers import ProviderUnavailable
+
+        try:
+            result.embedded = _embed_passages(document=document, embedder=embedder)
+        except ProviderUnavailable as exc:
+            # Full-text search works without embeddings; a later run embeds what is missing.
+            result.reason = f"embeddings incomplete ({exc}); run ingest_documents again to finish them"
+            logger.warning("%s: %s", path, result.reason)
     return result
 
 
@@ -350,7 +357,7 @@ def _embed_passages(*, document: Document, embedder) -> int:
         vectors = embedder.embed([f"{p.heading}\n{p.text}" for p in batch], input_type="search_document")
         for passage, vector in zip(batch, vectors, strict=True):
             passage.embedding = vector
-        Passage.objects.bulk_update(batch, ["embedding"])
+        Passage.objects.bulk_update(batch, ["embedding"])  # each batch kept even if a later one fails
         done += len(batch)
     Document.objects.filter(pk=document.pk).update(embedding_model=embedder.model)
     return done

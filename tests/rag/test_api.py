@@ -74,3 +74,20 @@ def test_logs_stats(api_client, logs):
 
 def _status(line: str) -> int:
     return int(line.split('" ', 1)[1].split(" ", 1)[0])
+
+
+@pytest.mark.django_db
+def test_bench_rag_runs_and_removes_its_rows(bp_report, capsys, offline):
+    import json
+
+    from django.core.management import call_command
+
+    from rag.models import LogFile, SystemLog
+
+    before = (LogFile.objects.count(), SystemLog.objects.count())
+    call_command("bench_rag", "--json", "--log-lines", "5000", "--rounds", "1")
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["log_lines"] == 5000 and result["ingest_lines_per_s"] > 0
+    assert result["document_p95_ms"] > 0 and result["log_p95_ms"] > 0
+    assert result["document_score"].split("/")[1] == str(result["document_questions"])
+    assert (LogFile.objects.count(), SystemLog.objects.count()) == before

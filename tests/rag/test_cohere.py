@@ -100,3 +100,18 @@ def test_embeddings_are_stored_and_fused_into_retrieval(cohere, db):
     assert last["body"]["input_type"] == "search_query"
     # Unchanged file with embeddings already stored: nothing to do.
     assert document_ingest(path=REPORT, pages=[58], embedder=provider).status == "unchanged"
+
+
+@pytest.mark.django_db
+def test_embedding_failure_keeps_full_text_and_a_rerun_finishes(cohere, db):
+    if not REPORT.is_file():
+        pytest.skip("seed report missing")
+    provider = CohereProvider(api_key="test-key", base_url=cohere.url, timeout_s=2, max_retries=0)
+    cohere.mode = "error"
+    first = document_ingest(path=REPORT, pages=[57], embedder=provider)
+    assert first.status == "ingested" and first.embedded == 0 and "embeddings incomplete" in first.reason
+    assert Passage.objects.filter(document_id=first.document_id, search__isnull=False).count() == first.passages
+    cohere.mode = "ok"
+    second = document_ingest(path=REPORT, pages=[57], embedder=provider)
+    assert second.embedded == first.passages
+    assert not Passage.objects.filter(document_id=first.document_id, embedding__isnull=True).exists()

@@ -55,5 +55,7 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"ingested {path}: {result.pages} pages, {result.passages} passages, {result.embedded} embedded"
                 )
+                if result.reason:
+                    self.stderr.write(f"  {result.reason}")
         if skipped and skipped == len(files):
             raise CommandError(f"no file could be ingested ({skipped} skipped)")
