@@ -1,0 +1,70 @@
+"""Failover API: trigger (staff only), status and history."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import IsAdminUser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from failover import selectors, services
+from failover.models import FailoverEvent
+from failover.topology import TopologyError
+
+
+class FailoverEventOutputSerializer(serializers.ModelSerializer):
+    requested_by = serializers.CharField(source="requested_by.username", default=None)
+
+    class Meta:
+        model = FailoverEvent
+        fields = [
+            "id",
+            "kind",
+            "status",
+            "source_region",
+            "target_region",
+            "started_at",
+            "finished_at",
+            "total_s",
+            "steps",
+            "error",
+            "requested_by",
+        ]
+
+
+class FailoverTriggerApi(APIView):
+    """POST /api/failover/{region}: a planned failover, run now; answers with the recorded event."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(request=None, responses={200: FailoverEventOutputSerializer, 404: dict, 409: dict, 500: dict, 503: dict})
+    def post(self, request, region: str):
+        try:
+            topology = selectors.topology_get()
+        except TopologyError as exc:
+            return Response({"error": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        if region not in topology.regions:
+            return Response(
+                {"error": f"unknown region {region!r}", "regions": topology.regions}, status=status.HTTP_404_NOT_FOUND
+            )
+        try:
+            event = services.failover_run(target_region=region, requested_by=request.user, topology=topology)
+        except services.FailoverError as exc:
+            body = {"error": str(exc)}
+            if exc.event is not None:
+                body["event"] = FailoverEventOutputSerializer(exc.event).data
+            return Response(body, status=exc.status_code)
+        return Response(FailoverEventOutputSerializer(event).data)
+
+
+class FailoverStatusApi(APIView):
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        return Response(selectors.failover_status())
+
+
+class FailoverHistoryApi(ListAPIView):
+    serializer_class = FailoverEventOutputSerializer
+
+    def get_queryset(self):
+        return selectors.failover_event_list().select_related("requested_by")
