@@ -28,7 +28,7 @@ LOG_RE = re.compile(
 )
 IMAGE_RE = re.compile(
     r"\b(images?|cameras?|photos?|pictures?|hats?|hard ?hats?|helmets?|vests?|hi-vis|workers?|engineers?|tablets?|ppe"
-    r"|goggles|gloves|compliance|sites?)\b"
+    r"|goggles|gloves|ppe compliance|safety compliance)\b"
 )
 SAFETY_RE = re.compile(r"\b(safety|incidents?|injur\w*|fatalit\w*|spills?|hard ?hats?|helmets?|ppe|hazards?|accidents?)\b")
 DOC_RE = re.compile(

@@ -105,3 +105,8 @@ def test_image_and_safety_questions_use_the_imaging_selector(monkeypatch, bp_rep
     assert any("document" in s for s in safety["sources"]) and any("image" in s for s in safety["sources"])
     assert "Site images: 2 turbine images" in safety["answer"]
     assert len(calls) == 2
+
+
+def test_site_questions_about_the_report_are_not_image_questions():
+    assert classify("How many sites did the X Convenience acquisition add?") == "documents"
+    assert classify("How many workers did bp employ in 2024?") == "documents"
