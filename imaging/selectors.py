@@ -235,6 +235,17 @@ def images_answer_question(question: str, *, store: ImageStore | None = None) ->
     filters, person = parsed["filters"], parsed["person"]
     _total, rows = store.find(filters, limit=1000)
     rows = [r for r in rows if (r.get("persons") or 0) > 0 and _person_matches(r, person)]
+    closest = False
+    if not rows and filters.get("min_compliance") is not None:
+        # Nothing reaches "high": say so, and show the best there is (still only images with people).
+        relaxed = {k: v for k, v in filters.items() if k != "min_compliance"}
+        _total, candidates = store.find(relaxed, limit=1000)
+        candidates = [r for r in candidates if (r.get("persons") or 0) > 0 and _person_matches(r, person)]
+        scored = [r for r in candidates if (r.get("safety_compliance") or {}).get("compliance_score") is not None]
+        if scored:
+            best = max(r["safety_compliance"]["compliance_score"] for r in scored)
+            rows = [r for r in scored if r["safety_compliance"]["compliance_score"] == best]
+            closest = True
     sites: dict[str, dict] = {}
     for r in rows:
         site = sites.setdefault(r["site_id"], {"site_id": r["site_id"], "device_types": set(), "images": [], "scores": []})
@@ -253,8 +264,13 @@ def images_answer_question(question: str, *, store: ImageStore | None = None) ->
         for s in sorted(sites.values(), key=lambda s: s["site_id"])
     ]
     described = _describe_filters(filters, person)
-    if rows:
-        parts = [f"{s['site_id']} ({', '.join(s['images'])}; average compliance {s['average_compliance']})" for s in site_list]
+    parts = [f"{s['site_id']} ({', '.join(s['images'])}; average compliance {s['average_compliance']})" for s in site_list]
+    if closest:
+        relaxed_text = _describe_filters({k: v for k, v in filters.items() if k != "min_compliance"}, person)
+        answer = (
+            f"No scanned image shows {described}. The highest-scoring images with {relaxed_text} are at " + "; ".join(parts) + "."
+        )
+    elif rows:
         answer = f"{len(site_list)} site(s) with {described}: " + "; ".join(parts) + "."
     else:
         answer = f"No scanned image shows {described}."
@@ -285,7 +301,7 @@ def images_answer_question(question: str, *, store: ImageStore | None = None) ->
     return {
         "answer": answer,
         "sources": sources,
-        "data": {"filters": clean_filters, "person": person, "sites": site_list, "count": len(rows)},
+        "data": {"filters": clean_filters, "person": person, "sites": site_list, "count": len(rows), "closest_instead": closest},
     }
 
 

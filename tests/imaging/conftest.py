@@ -1,0 +1,80 @@
+"""Imaging fixtures: seed images read in place, temp image trees, every available store."""
+
+import io
+import json
+import shutil
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.conf import settings
+from PIL import Image
+
+from imaging.analysers.offline import OfflineAnalyser
+from imaging.stores import MongoImageStore, PostgresImageStore
+
+SEED_IMAGES = Path(settings.SEED_DATA_DIR) / "images"
+LABELS = json.loads((Path(__file__).parent / "fixtures" / "seed_labels.json").read_text())["images"]
+MONGO_URI = settings.MONGODB_URI or "mongodb://127.0.0.1:27017"
+
+
+def jpeg_bytes(rgb: np.ndarray, quality: int = 90) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(rgb.astype(np.uint8)).save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def synthetic(seed: int, size=(160, 240)) -> np.ndarray:
+    """A textured test picture (not a seed image): gradients plus blocks of colour."""
+    rng = np.random.default_rng(seed)
+    h, w = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.stack([(xx * 255 / w), (yy * 255 / h), ((xx + yy) * 127 / (w + h))], axis=-1)
+    for _ in range(6):
+        y, x = rng.integers(0, h - 30), rng.integers(0, w - 30)
+        img[y : y + 30, x : x + 30] = rng.integers(0, 255, 3)
+    return img.astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def seed_images() -> Path:
+    if not SEED_IMAGES.is_dir():
+        pytest.skip(f"seed images not found at {SEED_IMAGES}")
+    return SEED_IMAGES
+
+
+@pytest.fixture
+def image_tree(tmp_path, seed_images) -> Path:
+    """A scan root in a temp folder: two seed images per category (copied into tmp, names with spaces kept)."""
+    root = tmp_path / "images"
+    for category in ("TurbineImages", "ThermalEngines", "ElectricalRotors", "OilAndGas"):
+        (root / category).mkdir(parents=True)
+        for src in sorted((seed_images / category).iterdir())[:2]:
+            shutil.copy2(src, root / category / src.name)
+    return root
+
+
+@pytest.fixture(scope="session")
+def analyser():
+    return OfflineAnalyser()
+
+
+def _mongo_store():
+    try:
+        store = MongoImageStore(MONGO_URI, database=f"tier0_images_test_{uuid.uuid4().hex[:8]}", timeout_ms=500)
+        store.client.admin.command("ping")
+    except Exception as exc:  # noqa: BLE001 - any failure to reach MongoDB means "not available here"
+        pytest.skip(f"MongoDB not reachable at {MONGO_URI} ({type(exc).__name__}); the PostgreSQL run covers the contract")
+    return store
+
+
+@pytest.fixture(params=["postgres", "mongodb"])
+def store(request, db):
+    """Every store the machine has: the same contract tests run on each."""
+    if request.param == "postgres":
+        yield PostgresImageStore()
+        return
+    mongo = _mongo_store()
+    yield mongo
+    mongo.client.drop_database(mongo.collection.database.name)

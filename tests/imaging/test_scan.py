@@ -1,0 +1,144 @@
+"""Scanning: new, changed, unchanged, broken files, names with spaces, sites, watch mode."""
+
+import json
+import os
+import threading
+import time
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from imaging.services import CATEGORY_TYPES, SITE_IDS, images_scan, images_watch, site_for
+from imaging.stores import PostgresImageStore
+from tests.imaging.conftest import jpeg_bytes, synthetic
+from tier0site.workers import ShutdownFlag
+
+pytestmark = pytest.mark.django_db
+
+
+def test_scan_new_then_unchanged_then_changed(image_tree, analyser):
+    store = PostgresImageStore()
+    first = images_scan(root=image_tree, store=store, analyser=analyser)
+    assert (first.new, first.changed, first.unchanged, first.skipped) == (8, 0, 0, [])
+    records = store.find({}, limit=100)[1]
+    assert {r["device_type"] for r in records} == set(CATEGORY_TYPES.values())
+    spaced = [r for r in records if " " in r["filename"]]
+    assert spaced and spaced[0]["device_type"] == "electrical_rotor"  # "Electrical Rotors1.jpg"
+    assert all(r["site_id"] in SITE_IDS for r in records)
+
+    again = images_scan(root=image_tree, store=store, analyser=analyser)
+    assert (again.new, again.changed, again.unchanged) == (0, 0, 8)
+
+    # Touched but identical bytes: still unchanged (content hash decides).
+    target = image_tree / "TurbineImages" / "Turbine1.jpg"
+    os.utime(target, (time.time() + 5, time.time() + 5))
+    touched = images_scan(root=image_tree, store=store, analyser=analyser)
+    assert (touched.changed, touched.unchanged) == (0, 8)
+
+    before = store.get_by_path(str(target))
+    target.write_bytes(jpeg_bytes(synthetic(1)))
+    changed = images_scan(root=image_tree, store=store, analyser=analyser)
+    assert (changed.new, changed.changed, changed.unchanged) == (0, 1, 7)
+    after = store.get_by_path(str(target))
+    assert after["id"] == before["id"] and after["content_hash"] != before["content_hash"]
+    assert after["width"] == 240
+
+
+def test_broken_truncated_and_foreign_files_are_reported_and_skipped(image_tree, analyser, seed_images):
+    folder = image_tree / "OilAndGas"
+    (folder / "notes.txt").write_text("not a picture")
+    (folder / "empty photo.jpg").write_bytes(b"")
+    (folder / "garbage.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg" * 10)
+    whole = (seed_images / "OilAndGas" / "ConnectedDevices3.jpg").read_bytes()
+    (folder / "cut off.jpg").write_bytes(whole[: len(whole) // 2])
+    report = images_scan(root=image_tree, store=PostgresImageStore(), analyser=analyser)
+    reasons = {os.path.basename(s["path"]): s["reason"] for s in report.skipped}
+    assert set(reasons) == {"notes.txt", "empty photo.jpg", "garbage.jpg", "cut off.jpg"}
+    assert reasons["notes.txt"] == "not an image file"
+    assert reasons["empty photo.jpg"] == "empty file"
+    assert "truncated" in reasons["cut off.jpg"] or "unreadable" in reasons["cut off.jpg"]
+    assert report.new == 8  # the good ones still went through
+
+
+def test_site_rule_is_stable_and_sidecar_wins(image_tree, analyser):
+    rule = site_for(device_type="turbine", relative_path="TurbineImages/Turbine1.jpg", mapping={})
+    assert rule == site_for(device_type="turbine", relative_path="TurbineImages/Turbine1.jpg", mapping={})
+    (image_tree / "sites.json").write_text(json.dumps({"TurbineImages/Turbine1.jpg": "AK-NORTH"}))
+    (image_tree / "OilAndGas" / "sites.json").write_text(json.dumps({"ConnectedDevices1.jpg": "PA-RIDGE"}))
+    store = PostgresImageStore()
+    images_scan(root=image_tree, store=store, analyser=analyser)
+    assert store.get_by_path(str(image_tree / "TurbineImages" / "Turbine1.jpg"))["site_id"] == "AK-NORTH"
+    assert store.get_by_path(str(image_tree / "OilAndGas" / "ConnectedDevices1.jpg"))["site_id"] == "PA-RIDGE"
+
+
+def test_labels_do_not_come_from_the_file_name(image_tree, analyser):
+    """The same pixels under a misleading name get the same judgements."""
+    src = image_tree / "OilAndGas" / "ConnectedDevices2.jpg"
+    (image_tree / "OilAndGas" / "no people no hat.jpg").write_bytes(src.read_bytes())
+    store = PostgresImageStore()
+    images_scan(root=image_tree, store=store, analyser=analyser)
+    a = store.get_by_path(str(src))
+    b = store.get_by_path(str(image_tree / "OilAndGas" / "no people no hat.jpg"))
+    assert a["persons"] == b["persons"] and a["safety_compliance"] == b["safety_compliance"]
+    assert a["embedding"] == b["embedding"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_watch_picks_up_new_files(image_tree, analyser):
+    store = PostgresImageStore()
+    stop = ShutdownFlag()
+    reports = []
+
+    def watch(**kwargs):
+        try:
+            images_watch(**kwargs)
+        finally:
+            connection.close()  # the watcher thread's own connection
+
+    thread = threading.Thread(
+        target=watch,
+        kwargs={
+            "root": image_tree,
+            "store": store,
+            "analyser": analyser,
+            "stop": stop,
+            "interval_s": 0.2,
+            "on_report": reports.append,
+        },
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not reports and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (image_tree / "ThermalEngines" / "new arrival.jpg").write_bytes(jpeg_bytes(synthetic(7)))
+        while time.monotonic() < deadline and not any(r.new for r in reports[1:]):
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+    assert reports[0].new == 8
+    assert any(r.new == 1 for r in reports[1:])
+    assert store.get_by_path(str(image_tree / "ThermalEngines" / "new arrival.jpg"))["device_type"] == "thermal_engine"
+
+
+def test_scan_images_command(image_tree):
+    out = StringIO()
+    (image_tree / "TurbineImages" / "broken.png").write_bytes(b"PNG?")
+    call_command("scan_images", str(image_tree), "--offline", "--json", stdout=out)
+    report = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert report["new"] == 8 and report["skipped"][0]["path"].endswith("broken.png")
+    out = StringIO()
+    call_command("scan_images", str(image_tree), "--offline", stdout=out)
+    assert "new 0, changed 0, unchanged 8, skipped 1" in out.getvalue()
+    assert "broken.png" in out.getvalue()
+
+
+def test_scan_images_command_rejects_missing_folder(tmp_path):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError):
+        call_command("scan_images", str(tmp_path / "nope"), "--offline")
