@@ -17,7 +17,8 @@ from django.db import transaction
 
 from rag.logquestions import answer_log_question
 from rag.providers import ProviderUnavailable, configured_provider
-from rag.retrieval import FIGURE_RE, _is_quantitative, rank_units, retrieve
+from rag.pdfparse import row_value
+from rag.retrieval import FIGURE_RE, _is_quantitative, question_years, rank_units, retrieve
 
 logger = logging.getLogger(__name__)
 
@@ -157,9 +158,13 @@ def _document_answer(question: str, provider) -> dict:
         if len(chosen) == 3:
             break
     parts = []
+    years = question_years(question)
     for i, c in enumerate(chosen):
         lead = f"{c.hit.document}, page {c.hit.page}" if i == 0 else f"Also page {c.hit.page}"
-        parts.append(f'{lead}: "{c.unit.display()}"')
+        value = row_value(c.unit, years[0]) if len(years) == 1 else None
+        # For a table row, name the cell for the year asked (read from the row and its column header).
+        suffix = f" ({years[0]}: {value})" if value else ""
+        parts.append(f'{lead}: "{c.unit.display()}"{suffix}')
     answer = " ".join(parts)
     sources, listed = [], set()
     for c in chosen:

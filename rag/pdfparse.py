@@ -169,7 +169,12 @@ class Unit:
 
     def display(self) -> str:
         if self.kind == "row":
-            body = self.text if not self.label or self.text.startswith(self.label) else f"{self.label}: {self.text}"
+            if not self.label or self.text.startswith(self.label):
+                body = self.text
+            else:
+                # "Oil spills –" + "number 96 100 108" reads as one label; "Safety …" + "2024 38" needs a colon.
+                joined = self.label.endswith(("–", "-", "—")) or self.text[:1].islower()
+                body = f"{self.label} {self.text}" if joined else f"{self.label}: {self.text}"
             return f"{body} (columns: {self.header})" if self.header else body
         return self.text
 
@@ -276,3 +281,17 @@ def passage_units(heading: str, text: str) -> list[Unit]:
             buffer = []
     flush_prose(buffer)
     return units
+
+
+def row_value(unit: Unit, year: str) -> str | None:
+    """The value of a table row in the column for ``year``, when the columns line up unambiguously."""
+    if unit.kind != "row":
+        return None
+    tokens = unit.text.split()
+    tail = tokens[len(tokens) - numeric_tail(unit.text) :]
+    if tail and YEAR_RE.match(tail[0]) and len(tail) == 2 and not unit.header:
+        return tail[1] if tail[0] == year else None  # "2024 38" in a key-figure series
+    columns = unit.header.split()
+    if columns and len(tail) == len(columns) and year in columns:
+        return tail[columns.index(year)]
+    return None

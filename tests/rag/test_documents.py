@@ -90,3 +90,13 @@ def test_encrypted_and_broken_pdfs_are_reported_and_skipped(tmp_path, report_pat
     assert "ingested" in captured.out and "empty-password.pdf" in captured.out
     assert Document.objects.count() == documents + 1
     assert document_ingest(path=locked).status == "skipped"
+
+
+def test_row_value_reads_the_cell_for_the_year_asked():
+    from rag.pdfparse import Unit, row_value
+
+    row = Unit("number 96 100 108", "row", label="Oil spills –", header="2024 2023 2022")
+    assert row.display() == "Oil spills – number 96 100 108 (columns: 2024 2023 2022)"
+    assert row_value(row, "2023") == "100" and row_value(row, "2021") is None
+    assert row_value(Unit("2024 38", "row", label="Tier 1 and 2 process safety events"), "2024") == "38"
+    assert row_value(Unit("events 39 33 26 7.5% 2.5%", "row", header="2024 2023 2022"), "2024") is None  # columns do not line up
