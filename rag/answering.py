@@ -16,8 +16,8 @@ from django.conf import settings
 from django.db import transaction
 
 from rag.logquestions import answer_log_question
-from rag.providers import ProviderUnavailable, configured_provider
 from rag.pdfparse import row_value
+from rag.providers import ProviderUnavailable, configured_provider
 from rag.retrieval import FIGURE_RE, _is_quantitative, question_years, rank_units, retrieve
 
 logger = logging.getLogger(__name__)
