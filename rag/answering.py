@@ -18,7 +18,7 @@ from django.db import transaction
 from rag.logquestions import answer_log_question
 from rag.pdfparse import row_value
 from rag.providers import ProviderUnavailable, configured_provider
-from rag.retrieval import FIGURE_RE, _is_quantitative, question_years, rank_units, retrieve
+from rag.retrieval import FIGURE_RE, _is_quantitative, question_years, rank_units, retrieve, unmatched_words
 
 logger = logging.getLogger(__name__)
 
@@ -166,6 +166,9 @@ def _document_answer(question: str, provider) -> dict:
         suffix = f" ({years[0]}: {value})" if value else ""
         parts.append(f'{lead}: "{c.unit.display()}"{suffix}')
     answer = " ".join(parts)
+    unknown = unmatched_words(question)
+    if unknown:
+        answer += f" (No indexed passage mentions: {', '.join(unknown)}.)"
     sources, listed = [], set()
     for c in chosen:
         sources.append({"document": c.hit.document, "page": c.hit.page, "snippet": c.unit.display()})

@@ -391,6 +391,18 @@ def retrieve(question: str, *, limit: int = 50, query_vector: list[float] | None
     return hits
 
 
+def unmatched_words(question: str) -> list[str]:
+    """Content words of the question that no passage contains (said plainly in the answer)."""
+    idf, _ = _idf()
+    out = []
+    for word in WORD_RE.findall(question.lower()):
+        if word in STOPWORDS or YEAR_RE.match(word) or len(word) < 3:
+            continue
+        if stem(word) not in idf and word not in out:
+            out.append(word)
+    return out
+
+
 def _is_quantitative(question: str) -> bool:
     return bool(QUANTITY_RE.search(question.lower()))
 
