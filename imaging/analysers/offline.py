@@ -188,7 +188,7 @@ def _helmets(hsv: np.ndarray, skin: np.ndarray, hivis: np.ndarray) -> list[dict]
             if not (0.0008 * area_img <= area <= 0.15 * area_img):
                 continue
             x, y, w, h = cv2.boundingRect(c)
-            if y <= 1 or y + h >= H - 2:
+            if y <= 1 or y + h >= H - 2 or x <= 1 or x + w >= W - 2:
                 continue  # cut by the frame edge: a lamp, the sky or a floor, not a head we can see
             aspect = w / h
             if not (0.9 <= aspect <= 2.6):
@@ -196,7 +196,7 @@ def _helmets(hsv: np.ndarray, skin: np.ndarray, hivis: np.ndarray) -> list[dict]
             hull = cv2.contourArea(cv2.convexHull(c))
             solidity = area / hull if hull else 0
             extent = area / (w * h)
-            if solidity < 0.8 or not (0.45 <= extent <= 0.9):
+            if solidity < 0.75 or not (0.45 <= extent <= 0.9):
                 continue
             # Dome: the top third is narrower than the middle (a brim-down cap, not a bar or a box).
             blob = np.zeros((h, w), np.uint8)
@@ -207,8 +207,10 @@ def _helmets(hsv: np.ndarray, skin: np.ndarray, hivis: np.ndarray) -> list[dict]
                 continue
             # Skin just under the shell: the face. Without it this is a lamp or a tank.
             below = _frac(skin, x + w // 6, y + h, (2 * w) // 3, int(h * 1.1))
-            vest_below = _frac(hivis, x - w // 2, y + 2 * h, 2 * w, 2 * h)
-            if below < 0.12 and vest_below < 0.2:
+            vest_below = _frac(hivis, x - w, y + h, 3 * w, 3 * h)
+            # A tiny shell needs a clear face under it; a bigger one a face or a vest below.
+            need_skin = 0.35 if area < 0.003 * area_img else 0.18
+            if below < need_skin and vest_below < 0.06:
                 continue
             # Same colour all around means a painted surface, not an object on a head.
             ring = _frac(mask, x - w // 2, y - h, 2 * w, h) if y - h >= 0 else 0.0
@@ -217,7 +219,7 @@ def _helmets(hsv: np.ndarray, skin: np.ndarray, hivis: np.ndarray) -> list[dict]
             conf = (
                 0.35
                 + 0.3 * min(1.0, max(below / 0.4, vest_below / 0.5))
-                + 0.2 * (solidity - 0.8) / 0.2
+                + 0.2 * (solidity - 0.75) / 0.25
                 + 0.1 * (1 - top / max(mid, 1e-3))
             )
             out.append(
@@ -226,6 +228,7 @@ def _helmets(hsv: np.ndarray, skin: np.ndarray, hivis: np.ndarray) -> list[dict]
                     "box": (x, y, w, h),
                     "confidence": min(0.95, conf),
                     "skin_below": round(below, 3),
+                    "vest_below": round(vest_below, 3),
                     "debug": (
                         round(area / area_img, 4),
                         round(solidity, 2),
@@ -388,7 +391,9 @@ def analyse_pixels(image: DecodedImage) -> dict:
         fake_head = (bx + bw // 3, by + bh // 12, bw // 3, bh // 7)
         heads.append(Head(box=fake_head, confidence=min(0.8, 0.3 + weight / 4), source="body"))
 
-    tablets = _tablets(bgr, gray)
+    shells = [h.helmet["box"] for h in heads if h.helmet]
+    # A flat patch that is a helmet shell, or dark (a shadow, an ear cup), is not a device in hand.
+    tablets = [t for t in _tablets(bgr, gray) if t["brightness"] >= 60 and all(_overlap(t["box"], b) < 0.3 for b in shells)]
     people = []
     for head in heads:
         x, y, w, h = head.box
@@ -396,6 +401,9 @@ def analyse_pixels(image: DecodedImage) -> dict:
         # Torso: from the chin to about three head-heights down, about three heads wide.
         tx, ty, tw, th = int(x + w / 2 - 1.6 * w), int(y + 1.1 * h), int(3.2 * w), int(2.6 * h)
         vest_share = _frac(hivis, tx, ty, tw, th)
+        if head.helmet and head.helmet.get("vest_below", 0) >= 0.06:
+            # Bent over or turned away, the torso is off to one side: the shell's own look-around counts.
+            vest_share = max(vest_share, 2 * head.helmet["vest_below"])
         has_vest = vest_share > 0.12
         vest_conf = 0.55 + 0.4 * min(1.0, abs(vest_share - 0.12) / 0.12)
         # Hands: in front of the torso, down to about four head-heights below the chin.
