@@ -110,3 +110,11 @@ def test_image_and_safety_questions_use_the_imaging_selector(monkeypatch, bp_rep
 def test_site_questions_about_the_report_are_not_image_questions():
     assert classify("How many sites did the X Convenience acquisition add?") == "documents"
     assert classify("How many workers did bp employ in 2024?") == "documents"
+
+
+@pytest.mark.django_db
+def test_describe_question_quotes_passages_and_names_what_the_report_lacks(bp_report, offline):
+    result = answer_question("Describe BP Oil Drill Operations and Hard Hat requirements.")
+    assert result["type"] == "safety"
+    assert "drilling" in result["answer"].lower()
+    assert "No indexed passage mentions: hat" in result["answer"]
