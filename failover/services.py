@@ -307,8 +307,6 @@ def _check_target(target_state, source_states, *, unplanned: bool, max_lag: int,
         raise FailoverRefused(f"replica {target_state.region} is unhealthy: unreachable ({target_state.error})")
     if not target_state.in_recovery:
         raise FailoverRefused(f"{target_state.region} is already a primary, not a replica")
-    if target_state.replay_paused:
-        raise FailoverRefused(f"replica {target_state.region} is unhealthy: WAL replay is paused")
     primaries = [s for s in source_states if s.is_primary]
     if unplanned:
         if primaries:
@@ -316,6 +314,8 @@ def _check_target(target_state, source_states, *, unplanned: bool, max_lag: int,
         candidates = [s for s in source_states if not s.reachable or s.read_only]
         if not candidates:
             raise FailoverRefused("no dead primary to replace")
+        if target_state.replay_paused:
+            raise FailoverRefused(f"replica {target_state.region} is unhealthy: WAL replay is paused")
         gap = selectors.lsn_bytes(target_state.receive_lsn) - selectors.lsn_bytes(target_state.wal_lsn)
         log.details["lag_bytes"] = gap
         return candidates[0]
@@ -331,6 +331,8 @@ def _check_target(target_state, source_states, *, unplanned: bool, max_lag: int,
     log.details["lag_bytes"] = lag
     if lag > max_lag:
         raise FailoverRefused(f"replica {target_state.region} is too far behind: {lag} bytes of WAL to replay (limit {max_lag})")
+    if target_state.replay_paused:
+        raise FailoverRefused(f"replica {target_state.region} is unhealthy: WAL replay is paused")
     return source
 
 
@@ -450,6 +452,18 @@ def redis_failover(*, topology: Topology, target_region: str, timeout_s: float =
                 break
         if time.monotonic() > deadline:
             raise FailoverFailed(f"Redis master did not move to {target_region} in {timeout_s}s")
+        time.sleep(0.05)
+    # Clients ask whichever Sentinel answers first: done when every reachable one agrees
+    # (the others learn the new master from hello messages, every 2 s).
+    while True:
+        views = []
+        for candidate in topology.sentinels:
+            with contextlib.suppress(redis.RedisError):
+                views.append(candidate.client().sentinel_get_master_addr_by_name(SENTINEL_MASTER))
+        if views and all(v and int(v[1]) == target.port for v in views):
+            break
+        if time.monotonic() > deadline:
+            raise FailoverFailed(f"Sentinels disagree on the Redis master after {timeout_s}s: {views}")
         time.sleep(0.05)
     if old is not None:
         # Sentinel demotes the old master on its next INFO round (up to 10 s); saying it now

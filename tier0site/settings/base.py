@@ -263,6 +263,11 @@ if HA_DATABASE_HOSTS:
     MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"), "tier0site.routers.ReadYourWritesMiddleware")
 
 if REDIS_SENTINELS:
+    from redis.backoff import ExponentialBackoff as _ExponentialBackoff
+    from redis.retry import Retry as _Retry
+
+    from failover.redis_client import SentinelFollowingConnection as _SentinelFollowingConnection
+
     _sentinels = [(h, int(p)) for h, p in (s.rsplit(":", 1) for s in REDIS_SENTINELS)]
     CACHES["default"]["LOCATION"] = f"redis://{REDIS_SENTINEL_MASTER}/0"
     CACHES["default"]["OPTIONS"].update(
@@ -272,6 +277,12 @@ if REDIS_SENTINELS:
             "CONNECTION_POOL_CLASS": "redis.sentinel.SentinelConnectionPool",
             "SENTINELS": _sentinels,
             "SENTINEL_KWARGS": {"socket_timeout": 1},
+            # A pooled connection to a demoted master fails once ("previous master is now a
+            # slave") and asks Sentinel again: retrying makes a master change invisible.
+            "CONNECTION_POOL_KWARGS": {
+                "retry": _Retry(_ExponentialBackoff(cap=0.5, base=0.05), 6),
+                "connection_class": _SentinelFollowingConnection,
+            },
         }
     )
     CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [

@@ -1,0 +1,54 @@
+"""The topology starts and stops on its own ports, and the replica really replicates."""
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import psutil
+import pytest
+from django.core.management import call_command
+
+from failover import selectors
+from failover.topology import Topology
+
+pytestmark = [pytest.mark.ha]
+
+
+def test_ha_up_and_down_commands_start_and_stop_every_node():
+    root = Path(tempfile.mkdtemp(prefix="tier0-ha-updown-"))
+    try:
+        call_command("ha_up", "--data-dir", str(root), "--base-port", "0", "--no-migrate", "--database", "updown")
+        topology = Topology.load(root)
+        ports = [n.port for n in topology.pg] + [n.port for n in topology.redis] + [s.port for s in topology.sentinels]
+        assert 5432 not in ports and 6379 not in ports
+        states = {s.region: s for s in selectors.topology_state(topology)}
+        assert states["region1"].is_primary and states["region2"].is_replica
+        assert selectors.redis_master_region(topology) == "region1"
+        assert (root / "ha.env").read_text().count("HA_DATABASE_HOSTS=") == 1
+        pids = [n.postmaster_pid() for n in topology.pg] + [
+            int(n.pid_file.read_text()) for n in [*topology.redis, *topology.sentinels]
+        ]
+        assert all(psutil.pid_exists(pid) for pid in pids)
+    finally:
+        call_command("ha_down", "--data-dir", str(root), "--purge")
+    assert not root.exists()
+    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_replication_is_synchronous_and_applies_on_the_replica(ha, healthy):
+    primary, replica = (ha.pg_node(r) for r in healthy)
+    with primary.connect(ha.database) as conn:
+        row = conn.execute(
+            "SELECT sync_state, state FROM pg_stat_replication WHERE application_name = %s", [replica.region]
+        ).fetchone()
+        assert row == ("quorum", "streaming")
+        assert conn.execute("SHOW synchronous_commit").fetchone()[0] == "remote_apply"
+        conn.execute("CREATE TABLE IF NOT EXISTS repl_check (n int)")
+        conn.execute("INSERT INTO repl_check VALUES (42)")
+    # remote_apply: once the commit returned, the replica has applied it.
+    with replica.connect(ha.database) as conn:
+        assert conn.execute("SELECT count(*) FROM repl_check WHERE n = 42").fetchone()[0] >= 1
+        assert conn.execute("SELECT pg_is_in_recovery()").fetchone()[0] is True
+    with primary.connect(ha.database) as conn:
+        conn.execute("DROP TABLE repl_check")
