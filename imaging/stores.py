@@ -8,6 +8,7 @@ min_compliance, reviewed, has_people``.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Protocol
 
@@ -277,5 +278,11 @@ def store_default() -> ImageStore:
     """MongoDB when ``IMAGES_STORE=mongodb`` (or auto and MONGODB_URI is set), else PostgreSQL."""
     choice = settings.IMAGES_STORE
     if choice == "mongodb" or (choice == "auto" and settings.MONGODB_URI):
-        return MongoImageStore(settings.MONGODB_URI, database=settings.IMAGES_MONGO_DB)
+        return _mongo_store(settings.MONGODB_URI, settings.IMAGES_MONGO_DB)
     return PostgresImageStore()
+
+
+@functools.lru_cache(maxsize=4)
+def _mongo_store(uri: str, database: str) -> MongoImageStore:
+    # One client per process: MongoClient pools its own connections and is thread-safe.
+    return MongoImageStore(uri, database=database)
