@@ -207,12 +207,16 @@ WORD_RE = re.compile(r"[a-z0-9][a-z0-9'’&-]*")
 PAGE_REF_RE = re.compile(r"\bpages? \d+(?:-\d+)?", re.I)
 
 
+# Words whose stem would collide with a different meaning ("capital employed" is not "employees").
+STEM_KEEP = {"employed"}
+
+
 def stem(word: str) -> str:
     """A light suffix stripper: operate/operating/operations -> operat, employee(s) -> employ."""
     word = word.strip("'’-").replace("’", "'")
     if word.endswith("'s"):
         word = word[:-2]
-    if word.endswith("ss") or len(word) <= 4:
+    if word.endswith("ss") or len(word) <= 4 or word in STEM_KEEP:
         return word
     for suffix, repl in (("ations", "at"), ("ation", "at"), ("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
@@ -409,7 +413,8 @@ def _is_quantitative(question: str) -> bool:
 
 def _figures(text: str, years: set[str], *, words: bool = False) -> list[str]:
     text = NAME_NUMBER_RE.sub(" ", PAGE_REF_RE.sub(" ", text))
-    found = [f for f in FIGURE_RE.findall(text) if f not in years and not YEAR_RE.match(f)]
+    found = [f.rstrip(",") for f in FIGURE_RE.findall(text)]
+    found = [f for f in found if f and f not in years and not YEAR_RE.match(f)]
     if words:
         found += NUMBER_WORD_RE.findall(text)
     return found
@@ -470,7 +475,7 @@ def rank_units(question: str, hits: list[Hit]) -> list[ScoredUnit]:
     total_weight = sum(w for _, _, w in weights) or 1.0
     pairs = list(zip(groups, groups[1:], strict=False))
     expansions = acronyms()
-    how_many = bool(re.search(r"\bhow many\b", question, re.I))
+    how_many = bool(re.search(r"\b(how many|number of|headcount|count of)\b", question, re.I))
     asks_rate = bool(re.search(r"\b(rate|ratio|frequency|per|percentage|percent|%)\b", question, re.I))
     asks_change = bool(CHANGE_Q_RE.search(question))
     scored: list[ScoredUnit] = []
