@@ -8,7 +8,7 @@ from django.conf import settings
 
 from tests.rag.cohere_standin import CohereStandIn
 
-REPORT = Path(settings.BASE_DIR).parent / "shared/seed-data/documents/bp-annual-report-and-form-20f-2024.pdf"
+REPORT = Path(settings.SEED_DATA_DIR) / "documents/bp-annual-report-and-form-20f-2024.pdf"
 QUESTIONS = Path(__file__).with_name("bp_questions.json")
 
 

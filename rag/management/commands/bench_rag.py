@@ -21,7 +21,7 @@ from rag.logsim import generate_lines
 from rag.models import Document
 from rag.services import document_ingest, log_file_delete, log_file_ingest
 
-DEFAULT_REPORT = Path(settings.BASE_DIR).parent / "shared/seed-data/documents/bp-annual-report-and-form-20f-2024.pdf"
+DEFAULT_REPORT = Path(settings.SEED_DATA_DIR) / "documents/bp-annual-report-and-form-20f-2024.pdf"
 DEFAULT_QUESTIONS = Path(settings.BASE_DIR) / "tests/rag/bp_questions.json"
 LOG_QUESTIONS = [
     "List the most frequent IP devices generating Error 400",
