@@ -186,7 +186,7 @@ def _record(log: StepLog, *, status: str, error: str = "", requested_by=None) ->
             requested_by=requested_by if getattr(requested_by, "pk", None) else None,
         )
     )
-    log.publisher.publish({**log.payload(status), "event_id": event.id, "error": error}, final=True)
+    log.publisher.publish({**log.payload(status), "event_id": event.id, "total_s": event.total_s, "error": error}, final=True)
     return event
 
 

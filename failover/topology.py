@@ -134,7 +134,7 @@ class PgNode:
 
     def is_running(self) -> bool:
         pid = self.postmaster_pid()
-        return bool(pid) and psutil.pid_exists(pid) and _is_postgres(pid)
+        return bool(pid) and _is_postgres(pid)
 
     def processes(self) -> list[psutil.Process]:
         """Every live process of this node, including backends orphaned by a killed postmaster."""
@@ -148,8 +148,10 @@ class PgNode:
 
 
 def _is_postgres(pid: int) -> bool:
+    """A live (not zombie) PostgreSQL process: a killed postmaster may linger unreaped."""
     with contextlib.suppress(psutil.Error):
-        return "postgres" in psutil.Process(pid).name()
+        proc = psutil.Process(pid)
+        return "postgres" in proc.name() and proc.status() != psutil.STATUS_ZOMBIE
     return False
 
 

@@ -1,5 +1,6 @@
 """Failover API: trigger (staff only), status and history."""
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
@@ -33,7 +34,11 @@ class FailoverEventOutputSerializer(serializers.ModelSerializer):
 
 
 class FailoverTriggerApi(APIView):
-    """POST /api/failover/{region}: a planned failover, run now; answers with the recorded event."""
+    """POST /api/failover/{region}: a planned failover, run now; answers with the recorded event.
+
+    Afterwards the old primary is rebuilt as the new one's replica (``rebuild``
+    in the answer; ``?rebuild=0`` or ``FAILOVER_REBUILD_AFTER=false`` skips it).
+    """
 
     permission_classes = [IsAdminUser]
 
@@ -54,7 +59,16 @@ class FailoverTriggerApi(APIView):
             if exc.event is not None:
                 body["event"] = FailoverEventOutputSerializer(exc.event).data
             return Response(body, status=exc.status_code)
-        return Response(FailoverEventOutputSerializer(event).data)
+        body = FailoverEventOutputSerializer(event).data
+        if settings.FAILOVER_REBUILD_AFTER and request.query_params.get("rebuild", "1") != "0":
+            # Give the new primary its standby back at once, so the next failover (the
+            # dashboard's button, in the other direction) finds a healthy replica.
+            try:
+                rebuilt = services.node_rebuild(region=event.source_region, topology=topology, publish=False)
+                body["rebuild"] = FailoverEventOutputSerializer(rebuilt).data
+            except services.FailoverError as exc:
+                body["rebuild"] = {"error": str(exc)}
+        return Response(body)
 
 
 class FailoverStatusApi(APIView):
