@@ -293,7 +293,8 @@ def _tablets(bgr: np.ndarray, gray: np.ndarray) -> list[dict]:
             continue
         fill = area / (rw * rh)
         aspect = max(rw, rh) / min(rw, rh)
-        if fill < 0.72 or aspect > 2.2:
+        # Hands hold a device by its corners: allow up to half of its rectangle to be covered.
+        if fill < 0.45 or aspect > 2.2:
             continue
         x, y, w, h = cv2.boundingRect(c)
         if x <= 1 or y <= 1 or x + w >= W - 2 or y + h >= H - 2:
