@@ -78,7 +78,7 @@ def drill_run(
     before_s: float = 2.0,
     after_s: float = 2.0,
     rebuild: bool = True,
-    watch_interval_s: float = 0.3,
+    watch_interval_s: float = 0.5,
     watch_failures: int = 3,
 ) -> dict:
     primary = next((s.region for s in selectors.topology_state(topology) if s.is_primary), None)
@@ -134,6 +134,7 @@ def drill_run(
         "target_region": replica,
         "synchronous_commit": topology.synchronous_commit,
         "event_id": event.id,
+        "watch": f"{watch_failures} probes x {watch_interval_s}s" if unplanned else None,
     }
     if rebuild:
         began = time.monotonic()

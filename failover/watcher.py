@@ -84,6 +84,9 @@ class PrimaryWatcher:
         logger.warning("primary probe failed", extra={"region": self.primary, "failed": self.failed, "limit": self.failures})
         if self.failed < self.failures:
             return
+        # Whatever happens next, count afresh: a refused attempt is retried only after
+        # another full run of failed probes, not on every probe (one event each).
+        self.failed = 0
         target = self.replica_for_promotion()
         if target is None:
             logger.error("primary is down and no healthy replica can take over", extra={"region": self.primary})
@@ -96,7 +99,7 @@ class PrimaryWatcher:
             return
         PROMOTIONS.labels("completed").inc()
         self.events.append(event)
-        self.primary, self.failed = target, 0
+        self.primary = target
         logger.info("unplanned failover completed", extra={"target": target, "total_s": event.total_s})
 
     def run(self) -> list:

@@ -25,6 +25,12 @@ class Command(BaseCommand):
         parser.add_argument("--before", type=float, default=2.0, help="seconds of load before the failover")
         parser.add_argument("--after", type=float, default=2.0, help="seconds of load after it")
         parser.add_argument("--no-rebuild", action="store_true", help="leave the old primary down")
+        parser.add_argument(
+            "--watch-interval", type=float, default=settings.FAILOVER_WATCH_INTERVAL_S, help="unplanned: seconds between probes"
+        )
+        parser.add_argument(
+            "--watch-failures", type=int, default=settings.FAILOVER_WATCH_FAILURES, help="unplanned: failed probes that mean dead"
+        )
 
     def handle(self, *args, **options):
         if not settings.HA_DATABASE_HOSTS:
@@ -44,6 +50,8 @@ class Command(BaseCommand):
                 before_s=options["before"],
                 after_s=options["after"],
                 rebuild=not options["no_rebuild"],
+                watch_interval_s=options["watch_interval"],
+                watch_failures=options["watch_failures"],
             )
         except services.FailoverError as exc:
             raise CommandError(str(exc)) from exc
