@@ -1,10 +1,18 @@
 """Planned failover and failback in a loop, unplanned failover, refusals, live progress."""
 
+import io
+import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.management import call_command
 
 from failover import selectors, services
 from failover.models import ActiveRegion, FailoverEvent
@@ -46,6 +54,11 @@ def test_planned_failover_and_failback_twice_each_way(ha, healthy, staff_client,
             assert response.status_code == 200, response.json()
             event = FailoverEvent.objects.get(pk=response.json()["id"])
             assert response.json()["requested_by"]
+        elif round_no == 1:
+            out = io.StringIO()
+            call_command("failover", replica, stdout=out)
+            assert f"{primary} -> {replica} in" in out.getvalue()
+            event = FailoverEvent.objects.filter(kind="planned", status="completed").first()
         else:
             event = services.failover_run(target_region=replica, topology=ha)
         assert event.status == "completed" and event.kind == "planned"
@@ -171,3 +184,34 @@ def test_failover_to_the_current_primary_is_refused(ha, healthy):
         services.failover_run(target_region=primary, topology=ha)
     with pytest.raises(services.FailoverRefused, match="unknown region"):
         services.failover_run(target_region="region9", topology=ha)
+
+
+def test_watcher_command_stops_cleanly_on_sigterm(ha, healthy):
+    env = {**os.environ, **ha.env(), "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{ha.database}", "LOG_LEVEL": "INFO"}
+    env["DJANGO_SETTINGS_MODULE"] = "tier0site.settings.base"  # the test settings mute INFO logs
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(settings.BASE_DIR) / "manage.py"),
+            "run_failover_watcher",
+            "--interval",
+            "0.2",
+            "--metrics-port",
+            "0",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(3)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err[-2000:]
+    assert "stopped after 0 promotion(s)" in out
+    assert f'"region": "{healthy[0]}"' in err  # it found and watched the primary
+    assert _roles(ha)[healthy[0]] == "primary"
