@@ -102,7 +102,8 @@ def _as_text(raw: bytes) -> str:
 
 def _write_valid(valid: list[tuple[RawMessage, ValidReading]]) -> int:
     """COPY the readings in, move them to history, upsert states; return rows stored."""
-    with connection.cursor() as cursor:
+    # wrap_database_errors: COPY goes to psycopg directly; errors become Django's.
+    with connection.cursor() as cursor, connection.wrap_database_errors:
         cursor.execute(STAGING_DDL)
         with cursor.copy("COPY telemetry_staging (ts, p) FROM STDIN") as copy:
             copy.write(

@@ -49,6 +49,13 @@ def _parse_timestamp(value) -> datetime:
     return parsed
 
 
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
 def _check_metrics(metrics, device_type: str) -> None:
     if not isinstance(metrics, dict):
         raise InvalidMessage("schema: 'metrics' must be an object")
@@ -56,7 +63,7 @@ def _check_metrics(metrics, device_type: str) -> None:
     if missing:
         raise InvalidMessage(f"schema: {device_type} metrics missing {sorted(missing)}")
     for name, value in metrics.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
             raise InvalidMessage(f"schema: metric '{name}' must be a finite number")
 
 

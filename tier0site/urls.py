@@ -11,6 +11,10 @@ api_patterns = [
     path("health", HealthApi.as_view(), name="health"),
     path("version", VersionApi.as_view(), name="version"),
     path("", include("telemetry.api.urls")),
+    path("", include("sessions_app.api.urls")),
+    path("", include("rag.api.urls")),
+    path("", include("imaging.api.urls")),
+    path("", include("failover.api.urls")),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

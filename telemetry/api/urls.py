@@ -1,1 +1,11 @@
-urlpatterns = []
+from django.urls import path
+
+from telemetry.api import views
+
+urlpatterns = [
+    path("devices", views.DeviceListApi.as_view(), name="device-list"),
+    path("devices/<str:device_id>", views.DeviceDetailApi.as_view(), name="device-detail"),
+    path("devices/<str:device_id>/telemetry", views.DeviceTelemetryApi.as_view(), name="device-telemetry"),
+    path("sites", views.SiteListApi.as_view(), name="site-list"),
+    path("dead-letters", views.DeadLetterListApi.as_view(), name="dead-letter-list"),
+]

@@ -1,0 +1,68 @@
+"""Input and output serializers of the telemetry API."""
+
+import re
+
+from rest_framework import serializers
+
+from telemetry.device_types import DEVICE_TYPES, STATES
+from telemetry.models import DeadLetter, DeviceState
+
+IDENTIFIER = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+def _identifier(value: str) -> str:
+    if not IDENTIFIER.match(value):
+        raise serializers.ValidationError("must be 1-64 letters, digits or . _ : -")
+    return value
+
+
+class DeviceFilterSerializer(serializers.Serializer):
+    site_id = serializers.CharField(required=False, validators=[_identifier])
+    device_type = serializers.ChoiceField(choices=sorted(DEVICE_TYPES), required=False)
+    state = serializers.ChoiceField(choices=STATES, required=False)
+    page = serializers.IntegerField(required=False, min_value=1, default=1)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100)
+
+
+class ReadingFilterSerializer(serializers.Serializer):
+    start = serializers.DateTimeField(required=False)
+    end = serializers.DateTimeField(required=False)
+    cursor = serializers.CharField(required=False)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=5000, default=100)
+
+    def validate(self, attrs):
+        if attrs.get("start") and attrs.get("end") and attrs["start"] >= attrs["end"]:
+            raise serializers.ValidationError("start must be before end")
+        return attrs
+
+
+class DeviceStateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DeviceState
+        fields = [
+            "device_id",
+            "device_type",
+            "site_id",
+            "state",
+            "timestamp_utc",
+            "firmware",
+            "metrics",
+            "status",
+            "location",
+            "tags",
+            "updated_at",
+        ]
+
+
+class ReadingSerializer(serializers.Serializer):
+    timestamp_utc = serializers.DateTimeField()
+    metrics = serializers.JSONField()
+    status = serializers.JSONField()
+    firmware = serializers.CharField()
+    received_at = serializers.DateTimeField()
+
+
+class DeadLetterSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DeadLetter
+        fields = ["id", "source", "topic", "payload", "reason", "created_at"]

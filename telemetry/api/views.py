@@ -1,0 +1,94 @@
+"""Thin telemetry API views: validate the query, call a selector, answer."""
+
+from urllib.parse import urlencode
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.permissions import IsAdminUser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from telemetry import selectors
+from telemetry.api.serializers import (
+    DeadLetterSerializer,
+    DeviceFilterSerializer,
+    DeviceStateSerializer,
+    ReadingFilterSerializer,
+    ReadingSerializer,
+)
+
+
+def _validated(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    if not serializer.is_valid():
+        field, errors = next(iter(serializer.errors.items()))
+        message = f"{field}: {errors[0]}" if field != "non_field_errors" else str(errors[0])
+        raise ValidationError({"error": f"Invalid filter {message}", "fields": serializer.errors})
+    return serializer.validated_data
+
+
+def _page_url(request, page: int) -> str:
+    query = request.query_params.copy()
+    query["page"] = page
+    return request.build_absolute_uri(f"{request.path}?{urlencode(query)}")
+
+
+class DeviceListApi(APIView):
+    @extend_schema(parameters=[DeviceFilterSerializer], responses={200: DeviceStateSerializer(many=True)})
+    def get(self, request):
+        filters = _validated(DeviceFilterSerializer, request.query_params)
+        page, cached = selectors.device_page(**filters)
+        last_page = max(1, -(-page["count"] // page["page_size"]))
+        body = {
+            "count": page["count"],
+            "next": _page_url(request, page["page"] + 1) if page["page"] < last_page else None,
+            "previous": _page_url(request, page["page"] - 1) if page["page"] > 1 else None,
+            "results": page["results"],
+        }
+        return Response(body, headers={"X-Cache": "HIT" if cached else "MISS"})
+
+
+class DeviceDetailApi(APIView):
+    @extend_schema(responses={200: DeviceStateSerializer})
+    def get(self, request, device_id: str):
+        device = selectors.device_get(device_id=device_id)
+        if device is None:
+            raise NotFound({"error": f"No device {device_id!r} has reported."})
+        return Response(DeviceStateSerializer(device).data)
+
+
+class DeviceTelemetryApi(APIView):
+    @extend_schema(parameters=[ReadingFilterSerializer], responses={200: ReadingSerializer(many=True)})
+    def get(self, request, device_id: str):
+        filters = _validated(ReadingFilterSerializer, request.query_params)
+        before = None
+        if filters.get("cursor"):
+            try:
+                before = selectors.decode_cursor(filters["cursor"])
+            except ValueError as exc:
+                raise ValidationError({"error": f"Invalid filter cursor: {exc}"}) from None
+        if selectors.device_get(device_id=device_id) is None:
+            raise NotFound({"error": f"No device {device_id!r} has reported."})
+        rows, next_cursor = selectors.device_readings(
+            device_id=device_id, start=filters.get("start"), end=filters.get("end"), before=before, limit=filters["limit"]
+        )
+        return Response({"device_id": device_id, "next_cursor": next_cursor, "results": ReadingSerializer(rows, many=True).data})
+
+
+class SiteListApi(APIView):
+    @extend_schema(responses={200: serializers.ListSerializer(child=serializers.DictField())})
+    def get(self, request):
+        return Response({"results": selectors.site_summary()})
+
+
+class DeadLetterListApi(generics.ListAPIView):
+    permission_classes = [IsAdminUser]
+    serializer_class = DeadLetterSerializer
+
+    @extend_schema(parameters=[OpenApiParameter("source", str)])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.dead_letter_list(source=self.request.query_params.get("source"))

@@ -1,0 +1,91 @@
+"""Telemetry fixtures: a unique topic namespace per test, consumer processes."""
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from telemetry.simulator import Fleet
+
+REPO = Path(settings.BASE_DIR)
+
+
+@pytest.fixture
+def topic_prefix(settings):
+    """A topic namespace of this test's own, so brokers' queues never mix tests."""
+    settings.MQTT_TOPIC_PREFIX = f"t{uuid.uuid4().hex[:10]}/og/field"
+    return settings.MQTT_TOPIC_PREFIX
+
+
+@pytest.fixture
+def fleet():
+    return Fleet(devices=500, seed=7)
+
+
+def reading_payload(**overrides) -> dict:
+    """A valid turbine reading shaped like the seed's Turbine_sample.json."""
+    payload = json.loads((settings.SEED_DATA_DIR / "templates" / "Turbine_sample.json").read_text())
+    payload.update(overrides)
+    return payload
+
+
+def topic_for(payload: dict, prefix: str | None = None) -> str:
+    return f"{prefix or settings.MQTT_TOPIC_PREFIX}/{payload['site_id']}/{payload['device_type']}/{payload['device_id']}"
+
+
+def subprocess_env() -> dict:
+    """Environment for a child process that must use this test's database and broker."""
+    db = connection.settings_dict
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tier0site.settings.test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "MQTT_PORT": str(settings.MQTT_PORT),
+        "MQTT_TOPIC_PREFIX": settings.MQTT_TOPIC_PREFIX,
+        "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
+    }
+
+
+class ConsumerProcess:
+    def __init__(self, client_id: str, log_path: Path):
+        self.client_id = client_id
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self, *extra: str) -> "ConsumerProcess":
+        command = [sys.executable, "manage.py", "run_mqtt_consumer", "--client-id", self.client_id, "--metrics-port", "0", *extra]
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(command, cwd=REPO, env=subprocess_env(), stdout=log, stderr=subprocess.STDOUT)
+        return self
+
+    def stop(self, *, timeout: float = 30) -> int:
+        self.process.terminate()
+        return self.process.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def consumer_process(mosquitto, topic_prefix, tmp_path):
+    started: list[ConsumerProcess] = []
+
+    def start(client_id: str | None = None, *extra: str) -> ConsumerProcess:
+        process = ConsumerProcess(client_id or f"test-{uuid.uuid4().hex[:8]}", tmp_path / "consumer.log").start(*extra)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.process.poll() is None:
+            process.kill()

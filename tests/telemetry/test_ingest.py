@@ -1,0 +1,84 @@
+"""Batch ingest: stored once, newest state wins, bad messages kept with a reason."""
+
+import json
+from datetime import date, timedelta
+
+import pytest
+from django.db import connection
+
+from telemetry.models import DeadLetter, DeviceState, TelemetryReading
+from telemetry.services import RawMessage, partition_names, partitions_drop_expired, partitions_ensure, readings_ingest
+from tests.telemetry.conftest import reading_payload, topic_for
+
+pytestmark = pytest.mark.django_db
+
+
+def _message(**overrides) -> RawMessage:
+    payload = reading_payload(**overrides)
+    return RawMessage(topic_for(payload, "og/field"), json.dumps(payload).encode())
+
+
+def test_a_batch_is_stored_and_a_redelivery_adds_nothing():
+    batch = [_message(timestamp_utc=f"2025-11-15T23:10:0{i}Z") for i in range(5)]
+    first = readings_ingest(messages=batch)
+    again = readings_ingest(messages=batch)
+    assert (first.stored, first.duplicates) == (5, 0)
+    assert (again.stored, again.duplicates) == (0, 5)
+    assert TelemetryReading.objects.filter(device_id="TURB-00912").count() == 5
+
+
+def test_the_latest_state_is_never_rolled_back_by_an_older_reading():
+    newer = _message(timestamp_utc="2025-11-15T23:10:09Z", status={"state": "ALERT", "code": "TURB-X", "message": "hot"})
+    older = _message(timestamp_utc="2025-11-15T23:10:01Z")
+    readings_ingest(messages=[newer])
+    readings_ingest(messages=[older])
+    state = DeviceState.objects.get(device_id="TURB-00912")
+    assert state.state == "ALERT"
+    assert state.timestamp_utc.isoformat() == "2025-11-15T23:10:09+00:00"
+
+
+def test_bad_messages_go_to_dead_letters_and_the_good_ones_are_stored():
+    good = _message()
+    result = readings_ingest(
+        messages=[good, RawMessage("og/field/WY-ALPHA/turbine/TURB-1", b"not json"), RawMessage("og/field/x/turbine/y", b'{"a":1}')]
+    )
+    assert (result.received, result.stored, result.dead_lettered) == (3, 1, 2)
+    reasons = sorted(DeadLetter.objects.values_list("reason", flat=True))
+    assert reasons[0].startswith("json:") and reasons[1].startswith("schema:")
+    assert DeadLetter.objects.filter(payload="not json").exists()
+
+
+def test_a_value_the_database_refuses_is_isolated_not_retried_forever():
+    # A lone UTF-16 surrogate is valid JSON to Python but refused by jsonb.
+    refused = _message(device_id="TURB-9", tags={"note": "\ud800"})
+    assert b"\\ud800" in refused.payload
+    result = readings_ingest(messages=[refused, _message()])
+    assert result.stored == 1
+    assert result.dead_lettered == 1
+    assert DeadLetter.objects.get().reason.startswith("database:")
+
+
+def test_alerts_and_changed_groups_are_reported_for_live_updates():
+    result = readings_ingest(messages=[_message(status={"state": "WARN", "code": "TURB-VIB", "message": "vibration"})])
+    assert result.groups == {("WY-ALPHA", "turbine")}
+    assert result.alerts["TURB-00912"].state == "WARN"
+
+
+def test_partitions_are_created_ahead_and_take_over_rows_from_the_default():
+    day = date(2030, 1, 1)
+    readings_ingest(messages=[_message(timestamp_utc="2030-01-01T12:00:00Z")])
+    created = partitions_ensure(today=day, ahead_days=1)
+    assert created == ["telemetry_reading_20300101", "telemetry_reading_20300102"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM telemetry_reading_20300101")
+        assert cursor.fetchone()[0] == 1
+        cursor.execute("SELECT count(*) FROM telemetry_reading_default WHERE timestamp_utc >= '2030-01-01'")
+        assert cursor.fetchone()[0] == 0
+    assert partitions_ensure(today=day, ahead_days=1) == []
+
+
+def test_expired_partitions_are_dropped_by_the_retention_setting():
+    partitions_ensure(today=date(2030, 1, 1), ahead_days=2)
+    dropped = partitions_drop_expired(today=date(2030, 1, 1) + timedelta(days=32), retention_days=30)
+    assert dropped == ["telemetry_reading_20300101", "telemetry_reading_20300102"]
+    assert "telemetry_reading_20300103" in partition_names()
