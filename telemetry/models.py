@@ -24,8 +24,7 @@ class TelemetryReading(models.Model):
 
     class Meta:
         db_table = "telemetry_reading"
-        # The table, its partitions and indexes are created in SQL (0001).
-        managed = False
+        # The table, its partitions and indexes are created in SQL (migration 0001).
         ordering = ["-timestamp_utc"]
 
     def __str__(self) -> str:

@@ -31,27 +31,31 @@ class Migration(migrations.Migration):
     dependencies = []
 
     operations = [
-        migrations.RunSQL(CREATE_READINGS, DROP_READINGS),
-        migrations.CreateModel(
-            name="TelemetryReading",
-            fields=[
-                ("id", models.BigAutoField(primary_key=True, serialize=False)),
-                ("device_id", models.CharField(max_length=64)),
-                ("device_type", models.CharField(max_length=32)),
-                ("site_id", models.CharField(max_length=64)),
-                ("timestamp_utc", models.DateTimeField()),
-                ("firmware", models.CharField(blank=True, max_length=32)),
-                ("metrics", models.JSONField()),
-                ("status", models.JSONField()),
-                ("location", models.JSONField(blank=True, null=True)),
-                ("tags", models.JSONField(blank=True, null=True)),
-                ("received_at", models.DateTimeField()),
+        # The model's table is the partitioned one above; Django only records it.
+        migrations.SeparateDatabaseAndState(
+            database_operations=[migrations.RunSQL(CREATE_READINGS, DROP_READINGS)],
+            state_operations=[
+                migrations.CreateModel(
+                    name="TelemetryReading",
+                    fields=[
+                        ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                        ("device_id", models.CharField(max_length=64)),
+                        ("device_type", models.CharField(max_length=32)),
+                        ("site_id", models.CharField(max_length=64)),
+                        ("timestamp_utc", models.DateTimeField()),
+                        ("firmware", models.CharField(blank=True, max_length=32)),
+                        ("metrics", models.JSONField()),
+                        ("status", models.JSONField()),
+                        ("location", models.JSONField(blank=True, null=True)),
+                        ("tags", models.JSONField(blank=True, null=True)),
+                        ("received_at", models.DateTimeField()),
+                    ],
+                    options={
+                        "db_table": "telemetry_reading",
+                        "ordering": ["-timestamp_utc"],
+                    },
+                ),
             ],
-            options={
-                "db_table": "telemetry_reading",
-                "ordering": ["-timestamp_utc"],
-                "managed": False,
-            },
         ),
         migrations.CreateModel(
             name="DeadLetter",

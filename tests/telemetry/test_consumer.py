@@ -5,6 +5,7 @@ publisher, the consumer (in a thread, or as the real command in a process that
 is killed), and PostgreSQL.
 """
 
+import asyncio
 import json
 import threading
 import time
@@ -12,7 +13,7 @@ import uuid
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import channel_layers, get_channel_layer
 
 from telemetry.consumer import MqttIngestWorker
 from telemetry.models import DeadLetter, DeviceState, TelemetryReading
@@ -52,8 +53,28 @@ def worker_thread(mosquitto, topic_prefix):
         thread.join(30)
 
 
-def test_the_consumer_stores_every_reading_the_simulator_publishes_and_tells_the_dashboard(worker_thread, fleet):
-    layer = get_channel_layer()
+@pytest.fixture
+def redis_channel_layer(settings):
+    """The production channel layer (Redis), under a prefix of this test's own.
+
+    The in-memory layer cannot carry a message between the worker's thread and
+    the test's, each with its own event loop; Redis carries it as in production.
+    """
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": f"test{uuid.uuid4().hex[:8]}"},
+        }
+    }
+    channel_layers.backends.clear()
+    yield get_channel_layer()
+    channel_layers.backends.clear()
+
+
+def test_the_consumer_stores_every_reading_the_simulator_publishes_and_tells_the_dashboard(
+    worker_thread, fleet, redis_channel_layer
+):
+    layer = redis_channel_layer
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)("telemetry", channel)
     worker = worker_thread()
@@ -62,7 +83,7 @@ def test_the_consumer_stores_every_reading_the_simulator_publishes_and_tells_the
 
     wait_until(lambda: TelemetryReading.objects.count() == report.published)
     assert DeviceState.objects.count() == len({d.device_id for d in fleet.devices if d.last_ms})
-    event = async_to_sync(layer.receive)(channel)
+    event = async_to_sync(asyncio.wait_for)(layer.receive(channel), 10)
     assert event["type"] == "telemetry.update"
     assert event["stored"] > 0 and event["groups"]
     worker.shutdown.set()

@@ -40,7 +40,11 @@ def test_the_latest_state_is_never_rolled_back_by_an_older_reading():
 def test_bad_messages_go_to_dead_letters_and_the_good_ones_are_stored():
     good = _message()
     result = readings_ingest(
-        messages=[good, RawMessage("og/field/WY-ALPHA/turbine/TURB-1", b"not json"), RawMessage("og/field/x/turbine/y", b'{"a":1}')]
+        messages=[
+            good,
+            RawMessage("og/field/WY-ALPHA/turbine/TURB-1", b"not json"),
+            RawMessage("og/field/x/turbine/y", b'{"a":1}'),
+        ]
     )
     assert (result.received, result.stored, result.dead_lettered) == (3, 1, 2)
     reasons = sorted(DeadLetter.objects.values_list("reason", flat=True))
