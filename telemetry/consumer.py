@@ -115,7 +115,7 @@ class MqttIngestWorker:
         self.live = LiveUpdates(settings.TELEMETRY_LIVE_INTERVAL_S)
         self.connected = threading.Event()
         self.totals = IngestResult()
-        self.client = mqtt.make_client(client_id, manual_ack=True)
+        self.client = mqtt.make_client(client_id, manual_ack=True, persistent=True)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.on_disconnect = self._on_disconnect
@@ -141,7 +141,7 @@ class MqttIngestWorker:
     # worker thread ---------------------------------------------------------
     def run(self) -> IngestResult:
         partitions_ensure()
-        mqtt.connect(self.client, persistent=True, host=self.host, port=self.port)
+        mqtt.connect(self.client, host=self.host, port=self.port)
         self.client.loop_start()
         try:
             while not self.shutdown.is_set:

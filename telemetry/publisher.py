@@ -30,11 +30,9 @@ class _Confirms:
 
     def __init__(self) -> None:
         self.count = 0
-        self.lock = threading.Lock()
 
     def on_publish(self, _client, _userdata, _mid, _reason_code, _properties) -> None:
-        with self.lock:
-            self.count += 1
+        self.count += 1
 
 
 def fleet_publish(
@@ -59,17 +57,18 @@ def fleet_publish(
     client = mqtt.make_client(client_id)
     confirms = _Confirms()
     client.on_publish = confirms.on_publish
-    # Pipeline the publishes: 100 unacknowledged QoS 1 messages in flight. paho
-    # rescans its window on every PUBACK, so a much larger window is slower
-    # (2,000: a third of the rate), and no cap at all overruns the broker's
-    # Receive Maximum and gets the connection dropped.
-    client.max_inflight_messages_set(100)
+    # The network loop runs in this thread (no loop_start): a publish then goes
+    # straight to the socket instead of waking paho's network thread through a
+    # socket pair and contending for the GIL, which measured 3x slower here.
+    # 300 QoS 1 messages in flight, acknowledgements read between chunks of
+    # 100: paho rescans the whole window on every acknowledgement, so a larger
+    # window costs more CPU than it saves in round trips.
+    client.max_inflight_messages_set(300)
     client.max_queued_messages_set(0)
-    mqtt.connect(client, persistent=False, host=host, port=port)
-    client.loop_start()
+    mqtt.connect(client, host=host, port=port)
     started = time.monotonic()
     published = 0
-    chunk = 200
+    chunk = 100
     try:
         messages = fleet.messages(stamp_sent=stamp_sent)
         while count is None or published < count:
@@ -78,32 +77,30 @@ def fleet_publish(
             elapsed = time.monotonic() - started
             if duration_s is not None and elapsed >= duration_s:
                 break
-            if rate:
-                ahead = published / rate - elapsed
-                if ahead > 0:
-                    time.sleep(min(ahead, 0.5))
-                    continue
+            if rate and (ahead := published / rate - elapsed) > 0:
+                client.loop(timeout=min(ahead, 0.5))
+                continue
             if published - confirms.count > MAX_UNCONFIRMED:
                 # paho keys queued messages by their 16-bit message id: more than
                 # 65,535 unconfirmed would overwrite each other (paho issue #377).
-                time.sleep(0.001)
+                client.loop(timeout=0.01)
                 continue
             n = chunk if count is None else min(chunk, count - published)
             for device, payload in itertools.islice(messages, n):
                 client.publish(mqtt.telemetry_topic(device.site_id, device.kind.name, device.device_id), payload, qos=qos)
             published += n
+            client.loop(timeout=0)
             if progress:
                 progress(published)
-        _wait_confirms(confirms, published if qos else 0)
+        _wait_confirms(client, confirms, published if qos else 0)
     finally:
         client.disconnect()
-        client.loop_stop()
     return PublishReport(published=published, seconds=time.monotonic() - started)
 
 
-def _wait_confirms(confirms: _Confirms, expected: int, timeout_s: float = 120.0) -> None:
+def _wait_confirms(client, confirms: _Confirms, expected: int, timeout_s: float = 120.0) -> None:
     deadline = time.monotonic() + timeout_s
     while confirms.count < expected:
         if time.monotonic() > deadline:
             raise TimeoutError(f"broker acknowledged {confirms.count} of {expected} messages")
-        time.sleep(0.01)
+        client.loop(timeout=0.01)

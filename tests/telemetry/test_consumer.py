@@ -96,7 +96,7 @@ def test_malformed_wrong_schema_and_mismatched_messages_land_in_dead_letters(wor
     good = reading_payload()
     wrong_schema = reading_payload(metrics={"rpm": "fast"})
     client = mqtt.make_client(f"pub-{uuid.uuid4().hex[:6]}")
-    mqtt.connect(client, persistent=False)
+    mqtt.connect(client)
     client.loop_start()
     for topic, body in [
         (topic_for(good), json.dumps(good)),
