@@ -84,20 +84,27 @@
 
   /* One API call. `missing` means the route itself does not exist (Django's
    * HTML 404), as opposed to a JSON 404 about one object. */
-  async function api(path, { method = "GET", body } = {}) {
+  async function api(path, { method = "GET", body, timeoutMs = 20000 } = {}) {
     const headers = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (method !== "GET" && method !== "HEAD") headers["X-CSRFToken"] = csrfToken();
     let response;
+    // A hung endpoint must not leave a panel waiting for ever.
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), timeoutMs);
     try {
       response = await fetch(path, {
         method,
         headers,
         credentials: "same-origin",
         body: body === undefined ? undefined : JSON.stringify(body),
+        signal: abort.signal,
       });
     } catch (error) {
-      return { ok: false, status: 0, data: null, missing: false, error: "server not answering" };
+      const error_ = abort.signal.aborted ? `no answer within ${timeoutMs / 1000} s` : "server not answering";
+      return { ok: false, status: 0, data: null, missing: false, error: error_ };
+    } finally {
+      clearTimeout(timer);
     }
     const isJson = (response.headers.get("Content-Type") || "").includes("json");
     const data = isJson ? await response.json().catch(() => null) : null;
@@ -579,7 +586,7 @@
     log.append(el("li", {}, answer));
     answer.scrollIntoView({ block: "nearest" });
     $("chat-send").disabled = true;
-    const r = await api("/api/query", { method: "POST", body: { question } });
+    const r = await api("/api/query", { method: "POST", body: { question }, timeoutMs: 90000 });
     $("chat-send").disabled = false;
     if (r.missing) {
       setAvailable("query", false);
@@ -644,6 +651,10 @@
     const r = await api("/api/failover/status");
     if (r.missing) return setAvailable("failover", false);
     setAvailable("failover", true);
+    if (!r.ok) {
+      $("fo-current").textContent = `Failover status not available: ${r.error}`;
+      return;
+    }
     const d = r.data || {};
     const region = pick(d, ["current_region", "active_region", "region"]);
     if (region && typeof region === "string") currentRegion = region;
@@ -761,7 +772,7 @@
       $("fo-start").disabled = true;
       failoverStarted = performance.now();
       const poll = setInterval(loadHealth, 1000);
-      const r = await api(`/api/failover/${encodeURIComponent(target)}`, { method: "POST", body: {} });
+      const r = await api(`/api/failover/${encodeURIComponent(target)}`, { method: "POST", body: {}, timeoutMs: 180000 });
       clearInterval(poll);
       $("fo-start").disabled = false;
       if (r.missing) {

@@ -75,6 +75,8 @@ class Stack:
             # The sessions pipeline's Redis summary key, of this test's own.
             "SESSIONS_SRE_USER_KEY": f"SRE_User:e2e:{uuid.uuid4().hex[:8]}",
             "SESSIONS_QUEUE": f"e2e_users_{uuid.uuid4().hex[:8]}",
+            # No failover topology unless a test starts one: a developer's .run/ha must not leak in.
+            "HA_DATA_DIR": str(tmp / "no-ha"),
         }
         self.web: subprocess.Popen | None = None
         self.processes: list[subprocess.Popen] = []
@@ -98,8 +100,13 @@ class Stack:
         raise AssertionError("web server did not answer:\n" + self.log("web"))
 
     def stop_web(self) -> None:
+        """SIGTERM, and SIGKILL if daphne is still draining after 10 s: either way the page loses its server."""
         self.web.terminate()
-        self.web.wait(timeout=20)
+        try:
+            self.web.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.web.kill()
+            self.web.wait(timeout=10)
 
     def start_command(self, name: str, *args: str) -> subprocess.Popen:
         return self._spawn(name, [sys.executable, "manage.py", name, *args])
@@ -445,7 +452,9 @@ def test_question_answered_with_sources(chromium, stack, tmp_path, screenshots):
     shoot(page, screenshots / "4b-natural-language-query.png")
     page.set_viewport_size(PHONE)
     page.wait_for_timeout(300)
-    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1"), "page scrolls sideways on a phone"
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1"), (
+        "page scrolls sideways on a phone"
+    )
     shoot(page, screenshots / "phone-natural-language-query.png")
     page.context.close()
 
