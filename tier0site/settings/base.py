@@ -84,6 +84,14 @@ DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", 5)
+# The ASGI web process runs each request's sync code in a thread of its own, so
+# persistent per-thread connections pile up ("too many clients"); it uses
+# psycopg's pool instead (DB_POOL_MAX_SIZE, set by the Procfile and compose file).
+# https://docs.djangoproject.com/en/5.2/ref/databases/#connection-pool
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", 0)
+if DB_POOL_MAX_SIZE:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": 2, "max_size": DB_POOL_MAX_SIZE, "timeout": 10}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache and channel layer -----------------------------------------
