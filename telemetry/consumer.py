@@ -144,10 +144,14 @@ class MqttIngestWorker:
         mqtt.connect(self.client, host=self.host, port=self.port)
         self.client.loop_start()
         try:
+            last_flush = time.monotonic()
             while not self.shutdown.is_set:
-                self.arrived.wait(self.flush_interval_s)
-                self.arrived.clear()
-                self._drain(until_empty=False)
+                # Short waits, so SIGTERM is noticed at once even with a long flush interval.
+                full = self.arrived.wait(min(self.flush_interval_s, 0.1))
+                if full or time.monotonic() - last_flush >= self.flush_interval_s:
+                    self.arrived.clear()
+                    self._drain(until_empty=False)
+                    last_flush = time.monotonic()
                 self.live.flush_if_due()
             # Finish the batch in hand: everything received is stored and acknowledged.
             self._drain(until_empty=True)
