@@ -57,12 +57,16 @@ def _device_row(values: dict) -> dict:
     return values
 
 
+def device_page_key(*, site_id, device_type, state, page: int, page_size: int, version: int) -> str:
+    return f"{device_cache_key(site_id=site_id, device_type=device_type)}:v{version}:{state or '*'}:p{page}:{page_size}"
+
+
 def device_page(
     *, site_id: str | None = None, device_type: str | None = None, state: str | None = None, page: int = 1, page_size: int = 100
 ) -> tuple[dict, bool]:
     """One page of devices' latest state, and whether it came from the cache."""
     version = cache.get(device_cache_version_key(site_id, device_type), 0)
-    key = f"{device_cache_key(site_id=site_id, device_type=device_type)}:v{version}:{state or '*'}:p{page}:{page_size}"
+    key = device_page_key(site_id=site_id, device_type=device_type, state=state, page=page, page_size=page_size, version=version)
     cached = cache.get(key)
     if cached is not None:
         CACHE_REQUESTS.labels("hit").inc()

@@ -28,10 +28,19 @@ def _validated(serializer_class, data) -> dict:
     return serializer.validated_data
 
 
-def _page_url(request, page: int) -> str:
-    query = request.query_params.copy()
-    query["page"] = page
-    return request.build_absolute_uri(f"{request.path}?{urlencode(query)}")
+def device_page_body(page: dict, page_url) -> dict:
+    """The paginated body of a device page; ``page_url(n)`` links page n."""
+    last_page = max(1, -(-page["count"] // page["page_size"]))
+    return {
+        "count": page["count"],
+        "next": page_url(page["page"] + 1) if page["page"] < last_page else None,
+        "previous": page_url(page["page"] - 1) if page["page"] > 1 else None,
+        "results": page["results"],
+    }
+
+
+def page_url(base: str, query: dict, page: int) -> str:
+    return f"{base}?{urlencode({**query, 'page': page})}"
 
 
 class DeviceListApi(APIView):
@@ -39,13 +48,8 @@ class DeviceListApi(APIView):
     def get(self, request):
         filters = _validated(DeviceFilterSerializer, request.query_params)
         page, cached = selectors.device_page(**filters)
-        last_page = max(1, -(-page["count"] // page["page_size"]))
-        body = {
-            "count": page["count"],
-            "next": _page_url(request, page["page"] + 1) if page["page"] < last_page else None,
-            "previous": _page_url(request, page["page"] - 1) if page["page"] > 1 else None,
-            "results": page["results"],
-        }
+        base, query = request.build_absolute_uri(request.path), request.query_params.dict()
+        body = device_page_body(page, lambda n: page_url(base, query, n))
         return Response(body, headers={"X-Cache": "HIT" if cached else "MISS"})
 
 

@@ -122,7 +122,10 @@ CHANNEL_LAYERS = {
         # redis-py 8 reads with a 5 s socket timeout by default, the same 5 s that
         # channels-redis blocks in BZPOPMIN: every idle websocket would die after
         # about 6 s ("Timeout reading from ..."). Give reads room beyond the block.
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}], "prefix": env.str("CHANNEL_LAYER_PREFIX", "tier0:asgi")},
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+            "prefix": env.str("CHANNEL_LAYER_PREFIX", "tier0:asgi"),
+        },
     }
 }
 
@@ -198,7 +201,9 @@ LOGGING = {
 # The dashboard's JS/CSS and the vendored Chart.js are served by the ASGI app
 # itself through WhiteNoise (no CDN, no extra web server: machines may be offline).
 # https://whitenoise.readthedocs.io/en/stable/django.html
-MIDDLEWARE.insert(MIDDLEWARE.index("django_prometheus.middleware.PrometheusAfterMiddleware"), "whitenoise.middleware.WhiteNoiseMiddleware")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django_prometheus.middleware.PrometheusAfterMiddleware"), "whitenoise.middleware.WhiteNoiseMiddleware"
+)
 # Channel-layer groups whose events the dashboard's websocket relays to the page.
 DASHBOARD_LIVE_GROUPS = env.list("DASHBOARD_LIVE_GROUPS", default=["telemetry", "sessions", "failover", "images"])
 # Regions the "Simulate Failover" panel can switch between.
@@ -273,7 +278,9 @@ if HA_DATABASE_HOSTS:
         "TEST": {"MIRROR": "default"},
     }
     DATABASE_ROUTERS = ["tier0site.routers.PrimaryReplicaRouter"]
-    MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"), "tier0site.routers.ReadYourWritesMiddleware")
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"), "tier0site.routers.ReadYourWritesMiddleware"
+    )
 
 if REDIS_SENTINELS:
     from redis.backoff import ExponentialBackoff as _ExponentialBackoff

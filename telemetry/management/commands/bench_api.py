@@ -12,10 +12,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--clients", type=int, default=32)
-        parser.add_argument("--seconds", type=float, default=15.0)
+        parser.add_argument("--seconds", type=int, default=15)
         parser.add_argument("--devices", type=int, default=20_000)
+        parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **options):
-        figures = api_benchmark(clients=options["clients"], seconds=options["seconds"], devices=options["devices"])
+        figures = api_benchmark(
+            clients=options["clients"], seconds=options["seconds"], devices=options["devices"], workers=options["workers"]
+        )
         self.stdout.write(json.dumps(figures) if options["json"] else json.dumps(figures, indent=2))
