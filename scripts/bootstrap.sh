@@ -27,6 +27,8 @@ command -v rabbitmq-server >/dev/null 2>&1 || missing+=(rabbitmq-server)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 # Debian's Chromium drives the dashboard's browser tests (Playwright's own download is not reachable).
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# wrk: the load generator of `manage.py bench_api` (C, so the server keeps the CPU).
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 for extra in ${TIER0_EXTRA_PACKAGES:-}; do dpkg -s "$extra" >/dev/null 2>&1 || missing+=("$extra"); done
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
