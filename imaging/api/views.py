@@ -1,5 +1,6 @@
 """Thin image API views: validate the query, call a selector or service, answer."""
 
+from functools import partial
 from urllib.parse import urlencode
 
 from django.http import HttpResponse
@@ -13,6 +14,9 @@ from imaging import selectors, services
 from imaging.compliance import REVIEWABLE
 from imaging.services import CATEGORY_TYPES, SITE_IDS, ReviewError
 from imaging.stores import store_default
+from tier0site.api import validated_input
+
+_validated = partial(validated_input, prefix="Invalid parameter ")
 
 
 class StrictBooleanField(serializers.Field):
@@ -62,15 +66,6 @@ class ReviewSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_null=True, max_length=2000)
     keywords = serializers.ListField(child=serializers.CharField(max_length=60), required=False, allow_null=True, max_length=50)
     site_id = serializers.ChoiceField(choices=list(SITE_IDS), required=False, allow_null=True)
-
-
-def _validated(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    if not serializer.is_valid():
-        field, errors = next(iter(serializer.errors.items()))
-        message = f"{field}: {errors[0]}" if field != "non_field_errors" else str(errors[0])
-        raise ValidationError({"error": f"Invalid parameter {message}", "fields": serializer.errors})
-    return serializer.validated_data
 
 
 def _record_or_404(store, image_id: str) -> dict:

@@ -1,5 +1,7 @@
 """Thin RAG API views: questions, log listing and log statistics."""
 
+from functools import partial
+
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -16,15 +18,9 @@ from rag.api.serializers import (
     SystemLogSerializer,
 )
 from rag.selectors import StatusFilter, Window
+from tier0site.api import validated_input
 
-
-def _validated(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    if not serializer.is_valid():
-        field, errors = next(iter(serializer.errors.items()))
-        message = f"{field}: {errors[0]}" if field != "non_field_errors" else str(errors[0])
-        raise ValidationError({"error": message, "fields": serializer.errors})
-    return serializer.validated_data
+_validated = partial(validated_input, prefix="")
 
 
 def _status_filter(filters: dict) -> StatusFilter | None:

@@ -1,24 +1,15 @@
 """Input and output serializers of the sessions API."""
 
-import re
-
 from rest_framework import serializers
 
 from sessions_app.models import ConnectionStatus, SiteSnapshot, UserSession
-
-IDENTIFIER = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-
-
-def _identifier(value: str) -> str:
-    if not IDENTIFIER.match(value):
-        raise serializers.ValidationError("must be 1-64 letters, digits or . _ : -")
-    return value
+from tier0site.api import identifier
 
 
 class SessionFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ConnectionStatus.values, required=False)
-    region = serializers.CharField(required=False, validators=[_identifier])
-    site_id = serializers.CharField(required=False, validators=[_identifier])
+    region = serializers.CharField(required=False, validators=[identifier])
+    site_id = serializers.CharField(required=False, validators=[identifier])
     page = serializers.IntegerField(required=False, min_value=1, default=1)
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100)
 

@@ -1,5 +1,6 @@
 """Thin sessions API views: validate the query, call a selector, answer."""
 
+from functools import partial
 from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
@@ -10,21 +11,14 @@ from rest_framework.views import APIView
 
 from sessions_app import selectors
 from sessions_app.api.serializers import (
-    IDENTIFIER,
     SessionFilterSerializer,
     SiteSnapshotSerializer,
     SummarySerializer,
     UserSessionSerializer,
 )
+from tier0site.api import IDENTIFIER, validated_input
 
-
-def _validated(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    if not serializer.is_valid():
-        field, errors = next(iter(serializer.errors.items()))
-        message = f"{field}: {errors[0]}" if field != "non_field_errors" else str(errors[0])
-        raise ValidationError({"error": f"Invalid filter {message}", "fields": serializer.errors})
-    return serializer.validated_data
+_validated = partial(validated_input, prefix="Invalid filter ")
 
 
 def _page_url(request, page: int) -> str:

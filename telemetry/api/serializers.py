@@ -1,23 +1,14 @@
 """Input and output serializers of the telemetry API."""
 
-import re
-
 from rest_framework import serializers
 
 from telemetry.device_types import DEVICE_TYPES, STATES
 from telemetry.models import DeadLetter, DeviceState
-
-IDENTIFIER = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-
-
-def _identifier(value: str) -> str:
-    if not IDENTIFIER.match(value):
-        raise serializers.ValidationError("must be 1-64 letters, digits or . _ : -")
-    return value
+from tier0site.api import identifier
 
 
 class DeviceFilterSerializer(serializers.Serializer):
-    site_id = serializers.CharField(required=False, validators=[_identifier])
+    site_id = serializers.CharField(required=False, validators=[identifier])
     device_type = serializers.ChoiceField(choices=sorted(DEVICE_TYPES), required=False)
     state = serializers.ChoiceField(choices=STATES, required=False)
     page = serializers.IntegerField(required=False, min_value=1, default=1)

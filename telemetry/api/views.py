@@ -1,5 +1,6 @@
 """Thin telemetry API views: validate the query, call a selector, answer."""
 
+from functools import partial
 from urllib.parse import urlencode
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -17,15 +18,9 @@ from telemetry.api.serializers import (
     ReadingFilterSerializer,
     ReadingSerializer,
 )
+from tier0site.api import validated_input
 
-
-def _validated(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    if not serializer.is_valid():
-        field, errors = next(iter(serializer.errors.items()))
-        message = f"{field}: {errors[0]}" if field != "non_field_errors" else str(errors[0])
-        raise ValidationError({"error": f"Invalid filter {message}", "fields": serializer.errors})
-    return serializer.validated_data
+_validated = partial(validated_input, prefix="Invalid filter ")
 
 
 def device_page_body(page: dict, page_url) -> dict:

@@ -306,5 +306,11 @@ if REDIS_SENTINELS:
         }
     )
     CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [
-        {"sentinels": _sentinels, "master_name": REDIS_SENTINEL_MASTER, "sentinel_kwargs": {"socket_timeout": 1}, "db": 0, "socket_timeout": 15}
+        {
+            "sentinels": _sentinels,
+            "master_name": REDIS_SENTINEL_MASTER,
+            "sentinel_kwargs": {"socket_timeout": 1},
+            "db": 0,
+            "socket_timeout": 15,
+        }
     ]
