@@ -155,6 +155,10 @@ def _is_postgres(pid: int) -> bool:
     return False
 
 
+def _redis_client(host: str, port: int, timeout_s: float) -> redis.Redis:
+    return redis.Redis(host=host, port=port, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, decode_responses=True)
+
+
 @dataclass
 class RedisNode:
     region: str
@@ -171,9 +175,7 @@ class RedisNode:
         return self.dir / "redis.pid"
 
     def client(self, timeout_s: float = 1.0) -> redis.Redis:
-        return redis.Redis(
-            host=self.host, port=self.port, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, decode_responses=True
-        )
+        return _redis_client(self.host, self.port, timeout_s)
 
 
 @dataclass
@@ -191,9 +193,7 @@ class SentinelNode:
         return self.dir / "sentinel.pid"
 
     def client(self, timeout_s: float = 1.0) -> redis.Redis:
-        return redis.Redis(
-            host=self.host, port=self.port, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, decode_responses=True
-        )
+        return _redis_client(self.host, self.port, timeout_s)
 
 
 @dataclass

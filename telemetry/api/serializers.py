@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from telemetry.device_types import DEVICE_TYPES, STATES
 from telemetry.models import DeadLetter, DeviceState
+from telemetry.selectors import DEVICE_FIELDS
 from tier0site.api import identifier
 
 
@@ -30,19 +31,7 @@ class ReadingFilterSerializer(serializers.Serializer):
 class DeviceStateSerializer(serializers.ModelSerializer):
     class Meta:
         model = DeviceState
-        fields = [
-            "device_id",
-            "device_type",
-            "site_id",
-            "state",
-            "timestamp_utc",
-            "firmware",
-            "metrics",
-            "status",
-            "location",
-            "tags",
-            "updated_at",
-        ]
+        fields = [*DEVICE_FIELDS, "updated_at"]
 
 
 class ReadingSerializer(serializers.Serializer):
