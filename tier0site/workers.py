@@ -34,6 +34,11 @@ class ShutdownFlag:
         self._event.set()
 
     @property
+    def event(self) -> threading.Event:
+        """The underlying event, for code that takes a plain ``threading.Event``."""
+        return self._event
+
+    @property
     def is_set(self) -> bool:
         return self._event.is_set()
 

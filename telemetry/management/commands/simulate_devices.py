@@ -34,7 +34,7 @@ class Command(BaseCommand):
             qos=options["qos"],
             client_id=options["client_id"],
             progress=progress,
-            stop=shutdown._event,
+            stop=shutdown.event,
         )
         progress.close()
         self.stdout.write(f"published {report.published} messages in {report.seconds:.1f}s ({report.rate:.0f}/s)")
