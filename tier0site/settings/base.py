@@ -159,6 +159,10 @@ TELEMETRY_MAX_PAYLOAD_BYTES = env.int("TELEMETRY_MAX_PAYLOAD_BYTES", 64 * 1024)
 # --- Workers (tier0site.workers) ------------------------------------------------
 WORKER_HEARTBEAT_S = env.float("WORKER_HEARTBEAT_S", 5.0)  # beats expire after three intervals
 WORKER_LOG_EVERY_S = env.float("WORKER_LOG_EVERY_S", 10.0)  # one throughput line per worker; 0: off
+# A message delivered more often than this (the consumer died each time) is dead-lettered.
+WORKER_MAX_DELIVERIES = env.int("WORKER_MAX_DELIVERIES", 3)
+# Fault injection for tests only: a worker aborts (like a crash) on a message containing this text.
+WORKER_CRASH_ON_MARKER = env.str("WORKER_CRASH_ON_MARKER", "")
 
 # --- Deployment -------------------------------------------------------------
 DEPLOYMENT_VERSION = env.str("DEPLOYMENT_VERSION", "v1.0.0057")
