@@ -15,7 +15,8 @@ import re
 from django.conf import settings
 from django.db import transaction
 
-from rag.logquestions import answer_log_question
+from imaging.selectors import images_answer_question
+from logs.questions import answer_log_question
 from rag.pdfparse import row_value
 from rag.providers import ProviderUnavailable, configured_provider
 from rag.retrieval import FIGURE_RE, _is_quantitative, question_years, rank_units, retrieve, unmatched_words
@@ -103,14 +104,6 @@ def answer_question(question: str, *, provider=None, use_configured: bool = True
 
 
 def _image_answer(question: str) -> dict:
-    try:
-        from imaging.selectors import images_answer_question
-    except ImportError:
-        return {
-            "answer": "No image records exist yet (the imaging pipeline is not installed), so site images cannot be searched.",
-            "sources": [],
-            "data": {"image_records": 0},
-        }
     try:
         with transaction.atomic():  # a savepoint, so a failure here leaves the request usable
             answer = images_answer_question(question)

@@ -44,3 +44,7 @@ def cohere_standin():
 def offline(settings):
     settings.COHERE_API_KEY = ""
     return settings
+
+
+# The question tests ask about the same generated log the log tests use.
+from tests.logs.conftest import logs  # noqa: E402, F401

@@ -1,8 +1,6 @@
 """Question routing and offline answers with citations (the whole bp report, indexed once)."""
 
 import json
-import sys
-import types
 
 import pytest
 from django.core.management import call_command
@@ -77,14 +75,6 @@ def test_ask_command_prints_the_api_json(bp_report, offline, capsys):
 
 
 @pytest.mark.django_db
-def test_image_questions_without_imaging_say_no_records_exist(monkeypatch, offline):
-    monkeypatch.setitem(sys.modules, "imaging.selectors", None)  # import fails
-    result = answer_question("Give me turbine sites that have workers without hats")
-    assert result["type"] == "images"
-    assert "No image records exist yet" in result["answer"]
-
-
-@pytest.mark.django_db
 def test_image_and_safety_questions_use_the_imaging_selector(monkeypatch, bp_report, offline):
     calls = []
 
@@ -96,7 +86,7 @@ def test_image_and_safety_questions_use_the_imaging_selector(monkeypatch, bp_rep
             "data": {"matched": 2},
         }
 
-    monkeypatch.setitem(sys.modules, "imaging.selectors", types.SimpleNamespace(images_answer_question=images_answer_question))
+    monkeypatch.setattr("rag.answering.images_answer_question", images_answer_question)
     images = answer_question("Give me turbine sites that have workers without hats")
     assert images["type"] == "images" and "site-03" in images["answer"]
     assert images["sources"][0] == {"image": {"id": 1, "site_id": "site-03"}}

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 
-from rag import selectors
-from rag.selectors import StatusFilter, Window
+from logs import selectors
+from logs.selectors import StatusFilter, Window
 
 NAMED_STATUS = {
     "bad request": (400, 400),

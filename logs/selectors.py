@@ -1,4 +1,4 @@
-"""RAG reads: exact log aggregates and log listings.
+"""Log reads: exact log aggregates and log listings.
 
 Every aggregate is exact. Whole UTC hours inside a window are read from the
 hourly rollups written at ingest; the partial hours at the window's edges are
@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 
-from rag.models import SystemLog
+from logs.models import SystemLog
 
 
 @dataclass(frozen=True)
