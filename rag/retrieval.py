@@ -19,140 +19,17 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.db import connection
 
+from rag.lexicon import WORD_RE, YEAR_RE, corpus_key, idf_table, is_content_word, stem, stems, terms, warm
 from rag.models import Passage
-from rag.pdfparse import YEAR_RE, Unit, passage_units
+from rag.pdfparse import Unit, passage_units
 
 logger = logging.getLogger(__name__)
 
-STOPWORDS = set(
-    [
-        "a",
-        "an",
-        "the",
-        "of",
-        "in",
-        "on",
-        "at",
-        "to",
-        "for",
-        "from",
-        "by",
-        "with",
-        "and",
-        "or",
-        "but",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "do",
-        "does",
-        "did",
-        "has",
-        "have",
-        "had",
-        "how",
-        "many",
-        "much",
-        "what",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "when",
-        "where",
-        "why",
-        "whether",
-        "this",
-        "that",
-        "these",
-        "those",
-        "it",
-        "its",
-        "as",
-        "into",
-        "than",
-        "then",
-        "there",
-        "their",
-        "they",
-        "them",
-        "we",
-        "our",
-        "us",
-        "you",
-        "your",
-        "i",
-        "me",
-        "my",
-        "he",
-        "she",
-        "his",
-        "her",
-        "not",
-        "no",
-        "yes",
-        "can",
-        "could",
-        "would",
-        "should",
-        "will",
-        "shall",
-        "may",
-        "might",
-        "must",
-        "about",
-        "over",
-        "under",
-        "between",
-        "during",
-        "per",
-        "any",
-        "all",
-        "each",
-        "some",
-        "such",
-        "more",
-        "most",
-        "less",
-        "least",
-        "very",
-        "also",
-        "only",
-        "give",
-        "show",
-        "tell",
-        "list",
-        "describe",
-        "explain",
-        "report",
-        "reported",
-        "bp",
-        "bp's",
-        "company",
-        "group",
-        "occur",
-        "occurred",
-        "number",
-        "year",
-        "years",
-        "during",
-        "please",
-        "did",
-        "in",
-        "2024",
-        "end",
-        "start",
-        "beginning",
-        "full",
-        "december",
-        "january",
-        "date",
-    ]
-)
+RRF_K = 20  # reciprocal-rank fusion: a passage at position p of a ranking adds 1 / (RRF_K + p)
+SYNONYM_WEIGHT = 0.6  # a synonym counts for this share of a question term's idf
+RANK_LENGTH_NORMALISATION = 1  # ts_rank_cd: divide by 1 + log(passage length)
+UNSEEN_IDF = math.log(10)  # weight of a question term no passage holds
+
 _RAW_SYNONYMS = {
     "incident": ["event", "injury", "spill"],
     "accident": ["event", "injury"],
@@ -203,34 +80,18 @@ CHANGE_Q_RE = re.compile(
 )
 CHANGE_UNIT_RE = re.compile(r"\b(?:increased|decreased|rose|fell|up|down|higher|lower|reduced) by\b", re.I)
 ACRONYM_RE = re.compile(r"((?:[A-Za-z][\w-]*\s){1,6})\(([A-Z]{2,6})s?\)")
-WORD_RE = re.compile(r"[a-z0-9][a-z0-9'’&-]*")
 PAGE_REF_RE = re.compile(r"\bpages? \d+(?:-\d+)?", re.I)
 
 
-# Words whose stem would collide with a different meaning ("capital employed" is not "employees").
-STEM_KEEP = {"employed"}
+_synonyms: dict[str, list[str]] = {}
 
 
-def stem(word: str) -> str:
-    """A light suffix stripper: operate/operating/operations -> operat, employee(s) -> employ."""
-    word = word.strip("'’-").replace("’", "'")
-    if word.endswith("'s"):
-        word = word[:-2]
-    if word.endswith("ss") or len(word) <= 4 or word in STEM_KEEP:
-        return word
-    for suffix, repl in (("ations", "at"), ("ation", "at"), ("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)] + repl
-            break
-    stripped = word.rstrip("e")
-    return stripped if len(stripped) >= 3 else word
-
-
-SYNONYMS = {stem(k): [stem(v) for v in values] for k, values in _RAW_SYNONYMS.items()}
-
-
-def terms(text: str) -> list[str]:
-    return [stem(w) for w in WORD_RE.findall(text.lower()) if w not in STOPWORDS and not YEAR_RE.match(w)]
+def synonyms() -> dict[str, list[str]]:
+    """The synonym table in PostgreSQL stems (looked up once)."""
+    if not _synonyms:
+        table = stems([*_RAW_SYNONYMS, *(v for values in _RAW_SYNONYMS.values() for v in values)])
+        _synonyms.update({table[k]: [table[v] for v in values if table[v]] for k, values in _RAW_SYNONYMS.items()})
+    return _synonyms
 
 
 def question_terms(question: str) -> list[str]:
@@ -238,7 +99,7 @@ def question_terms(question: str) -> list[str]:
     for term in terms(question):
         if term not in out:
             out.append(term)
-        for synonym in SYNONYMS.get(term, []):
+        for synonym in synonyms().get(term, []):
             if synonym not in out:
                 out.append(synonym)
     return out
@@ -266,46 +127,27 @@ class ScoredUnit:
     score: float
 
 
-_idf_lock = threading.Lock()
-_idf_cache: dict = {"key": None, "idf": {}, "n": 1, "acronyms": {}}
+_acronym_lock = threading.Lock()
+_acronym_cache: dict = {"key": None, "acronyms": {}}
 
 
-def _idf() -> tuple[dict, int]:
-    """Inverse document frequency of stems over all passages (cached until passages change)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*), coalesce(max(id), 0) FROM rag_passage")
-        key = cursor.fetchone()
-    with _idf_lock:
-        if _idf_cache["key"] != key:
-            df: dict[str, int] = {}
-            acronyms: dict[str, str] = {}
-            postings: dict[str, list] = {}
-            lengths: dict[int, int] = {}
-            rows = Passage.objects.values_list("id", "heading", "text").iterator(chunk_size=2000)
-            for pid, heading, text in rows:
+def acronyms() -> dict[str, str]:
+    """{acronym: expansion} defined anywhere in the passages ("process safety events (PSEs)"), cached."""
+    key = corpus_key()
+    with _acronym_lock:
+        if _acronym_cache["key"] != key:
+            found: dict[str, str] = {}
+            texts = []
+            for heading, text in Passage.objects.values_list("heading", "text").iterator(chunk_size=2000):
                 joined = f"{heading} {text}"
-                counted: dict[str, int] = {}
-                for term in terms(joined):
-                    counted[term] = counted.get(term, 0) + 1
-                lengths[pid] = sum(counted.values())
-                for term, tf in counted.items():
-                    df[term] = df.get(term, 0) + 1
-                    postings.setdefault(term, []).append((pid, tf))
+                texts.append(joined)
                 for match in ACRONYM_RE.finditer(" ".join(joined.split())):
                     expansion = _expansion(match.group(1), match.group(2))
                     if expansion:
-                        acronyms.setdefault(match.group(2), expansion)
-            n = max(key[0], 1)
-            _idf_cache.update(
-                key=key,
-                n=n,
-                acronyms=acronyms,
-                postings=postings,
-                lengths=lengths,
-                avg_length=(sum(lengths.values()) / len(lengths)) if lengths else 1.0,
-                idf={t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()},
-            )
-        return _idf_cache["idf"], _idf_cache["n"]
+                        found.setdefault(match.group(2), expansion)
+            warm(texts)  # every passage word's stem in one query, so answers never wait on lookups
+            _acronym_cache.update(key=key, acronyms=found)
+        return _acronym_cache["acronyms"]
 
 
 def _expansion(words: str, acronym: str) -> str:
@@ -319,37 +161,42 @@ def _expansion(words: str, acronym: str) -> str:
     return ""
 
 
-def acronyms() -> dict[str, str]:
-    _idf()
-    return _idf_cache["acronyms"]
-
-
-def _bm25(question: str, limit: int) -> list[tuple[int, float]]:
-    """BM25 over the same passages (in memory): ranks rare terms the way ``ts_rank_cd`` cannot."""
-    idf, _ = _idf()
-    postings, lengths, avg = _idf_cache["postings"], _idf_cache["lengths"], _idf_cache["avg_length"]
-    scores: dict[int, float] = {}
-    for term, syns in _groups(question):
-        for candidate, factor in [(term, 1.0)] + [(syn, 0.6) for syn in syns]:
-            weight = idf.get(candidate, 0.0) * factor
-            for pid, tf in postings.get(candidate, ()):
-                norm = tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * lengths[pid] / avg))
-                scores[pid] = scores.get(pid, 0.0) + weight * norm
-    return sorted(scores.items(), key=lambda kv: -kv[1])[:limit]
-
-
-def _fts(question_stems: list[str], raw_words: list[str], limit: int, *, tables_only: bool = False) -> list[tuple[int, float]]:
-    words = sorted({re.sub(r"[^a-z0-9]", "", w) for w in raw_words + question_stems} - {""})
-    if not words:
+def _fts(lexemes: list[str], limit: int) -> list[tuple[int, float]]:
+    """Passages holding any of ``lexemes`` (PostgreSQL stems, used as they are), by ``ts_rank_cd``."""
+    if not lexemes:
         return []
-    query = " | ".join(words)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id, ts_rank_cd(search, q, 1) AS r FROM rag_passage, to_tsquery('english', %s) q"
-            " WHERE search @@ q" + (" AND has_table" if tables_only else "") + " ORDER BY r DESC LIMIT %s",
-            [query, limit],
+            "SELECT id, ts_rank_cd(search, q, %s) AS r FROM rag_passage,"
+            " (SELECT string_agg(quote_literal(x), ' | ')::tsquery AS q FROM unnest(%s::text[]) AS x) query"
+            " WHERE search @@ q ORDER BY r DESC LIMIT %s",
+            [RANK_LENGTH_NORMALISATION, sorted(set(lexemes)), limit],
         )
         return cursor.fetchall()
+
+
+def _weighted_fts(weights: dict[str, float], limit: int) -> list[tuple[int, float]]:
+    """Passages by the sum over question terms of idf x ``ts_rank`` (term frequency over log length).
+
+    The BM25 idea in PostgreSQL: a rare term counts for more than a common one, which ``ts_rank_cd`` over an
+    OR query cannot express.
+    """
+    if not weights:
+        return []
+    lexemes = sorted(weights)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT p.id, sum(t.w * ts_rank(p.search, t.q, %s)) AS r FROM rag_passage p,"
+            " (SELECT quote_literal(x)::tsquery AS q, w FROM unnest(%s::text[], %s::float8[]) AS u(x, w)) t"
+            " WHERE p.search @@ t.q GROUP BY p.id ORDER BY r DESC LIMIT %s",
+            [RANK_LENGTH_NORMALISATION, lexemes, [weights[x] for x in lexemes], limit],
+        )
+        return cursor.fetchall()
+
+
+def _fuse(fused: dict[int, float], ranking: list[tuple[int, float]]) -> None:
+    for position, (pid, _) in enumerate(ranking):
+        fused[pid] = fused.get(pid, 0.0) + 1.0 / (RRF_K + position)
 
 
 _vector_cache: dict = {"key": None, "ids": None, "matrix": None}
@@ -375,16 +222,18 @@ def _vector_ranking(query_vector: list[float], limit: int) -> list[tuple[int, fl
 
 def retrieve(question: str, *, limit: int = 50, query_vector: list[float] | None = None) -> list[Hit]:
     """Candidate passages, best first, fused from full-text and (optionally) vector rankings."""
-    stems = question_terms(question)
-    raw_words = [w for w in WORD_RE.findall(question.lower()) if w not in STOPWORDS and not YEAR_RE.match(w)]
+    lexemes = question_terms(question)
+    idf = idf_table()
     fused: dict[int, float] = {}
-    for position, (pid, _) in enumerate(_fts(stems, raw_words, limit)):
-        fused[pid] = fused.get(pid, 0.0) + 1.0 / (20 + position)
-    for position, (pid, _) in enumerate(_bm25(question, limit)):
-        fused[pid] = fused.get(pid, 0.0) + 1.0 / (20 + position)
+    _fuse(fused, _fts(lexemes, limit))
+    weights: dict[str, float] = {}
+    for term, syns in _groups(question):
+        weights[term] = idf.get(term, UNSEEN_IDF)
+        for syn in syns:
+            weights.setdefault(syn, SYNONYM_WEIGHT * idf.get(syn, UNSEEN_IDF))
+    _fuse(fused, _weighted_fts(weights, limit))
     if query_vector is not None:
-        for position, (pid, _) in enumerate(_vector_ranking(query_vector, limit)):
-            fused[pid] = fused.get(pid, 0.0) + 1.0 / (20 + position)
+        _fuse(fused, _vector_ranking(query_vector, limit))
     if not fused:
         return []
     fused = dict(sorted(fused.items(), key=lambda kv: -kv[1])[: limit + limit // 2])
@@ -397,10 +246,10 @@ def retrieve(question: str, *, limit: int = 50, query_vector: list[float] | None
 
 def unmatched_words(question: str) -> list[str]:
     """Content words of the question that no passage contains (said plainly in the answer)."""
-    idf, _ = _idf()
+    idf = idf_table()
     out = []
     for word in WORD_RE.findall(question.lower()):
-        if word in STOPWORDS or YEAR_RE.match(word) or len(word) < 3:
+        if YEAR_RE.match(word) or len(word) < 3 or not is_content_word(word):
             continue
         if stem(word) not in idf and word not in out:
             out.append(word)
@@ -425,7 +274,7 @@ def _groups(question: str) -> list[tuple[str, set[str]]]:
     out: list[tuple[str, set[str]]] = []
     for term in terms(question):
         if all(term != t for t, _ in out):
-            out.append((term, set(SYNONYMS.get(term, []))))
+            out.append((term, set(synonyms().get(term, []))))
     return out
 
 
@@ -458,7 +307,7 @@ def _proximity(tokens: list[str], matched: set[str], skip: set[str]) -> bool:
                 return True
             since_figure = 0
             continue
-        if token not in STOPWORDS:
+        if is_content_word(token):
             since_term = None if since_term is None or since_term >= 2 else since_term + 1
             since_figure = None if since_figure is None or since_figure >= 1 else since_figure + 1
     return False
@@ -466,12 +315,11 @@ def _proximity(tokens: list[str], matched: set[str], skip: set[str]) -> bool:
 
 def rank_units(question: str, hits: list[Hit]) -> list[ScoredUnit]:
     """Sentences and table rows of the candidates, best answer first."""
-    idf, _ = _idf()
+    idf = idf_table()
     groups = _groups(question)
     years = set(question_years(question))
     quantitative = _is_quantitative(question)
-    default_idf = math.log(10)
-    weights = [(t, syns, idf.get(t, default_idf)) for t, syns in groups]
+    weights = [(t, syns, idf.get(t, UNSEEN_IDF)) for t, syns in groups]
     total_weight = sum(w for _, _, w in weights) or 1.0
     pairs = list(zip(groups, groups[1:], strict=False))
     expansions = acronyms()
