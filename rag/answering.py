@@ -19,7 +19,8 @@ from imaging.selectors import images_answer_question
 from logs.questions import answer_log_question
 from rag.pdfparse import row_value
 from rag.providers import ProviderUnavailable, configured_provider
-from rag.retrieval import FIGURE_RE, _is_quantitative, question_years, rank_units, retrieve, unmatched_words
+from rag.retrieval import question_years, retrieve, unmatched_words
+from rag.scoring import FIGURE_RE, is_quantitative, rank_units
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,11 @@ DOC_RE = re.compile(
     r"|employees?|production|reserves|refin\w*|strategy|board|directors?)\b"
 )
 STRONG_IMAGE_RE = re.compile(r"\b(images?|cameras?|photos?|pictures?|without (?:hard ?)?hats?|sites? (?:that|where|with))\b")
+
+
+QUOTES = 3  # units quoted in an answer at most
+QUOTE_GAP = 3.5  # a further unit is quoted only when it scores within this of the best one
+QUOTE_GAP_QUANTITY = 4.0  # ... wider for a quantity question: a second figure often helps
 
 
 class QuestionError(ValueError):
@@ -137,18 +143,18 @@ def _document_answer(question: str, provider) -> dict:
             "data": {"passages_considered": 0},
         }
     ranked = rank_units(question, hits)
-    quantitative = _is_quantitative(question)
+    quantitative = is_quantitative(question)
     chosen = []
     seen = set()
     for candidate in ranked:
         text = candidate.unit.display()
         if text in seen:
             continue
-        if chosen and candidate.score < chosen[0].score - (4.0 if quantitative else 3.5):
+        if chosen and candidate.score < chosen[0].score - (QUOTE_GAP_QUANTITY if quantitative else QUOTE_GAP):
             break
         seen.add(text)
         chosen.append(candidate)
-        if len(chosen) == 3:
+        if len(chosen) == QUOTES:
             break
     parts = []
     years = question_years(question)

@@ -21,7 +21,6 @@ from django.db import connection
 
 from rag.lexicon import WORD_RE, YEAR_RE, corpus_key, idf_table, is_content_word, stem, stems, terms, warm
 from rag.models import Passage
-from rag.pdfparse import Unit, passage_units
 
 logger = logging.getLogger(__name__)
 
@@ -57,30 +56,7 @@ _RAW_SYNONYMS = {
     "helmet": ["hat", "ppe"],
     "drill": ["drilling", "well"],
 }
-QUANTITY_RE = re.compile(
-    r"\b(how many|how much|what (?:was|were|is|are) the (?:total|number|amount|value|level|rate|percentage|ratio|cost|price)"
-    r"|number of|amount|percentage|percent|rate|ratio|total|figure|value|cost|price|profit|loss|debt|dividend|emissions?"
-    r"|production|capacity|count|headcount|frequency|margin)\b"
-)
-FIGURE_RE = re.compile(r"(?<![\w.])[$£€>~]?\d[\d,]*(?:\.\d+)?(?:%|bn|m\b|mmboe|gw|mt)?", re.I)
-# Numbers that are names, not figures: "tier 1", "Scope 2", "Note 5", "page 14".
-NAME_NUMBER_RE = re.compile(
-    r"\b(?:tier|scope|note|notes|page|pages|phase|item|level|category|class|part|section|article|rule)s? \d+[a-z]?"
-    r"(?:\s*(?:and|or|,|&|-)\s*\d+[a-z]?)*\b"
-    r"|\b\d{1,2} (?:January|February|March|April|May|June|July|August|September|October|November|December)\b",
-    re.I,
-)
-NUMBER_WORD_RE = re.compile(
-    # Not inside compounds such as "one-to-one".
-    r"(?<![-\w])(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|hundred|thousand|million|billion)(?![-\w])",
-    re.I,
-)
-CHANGE_Q_RE = re.compile(
-    r"\b(increase|decrease|change|grow|growth|rise|raise|rose|fall|fell|drop|by how much|compared|versus|vs)\w*", re.I
-)
-CHANGE_UNIT_RE = re.compile(r"\b(?:increased|decreased|rose|fell|up|down|higher|lower|reduced) by\b", re.I)
 ACRONYM_RE = re.compile(r"((?:[A-Za-z][\w-]*\s){1,6})\(([A-Z]{2,6})s?\)")
-PAGE_REF_RE = re.compile(r"\bpages? \d+(?:-\d+)?", re.I)
 
 
 _synonyms: dict[str, list[str]] = {}
@@ -118,13 +94,6 @@ class Hit:
     text: str
     rank: float = 0.0  # fused retrieval score, 0..1
     units: list = field(default_factory=list)
-
-
-@dataclass
-class ScoredUnit:
-    unit: Unit
-    hit: Hit
-    score: float
 
 
 _acronym_lock = threading.Lock()
@@ -256,19 +225,6 @@ def unmatched_words(question: str) -> list[str]:
     return out
 
 
-def _is_quantitative(question: str) -> bool:
-    return bool(QUANTITY_RE.search(question.lower()))
-
-
-def _figures(text: str, years: set[str], *, words: bool = False) -> list[str]:
-    text = NAME_NUMBER_RE.sub(" ", PAGE_REF_RE.sub(" ", text))
-    found = [f.rstrip(",") for f in FIGURE_RE.findall(text)]
-    found = [f for f in found if f and f not in years and not YEAR_RE.match(f)]
-    if words:
-        found += NUMBER_WORD_RE.findall(text)
-    return found
-
-
 def _groups(question: str) -> list[tuple[str, set[str]]]:
     """Each direct question term with the synonyms that may stand in for it."""
     out: list[tuple[str, set[str]]] = []
@@ -276,123 +232,3 @@ def _groups(question: str) -> list[tuple[str, set[str]]]:
         if all(term != t for t, _ in out):
             out.append((term, set(synonyms().get(term, []))))
     return out
-
-
-def _is_figure(token: str, skip: set[str]) -> bool:
-    token = token.rstrip(".")
-    if token in skip or YEAR_RE.match(token):
-        return False
-    if FIGURE_RE.fullmatch(token) or NUMBER_WORD_RE.fullmatch(token):
-        return True
-    bare = re.sub(r"(?<=\d)[a-z]{1,2}$", "", token)  # footnote letter: "100,500c"
-    return bare != token and bool(FIGURE_RE.fullmatch(bare))
-
-
-def _proximity(tokens: list[str], matched: set[str], skip: set[str]) -> bool:
-    """True when a figure sits next to a matched question term, after it ("shareholders was $0.4 billion")
-    or before it ("96 oil spills", "100,500 people"), with at most two other content words between."""
-    since_term = None  # content words since the last matched term
-    since_figure = None  # content words since the last figure
-    for raw in tokens:
-        token = raw.strip(",;:()").lower()
-        if not token:
-            continue
-        if stem(token) in matched:
-            if since_figure is not None and since_figure <= 1:
-                return True
-            since_term, since_figure = 0, None
-            continue
-        if _is_figure(token, skip):
-            if since_term is not None and since_term <= 2:
-                return True
-            since_figure = 0
-            continue
-        if is_content_word(token):
-            since_term = None if since_term is None or since_term >= 2 else since_term + 1
-            since_figure = None if since_figure is None or since_figure >= 1 else since_figure + 1
-    return False
-
-
-def rank_units(question: str, hits: list[Hit]) -> list[ScoredUnit]:
-    """Sentences and table rows of the candidates, best answer first."""
-    idf = idf_table()
-    groups = _groups(question)
-    years = set(question_years(question))
-    quantitative = _is_quantitative(question)
-    weights = [(t, syns, idf.get(t, UNSEEN_IDF)) for t, syns in groups]
-    total_weight = sum(w for _, _, w in weights) or 1.0
-    pairs = list(zip(groups, groups[1:], strict=False))
-    expansions = acronyms()
-    how_many = bool(re.search(r"\b(how many|number of|headcount|count of)\b", question, re.I))
-    asks_rate = bool(re.search(r"\b(rate|ratio|frequency|per|percentage|percent|%)\b", question, re.I))
-    asks_change = bool(CHANGE_Q_RE.search(question))
-    scored: list[ScoredUnit] = []
-    for hit in hits:
-        hit.units = passage_units(hit.heading, hit.text)
-        heading_terms = set(terms(hit.heading))
-        previous_terms: set[str] = set()
-        for unit in hit.units:
-            searchable = unit.searchable()
-            display = unit.display()
-            for acronym in set(re.findall(r"\b([A-Z]{2,6})s?\b", searchable)):
-                if acronym in expansions:
-                    searchable += " " + expansions[acronym]
-            unit_terms = terms(searchable)
-            unit_set = set(unit_terms)
-            overlap = 0.0
-            matched: set[str] = set()
-            for term, syns, weight in weights:
-                if term in unit_set:
-                    overlap += weight
-                    matched.add(term)
-                elif syns & unit_set:
-                    overlap += 0.8 * weight
-                    matched |= syns & unit_set
-                elif term in heading_terms or term in previous_terms:
-                    overlap += 0.3 * weight  # context: the heading, or the sentence just before
-            adjacency = sum(1.0 for (a, sa), (b, sb) in pairs if _adjacent(unit_terms, {a} | sa, {b} | sb))
-            score = overlap / total_weight * 10 + adjacency
-            unit_years = set(re.findall(r"\b(?:19|20)\d\d\b", searchable))
-            if years:
-                if years & unit_years:
-                    score += 1.5
-                elif unit_years:
-                    score -= 1.5
-                elif any(y in hit.heading or y in hit.text[:200] for y in years):
-                    score += 0.75  # "2024 at a glance" above a panel of bare figures
-            figures = _figures(unit.text, years | unit_years)
-            if how_many and not asks_rate:
-                figures = [f for f in figures if not f.endswith("%")]  # a count, not a share
-            if quantitative:
-                if figures:
-                    score += 2.0
-                elif how_many and NUMBER_WORD_RE.search(unit.text):
-                    score += 1.0  # "five severe vehicle accidents"
-                else:
-                    score -= 3.0
-                # Acronyms count as their expansion when measuring closeness ("PSEs for 2024 was 38").
-                for acronym, expansion in expansions.items():
-                    if acronym in searchable and set(terms(expansion)) & matched:
-                        matched.add(stem(acronym.lower()))
-                if figures and _proximity(display.replace("(columns:", " ").split(), matched, years):
-                    score += 1.0
-                if len(figures) > 5 and len(unit.text) > 150 and unit.kind == "sentence":
-                    score -= 1.5  # a table flattened into a "sentence"
-            if how_many and not asks_rate and re.search(r"\b(rate|per|ratio|frequency)\b", unit.text, re.I):
-                score -= 1.5
-            if quantitative and not asks_change and len(figures) == 1 and CHANGE_UNIT_RE.search(unit.text):
-                score -= 1.0  # only the change is given ("increased by $2.1 billion"), not the level
-            length = len(unit.text)
-            if length > 350:
-                score -= (length - 350) / 150
-            if length < 25 and unit.kind == "sentence":
-                score -= 2.0
-            score += 1.5 * hit.rank
-            scored.append(ScoredUnit(unit, hit, score))
-            previous_terms = unit_set
-    scored.sort(key=lambda s: -s.score)
-    return scored
-
-
-def _adjacent(unit_terms: list[str], first: set[str], second: set[str]) -> bool:
-    return any(unit_terms[i] in first and unit_terms[i + 1] in second for i in range(len(unit_terms) - 1))
