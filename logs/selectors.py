@@ -39,7 +39,12 @@ def _floor_hour(moment: datetime) -> datetime:
 
 def _ceil_hour(moment: datetime) -> datetime:
     floor = _floor_hour(moment)
-    return floor if floor == moment else floor + timedelta(hours=1)
+    if floor == moment:
+        return floor
+    try:
+        return floor + timedelta(hours=1)
+    except OverflowError:  # the last hour Python can represent: no whole hour follows
+        return datetime.max.replace(tzinfo=moment.tzinfo)
 
 
 def _split(window: Window, status: StatusFilter | None, *, status_column: bool = True) -> tuple[str, str, dict]:

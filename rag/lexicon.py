@@ -20,47 +20,13 @@ from rag.pdfparse import YEAR_RE
 WORD_RE = re.compile(r"[a-z0-9][a-z0-9'’&-]*")
 # Words that phrase a request rather than name its topic ("give me", "how many", "please list").
 # PostgreSQL's stop list covers the function words; these are the question-asking verbs and modals it keeps.
-REQUEST_WORDS = frozenset(
-    [
-        "many",
-        "much",
-        "whether",
-        "could",
-        "would",
-        "shall",
-        "may",
-        "might",
-        "must",
-        "also",
-        "please",
-        "give",
-        "show",
-        "tell",
-        "list",
-        "describe",
-        "explain",
-        "yes",
-    ]
+REQUEST_WORDS = frozenset({
+    "many", "much", "whether", "could", "would", "shall", "may", "might", "must", "also", "please", "give", "show",
+    "tell", "list", "describe", "explain", "yes", "like",
     # Words about when, or that refer to the issuer of a document rather than to the topic asked about.
-    + [
-        "year",
-        "years",
-        "end",
-        "start",
-        "beginning",
-        "full",
-        "date",
-        "january",
-        "december",
-        "occur",
-        "occurred",
-        "number",
-        "company",
-        "group",
-        "report",
-        "reported",
-    ]
-)
+    "year", "years", "end", "start", "beginning", "full", "date", "january", "december", "occur", "occurred",
+    "number", "company", "group", "report", "reported",
+})  # fmt: skip
 # A stem found in at least this share of passages names what the whole corpus is about (a company's name in its
 # own report), so it cannot tell passages apart: it is left out of the question's terms, like a stop word.
 DOMINANT_SHARE = 0.35
@@ -135,8 +101,13 @@ def idf_table() -> dict[str, float]:
     table = {word: math.log((passages + 1) / (ndoc + 0.5)) for word, ndoc in rows}
     dominant = frozenset(word for word, ndoc in rows if passages >= 20 and ndoc >= DOMINANT_SHARE * passages)
     with _lock:
-        _stats.update(key=key, idf=table, dominant=dominant)
+        _stats.update(key=key, idf=table, dominant=dominant, rarest=math.log((passages + 1) / 0.5))
     return table
+
+
+def rarest_idf() -> float:
+    """The idf of a word no passage holds (call after ``idf_table``)."""
+    return _stats.get("rarest", 1.0)
 
 
 def corpus_key() -> tuple[int, int]:

@@ -94,6 +94,7 @@ class Hit:
     text: str
     rank: float = 0.0  # fused retrieval score, 0..1
     units: list = field(default_factory=list)
+    document_id: int = 0
 
 
 _acronym_lock = threading.Lock()
@@ -207,8 +208,13 @@ def retrieve(question: str, *, limit: int = 50, query_vector: list[float] | None
         return []
     fused = dict(sorted(fused.items(), key=lambda kv: -kv[1])[: limit + limit // 2])
     best = max(fused.values())
-    rows = Passage.objects.filter(id__in=list(fused)).values_list("id", "document__title", "page", "heading", "text")
-    hits = [Hit(pid, title, page, heading, text, rank=fused[pid] / best) for pid, title, page, heading, text in rows]
+    rows = Passage.objects.filter(id__in=list(fused)).values_list(
+        "id", "document__title", "page", "heading", "text", "document_id"
+    )
+    hits = [
+        Hit(pid, title, page, heading, text, rank=fused[pid] / best, document_id=doc)
+        for pid, title, page, heading, text, doc in rows
+    ]
     hits.sort(key=lambda h: -h.rank)
     return hits
 

@@ -61,6 +61,8 @@ CHANGE_Q_RE = re.compile(
     r"\b(increase|decrease|change|grow|growth|rise|raise|rose|fall|fell|drop|by how much|compared|versus|vs)\w*", re.I
 )
 CHANGE_UNIT_RE = re.compile(r"\b(?:increased|decreased|rose|fell|up|down|higher|lower|reduced) by\b", re.I)
+# A quoted sentence of four words or more: an example question quoted by a brief or manual.
+QUOTED_RE = re.compile(r"[“\"]([^”\"]{12,}?[.?!]?)[”\"]")
 PAGE_REF_RE = re.compile(r"\bpages? \d+(?:-\d+)?", re.I)
 
 
@@ -151,6 +153,11 @@ def _read(question: str) -> _Question:
     )
 
 
+def unquoted(text: str) -> str:
+    """The text without quoted sentences: a passage that quotes a question as an example does not answer it."""
+    return QUOTED_RE.sub(lambda m: " " if len(m.group(1).split()) >= 4 else m.group(0), text)
+
+
 def rank_units(question: str, hits: list[Hit]) -> list[ScoredUnit]:
     """Sentences and table rows of the candidates, best answer first."""
     q = _read(question)
@@ -164,7 +171,7 @@ def rank_units(question: str, hits: list[Hit]) -> list[ScoredUnit]:
             for acronym in set(re.findall(r"\b([A-Z]{2,6})s?\b", searchable)):
                 if acronym in q.expansions:
                     searchable += " " + q.expansions[acronym]
-            unit_terms = terms(searchable)
+            unit_terms = terms(unquoted(searchable))
             score, matched = _term_score(q, unit_terms, heading_terms | previous_terms)
             unit_years = set(re.findall(r"\b(?:19|20)\d\d\b", searchable))
             score += _year_score(q, unit_years, hit)

@@ -1,8 +1,25 @@
 """Input filters and the row serializer of the log API."""
 
+from datetime import UTC, datetime
+
 from rest_framework import serializers
 
 from logs.models import SystemLog
+
+# Log windows are bounded so every window edge and hour rounding stays representable.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _in_range(value: datetime) -> datetime:
+    if not EARLIEST <= value < LATEST:
+        raise serializers.ValidationError(f"must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
+    return value
+
+
+class WindowDateTimeField(serializers.DateTimeField):
+    def __init__(self, **kwargs):
+        super().__init__(validators=[_in_range], **kwargs)
 
 
 class LogFilterSerializer(serializers.Serializer):
@@ -10,8 +27,8 @@ class LogFilterSerializer(serializers.Serializer):
     status = serializers.IntegerField(required=False, min_value=100, max_value=599)
     status_min = serializers.IntegerField(required=False, min_value=100, max_value=599)
     status_max = serializers.IntegerField(required=False, min_value=100, max_value=599)
-    since = serializers.DateTimeField(required=False)
-    until = serializers.DateTimeField(required=False)
+    since = WindowDateTimeField(required=False)
+    until = WindowDateTimeField(required=False)
     path = serializers.CharField(required=False, max_length=500)
     method = serializers.CharField(required=False, max_length=16)
 
@@ -22,8 +39,8 @@ class LogFilterSerializer(serializers.Serializer):
 
 
 class LogStatsFilterSerializer(serializers.Serializer):
-    since = serializers.DateTimeField(required=False)
-    until = serializers.DateTimeField(required=False)
+    since = WindowDateTimeField(required=False)
+    until = WindowDateTimeField(required=False)
     status = serializers.IntegerField(required=False, min_value=100, max_value=599)
     status_min = serializers.IntegerField(required=False, min_value=100, max_value=599)
     status_max = serializers.IntegerField(required=False, min_value=100, max_value=599)

@@ -33,3 +33,29 @@ def test_logs_stats(api_client, logs):
 
 def _status(line: str) -> int:
     return int(line.split('" ', 1)[1].split(" ", 1)[0])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"since": "9999-12-31T23:30:00Z"},
+        {"until": "0001-01-01T00:00:00Z"},
+        {"since": "2024-13-45"},
+        {"status": "99999999999999999999999"},
+        {"limit": "1000000"},
+        {"since": "2024-10-10T12:00:00Z", "until": "2024-10-10T10:00:00Z"},
+    ],
+)
+def test_hostile_stats_parameters_answer_400_with_a_message(api_client, params):
+    response = api_client.get("/api/logs/stats", params)
+    assert response.status_code == 400
+    assert response.json()["error"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("params", [{"since": "9999-12-31T23:30:00Z"}, {"ip": "1.2.3.4\x00"}, {"page": "10" * 12}])
+def test_hostile_list_parameters_never_answer_500(api_client, params):
+    response = api_client.get("/api/logs", params)
+    assert response.status_code in (400, 404)
+    assert response.json().get("error") or response.json().get("detail")
