@@ -30,6 +30,7 @@ REQUEST_WORDS = frozenset({
 # A stem found in at least this share of passages names what the whole corpus is about (a company's name in its
 # own report), so it cannot tell passages apart: it is left out of the question's terms, like a stop word.
 DOMINANT_SHARE = 0.35
+DOMINANT_MIN_PASSAGES = 20  # a shorter document has too few passages to tell its subject from chance
 
 _lock = threading.Lock()
 _stems: dict[str, str] = {}  # word -> PostgreSQL stem, "" for a stop word
@@ -90,19 +91,56 @@ def warm(texts: Iterable[str]) -> None:
 
 
 def idf_table() -> dict[str, float]:
-    """{stem: inverse document frequency} over all passages, from ``ts_stat``; cached until passages change."""
+    """{stem: inverse document frequency} over all passages, from ``ts_stat`` (as of the last ``refresh``)."""
+    if _stats["key"] is None:
+        refresh()
+    return _stats["idf"]
+
+
+def current_key() -> tuple[int, int] | None:
+    return _stats["key"]
+
+
+def refresh() -> tuple[int, int]:
+    """Rebuild the tables when passages were added or removed; called once per question."""
     key = corpus_key()
     if _stats["key"] == key:
-        return _stats["idf"]
+        return key
     with connection.cursor() as cursor:
         cursor.execute("SELECT word, ndoc FROM ts_stat('SELECT search FROM rag_passage')")
         rows = cursor.fetchall()
+        names = _document_names(cursor)
     passages = max(key[0], 1)
     table = {word: math.log((passages + 1) / (ndoc + 0.5)) for word, ndoc in rows}
-    dominant = frozenset(word for word, ndoc in rows if passages >= 20 and ndoc >= DOMINANT_SHARE * passages)
+    dominant = frozenset(word for words in names.values() for word in words if not YEAR_RE.match(word))
     with _lock:
-        _stats.update(key=key, idf=table, dominant=dominant, rarest=math.log((passages + 1) / 0.5))
-    return table
+        _stats.update(key=key, idf=table, dominant=dominant, names=names, rarest=math.log((passages + 1) / 0.5))
+    return key
+
+
+def _document_names(cursor) -> dict[int, frozenset[str]]:
+    """Per document: its dominant stems (each document judged alone, so a second one changes nothing for the
+    first) and the years in its title: the words by which a question names it."""
+    cursor.execute(
+        "SELECT c.document_id, s.word FROM (SELECT document_id, count(*) AS n FROM rag_passage GROUP BY 1) c,"
+        " LATERAL ts_stat(format('SELECT search FROM rag_passage WHERE document_id = %%s', c.document_id)) s"
+        " WHERE c.n >= %s AND s.ndoc >= %s * c.n",
+        [DOMINANT_MIN_PASSAGES, DOMINANT_SHARE],
+    )
+    names: dict[int, set[str]] = {}
+    for document_id, word in cursor.fetchall():
+        names.setdefault(document_id, set()).add(word)
+    cursor.execute("SELECT id, title FROM rag_document")
+    for document_id, title in cursor.fetchall():
+        names.setdefault(document_id, set()).update(w for w in WORD_RE.findall(title.lower()) if YEAR_RE.match(w))
+    return {d: frozenset(words) for d, words in names.items()}
+
+
+def named_documents(question: str) -> set[int]:
+    """Documents the question names (by a dominant word, "bp", or a year in the title); call after ``idf_table``."""
+    words = WORD_RE.findall(question.lower())
+    asked = set(stems(words).values()) | {w for w in words if YEAR_RE.match(w)}
+    return {d for d, names in _stats.get("names", {}).items() if names & asked}
 
 
 def rarest_idf() -> float:

@@ -19,7 +19,19 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.db import connection
 
-from rag.lexicon import WORD_RE, YEAR_RE, corpus_key, idf_table, is_content_word, stem, stems, terms, warm
+from rag.lexicon import (
+    WORD_RE,
+    YEAR_RE,
+    current_key,
+    idf_table,
+    is_content_word,
+    named_documents,
+    refresh,
+    stem,
+    stems,
+    terms,
+    warm,
+)
 from rag.models import Passage
 
 logger = logging.getLogger(__name__)
@@ -27,6 +39,7 @@ logger = logging.getLogger(__name__)
 RRF_K = 20  # reciprocal-rank fusion: a passage at position p of a ranking adds 1 / (RRF_K + p)
 SYNONYM_WEIGHT = 0.6  # a synonym counts for this share of a question term's idf
 RANK_LENGTH_NORMALISATION = 1  # ts_rank_cd: divide by 1 + log(passage length)
+UNNAMED_DOCUMENT_RANK = 0.5  # when the question names a document (or its year), the others' passages rank lower
 UNSEEN_IDF = math.log(10)  # weight of a question term no passage holds
 
 _RAW_SYNONYMS = {
@@ -103,7 +116,7 @@ _acronym_cache: dict = {"key": None, "acronyms": {}}
 
 def acronyms() -> dict[str, str]:
     """{acronym: expansion} defined anywhere in the passages ("process safety events (PSEs)"), cached."""
-    key = corpus_key()
+    key = current_key() or refresh()
     with _acronym_lock:
         if _acronym_cache["key"] != key:
             found: dict[str, str] = {}
@@ -192,6 +205,7 @@ def _vector_ranking(query_vector: list[float], limit: int) -> list[tuple[int, fl
 
 def retrieve(question: str, *, limit: int = 50, query_vector: list[float] | None = None) -> list[Hit]:
     """Candidate passages, best first, fused from full-text and (optionally) vector rankings."""
+    refresh()  # the one check per question that the passages have not changed
     lexemes = question_terms(question)
     idf = idf_table()
     fused: dict[int, float] = {}
@@ -215,6 +229,11 @@ def retrieve(question: str, *, limit: int = 50, query_vector: list[float] | None
         Hit(pid, title, page, heading, text, rank=fused[pid] / best, document_id=doc)
         for pid, title, page, heading, text, doc in rows
     ]
+    named = named_documents(question)
+    if named and any(h.document_id in named for h in hits):
+        for hit in hits:
+            if hit.document_id not in named:
+                hit.rank *= UNNAMED_DOCUMENT_RANK
     hits.sort(key=lambda h: -h.rank)
     return hits
 

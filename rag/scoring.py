@@ -9,7 +9,7 @@ it measures. Every weight is named in ``W``.
 import re
 from dataclasses import dataclass
 
-from rag.lexicon import idf_table, is_content_word, stem, terms
+from rag.lexicon import WORD_RE, current_key, idf_table, is_content_word, stem, terms
 from rag.pdfparse import YEAR_RE, Unit, passage_units
 from rag.retrieval import UNSEEN_IDF, Hit, _groups, acronyms, question_years
 
@@ -105,7 +105,8 @@ def _proximity(tokens: list[str], matched: set[str], skip: set[str]) -> bool:
         token = raw.strip(",;:()").lower()
         if not token:
             continue
-        if stem(token) in matched:
+        word = token if WORD_RE.fullmatch(token) else None  # "shareholders." or "$0.4" are no dictionary words
+        if word is not None and stem(word) in matched:
             if since_figure is not None and since_figure <= 1:
                 return True
             since_term, since_figure = 0, None
@@ -115,7 +116,7 @@ def _proximity(tokens: list[str], matched: set[str], skip: set[str]) -> bool:
                 return True
             since_figure = 0
             continue
-        if is_content_word(token):
+        if word is None or is_content_word(word):
             since_term = None if since_term is None or since_term >= 2 else since_term + 1
             since_figure = None if since_figure is None or since_figure >= 1 else since_figure + 1
     return False
@@ -134,11 +135,14 @@ class _Question:
     asks_rate: bool
     asks_change: bool
     expansions: dict
+    expansion_terms: dict
 
 
 def _read(question: str) -> _Question:
     idf = idf_table()
+    expansions = acronyms()
     groups = _groups(question)
+    asked = {t for t, _ in groups} | {s for _, syns in groups for s in syns}
     weights = [(t, syns, idf.get(t, UNSEEN_IDF)) for t, syns in groups]
     return _Question(
         weights=weights,
@@ -149,7 +153,9 @@ def _read(question: str) -> _Question:
         how_many=bool(re.search(r"\b(how many|number of|headcount|count of)\b", question, re.I)),
         asks_rate=bool(re.search(r"\b(rate|ratio|frequency|per|percentage|percent|%)\b", question, re.I)),
         asks_change=bool(CHANGE_Q_RE.search(question)),
-        expansions=acronyms(),
+        expansions=expansions,
+        # Only acronyms whose expansion shares a word with the question can bring a figure closer to it.
+        expansion_terms={a: ts for a, e in expansions.items() if (ts := set(terms(e))) & asked},
     )
 
 
@@ -158,26 +164,54 @@ def unquoted(text: str) -> str:
     return QUOTED_RE.sub(lambda m: " " if len(m.group(1).split()) >= 4 else m.group(0), text)
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """A unit as the scorer reads it, independent of the question (cached per passage)."""
+
+    unit: Unit
+    searchable: str  # with acronym expansions appended
+    terms: tuple
+    years: frozenset
+
+
+_readings: dict = {"key": None, "by_passage": {}}
+READING_CACHE_PASSAGES = 5000
+
+
+def _read_passage(hit: Hit, expansions: dict) -> tuple[frozenset, list[_Reading]]:
+    """(heading terms, readings of its units); rebuilt when the passages (and so the acronyms) change."""
+    if _readings["key"] != current_key() or len(_readings["by_passage"]) > READING_CACHE_PASSAGES:
+        _readings.update(key=current_key(), by_passage={})
+    cached = _readings["by_passage"].get(hit.passage_id)
+    if cached is None:
+        readings = []
+        for unit in passage_units(hit.heading, hit.text):
+            searchable = unit.searchable()
+            for acronym in set(re.findall(r"\b([A-Z]{2,6})s?\b", searchable)):
+                if acronym in expansions:
+                    searchable += " " + expansions[acronym]
+            years = frozenset(re.findall(r"\b(?:19|20)\d\d\b", searchable))
+            readings.append(_Reading(unit, searchable, tuple(terms(unquoted(searchable))), years))
+        cached = (frozenset(terms(hit.heading)), readings)
+        _readings["by_passage"][hit.passage_id] = cached
+    return cached
+
+
 def rank_units(question: str, hits: list[Hit]) -> list[ScoredUnit]:
     """Sentences and table rows of the candidates, best answer first."""
     q = _read(question)
     scored: list[ScoredUnit] = []
     for hit in hits:
-        hit.units = passage_units(hit.heading, hit.text)
-        heading_terms = set(terms(hit.heading))
+        heading_terms, readings = _read_passage(hit, q.expansions)
+        hit.units = [r.unit for r in readings]
         previous_terms: set[str] = set()
-        for unit in hit.units:
-            searchable = unit.searchable()
-            for acronym in set(re.findall(r"\b([A-Z]{2,6})s?\b", searchable)):
-                if acronym in q.expansions:
-                    searchable += " " + q.expansions[acronym]
-            unit_terms = terms(unquoted(searchable))
+        for reading in readings:
+            unit_terms = list(reading.terms)
             score, matched = _term_score(q, unit_terms, heading_terms | previous_terms)
-            unit_years = set(re.findall(r"\b(?:19|20)\d\d\b", searchable))
-            score += _year_score(q, unit_years, hit)
-            score += _figure_score(q, unit, searchable, unit_years, matched)
-            score += _shape_score(unit) + W.retrieval_rank * hit.rank
-            scored.append(ScoredUnit(unit, hit, score))
+            score += _year_score(q, set(reading.years), hit)
+            score += _figure_score(q, reading.unit, reading.searchable, set(reading.years), matched)
+            score += _shape_score(reading.unit) + W.retrieval_rank * hit.rank
+            scored.append(ScoredUnit(reading.unit, hit, score))
             previous_terms = set(unit_terms)
     scored.sort(key=lambda s: -s.score)
     return scored
@@ -225,8 +259,8 @@ def _figure_score(q: _Question, unit: Unit, searchable: str, unit_years: set[str
         else:
             score += W.no_figure
         # Acronyms count as their expansion when measuring closeness ("PSEs for 2024 was 38").
-        for acronym, expansion in q.expansions.items():
-            if acronym in searchable and set(terms(expansion)) & matched:
+        for acronym, expansion in q.expansion_terms.items():
+            if acronym in searchable and expansion & matched:
                 matched.add(stem(acronym.lower()))
         if figures and _proximity(unit.display().replace("(columns:", " ").split(), matched, q.years):
             score += W.figure_near_term

@@ -49,7 +49,7 @@ def document_ingest(
     ``pages`` limits ingest to those 1-based page numbers (tests use a subset).
     ``embedder`` (see ``rag.providers``) adds embeddings when given.
     """
-    from rag.pdfparse import PdfUnreadable, has_table, pdf_pages, split_page
+    from rag.pdfparse import PdfUnreadable, has_table, pdf_pages, running_lines, split_page
 
     path = Path(path)
     result = DocumentIngestResult(path=str(path))
@@ -74,9 +74,10 @@ def document_ingest(
             logger.warning("skipped %s: %s", path, exc)
             return result
         wanted = sorted(texts)
+        running = running_lines(texts)
         rows = []
         for done, number in enumerate(wanted, start=1):
-            for ordinal, (heading, text) in enumerate(split_page(texts[number])):
+            for ordinal, (heading, text) in enumerate(split_page(texts[number], running)):
                 rows.append((number, ordinal, heading, text))
             if progress is not None:
                 progress(done)
