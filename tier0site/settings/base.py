@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "imaging",
     "failover",
     "dashboard",
+    "devtools",
 ]
 
 # Under ASGI every switch between async and sync middleware is a thread
