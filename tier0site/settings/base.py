@@ -41,10 +41,12 @@ INSTALLED_APPS = [
     "tier0site",
     "telemetry",
     "sessions_app",
+    "logs",
     "rag",
     "imaging",
     "failover",
     "dashboard",
+    "devtools",
 ]
 
 # Under ASGI every switch between async and sync middleware is a thread
