@@ -25,8 +25,8 @@ from telemetry.device_types import DEVICE_TYPES, SITES
 from telemetry.simulator import Fleet
 
 CREATE_TOKEN = (
-    "from django.contrib.auth import get_user_model; from rest_framework.authtoken.models import Token; "
-    "u = get_user_model().objects.create_user('bench'); print(Token.objects.create(user=u).key)"
+    "from django.contrib.auth import get_user_model; from accounts.services import token_issue; "
+    "u = get_user_model().objects.create_user('bench'); print(token_issue(user=u)[1])"
 )
 
 

@@ -10,6 +10,7 @@ from tier0site.views import HealthApi, VersionApi
 api_patterns = [
     path("health", HealthApi.as_view(), name="health"),
     path("version", VersionApi.as_view(), name="version"),
+    path("", include("accounts.api.urls")),
     path("", include("telemetry.api.urls")),
     path("", include("sessions_app.api.urls")),
     path("", include("rag.api.urls")),

@@ -1,11 +1,13 @@
 """Issue and revoke API tokens in tests the way the project stores them."""
 
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
+
+from accounts.services import token_issue
 
 
 def issue_token(user) -> str:
-    return Token.objects.create(user=user).key
+    return token_issue(user=user)[1]
 
 
 def revoke_token(user) -> None:
-    Token.objects.filter(user=user).delete()
+    AuthToken.objects.filter(user=user).delete()

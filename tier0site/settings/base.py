@@ -5,6 +5,7 @@ Local defaults match a developer machine (PostgreSQL, Redis, RabbitMQ on
 those defaults where they would be unsafe (see ``production.py``).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -35,7 +36,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_prometheus",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "channels",
     "tier0site",
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "imaging",
     "failover",
     "dashboard",
+    "accounts",
 ]
 
 # Under ASGI every switch between async and sync middleware is a thread
@@ -161,15 +163,23 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 REST_FRAMEWORK = {
+    # Session first (the dashboard), so refusals are 403 for both schemes.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "tier0site.api.exception_handler",
+}
+# API tokens: django-rest-knox (hashed with SHA-512, expiring). accounts/api.
+# https://jazzband.github.io/django-rest-knox/settings/
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env.int("API_TOKEN_TTL_HOURS", 24 * 7)),
+    "TOKEN_LIMIT_PER_USER": env.int("API_TOKEN_LIMIT_PER_USER", 20),
+    "AUTH_HEADER_PREFIX": "Token",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tier-0 SRE API",
