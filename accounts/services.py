@@ -26,3 +26,23 @@ def token_revoke(*, user, token_id: str) -> bool:
     """Revoke ``user``'s token whose public id is ``token_id``; False if the user has none such."""
     deleted, _ = AuthToken.objects.filter(user=user, token_key=token_id).delete()
     return bool(deleted)
+
+
+# What the README sends a staff SRE to the admin for: look at every record of the
+# pipelines (dead letters, sessions, documents, failover history) and review images.
+SRE_STAFF_GROUP = "SRE staff"
+SRE_STAFF_VIEW_APPS = ("telemetry", "sessions_app", "rag", "logs", "imaging", "failover")
+SRE_STAFF_EXTRA = (("imaging", "change_imagerecord"),)
+
+
+def sre_staff_group():
+    """The group that gives staff SREs the admin permissions they need, no more (no users, no tokens)."""
+    from django.contrib.auth.models import Group, Permission
+    from django.db.models import Q
+
+    group, _ = Group.objects.get_or_create(name=SRE_STAFF_GROUP)
+    wanted = Q(content_type__app_label__in=SRE_STAFF_VIEW_APPS, codename__startswith="view_")
+    for app_label, codename in SRE_STAFF_EXTRA:
+        wanted |= Q(content_type__app_label=app_label, codename=codename)
+    group.permissions.set(Permission.objects.filter(wanted))
+    return group

@@ -5,6 +5,7 @@ from functools import partial
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -34,6 +35,9 @@ def _status_filter(filters: dict) -> StatusFilter | None:
 
 class QueryApi(APIView):
     """Answer a question about the bp report, the system logs or the site images."""
+
+    permission_classes = [IsAuthenticated]  # a question changes nothing: any signed-in user
+    throttle_scope = "query"  # each answer may call Cohere (cost): tighter than the user rate
 
     @extend_schema(request=QueryInputSerializer, responses={200: QueryOutputSerializer})
     def post(self, request):
