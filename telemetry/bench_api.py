@@ -10,6 +10,7 @@ rate is the server's own Prometheus counters over the measured run.
 import json
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,9 @@ CREATE_TOKEN = (
     "from django.contrib.auth import get_user_model; from accounts.services import token_issue; "
     "u = get_user_model().objects.create_user('bench'); print(token_issue(user=u)[1])"
 )
+
+
+METRICS_TOKEN = secrets.token_hex(16)  # the benchmark server's scrape token
 
 
 def _fill_devices(database: BenchDatabase, devices: int) -> None:
@@ -67,7 +71,7 @@ end
 
 def _cache_counts(base: str) -> dict:
     """The server's own cache counters, read from its Prometheus endpoint."""
-    text = httpx.get(f"{base}/metrics", timeout=10).text
+    text = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10).text
     counts = {"hit": 0.0, "miss": 0.0}
     for line in text.splitlines():
         if line.startswith("tier0_device_cache_requests_total{"):
@@ -115,7 +119,7 @@ def api_benchmark(*, clients: int = 32, seconds: int = 15, devices: int = 20_000
     server = None
     try:
         _fill_devices(database, devices)
-        env = database.env(DJANGO_SETTINGS_MODULE="tier0site.settings.local", LOG_LEVEL="WARNING", DB_POOL_MAX_SIZE="16")
+        env = database.env(DJANGO_SETTINGS_MODULE="tier0site.settings.local", LOG_LEVEL="WARNING", DB_POOL_MAX_SIZE="16", METRICS_TOKEN=METRICS_TOKEN)
         token = (
             subprocess.run(
                 [sys.executable, "manage.py", "shell", "-c", CREATE_TOKEN],

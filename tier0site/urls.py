@@ -2,9 +2,11 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from tier0site.metrics import metrics
 from tier0site.views import HealthApi, VersionApi
 
 api_patterns = [
@@ -17,7 +19,9 @@ api_patterns = [
     path("", include("imaging.api.urls")),
     path("", include("failover.api.urls")),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # Signed-in users only (anonymous: to the login page); the split view serves its
+    # start-up script as a file, so the Content-Security-Policy needs no inline script.
+    path("docs", login_required(SpectacularSwaggerSplitView.as_view(url_name="schema")), name="swagger-ui"),
 ]
 
 urlpatterns = [
@@ -28,6 +32,6 @@ urlpatterns = [
     path("accounts/password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("api/", include(api_patterns)),
-    path("", include("django_prometheus.urls")),
+    path("metrics", metrics, name="prometheus-django-metrics"),
     path("", include("dashboard.urls")),
 ]

@@ -21,6 +21,7 @@ from django.db import connection
 from telemetry.broker import free_port
 
 REPO = Path(settings.BASE_DIR)
+METRICS_TOKEN = "scrape-token-for-tests-0123456789"
 
 
 class AsgiServer:
@@ -36,6 +37,7 @@ class AsgiServer:
             "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
             "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
             "DB_CONN_MAX_AGE": "0",
+            "METRICS_TOKEN": METRICS_TOKEN,
             **env,
         }
         self.process: subprocess.Popen | None = None

@@ -22,7 +22,8 @@ INSECURE_DEFAULT_SECRET_KEY = "django-insecure-local-development-key-not-for-pro
 # --- Core -----------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/ref/settings/#secret-key
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", INSECURE_DEFAULT_SECRET_KEY)
-DEBUG = env.bool("DJANGO_DEBUG", True)
+# Off unless a developer turns it on (DJANGO_DEBUG=1): with it on, a 404 lists every URL.
+DEBUG = env.bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -39,6 +40,7 @@ INSTALLED_APPS = [
     "knox",
     "axes",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "tier0site",
     "telemetry",
@@ -227,7 +229,20 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Tier-0 SRE API",
     "DESCRIPTION": "Telemetry, sessions, queries, images and failover for industrial IoT fleets.",
     "VERSION": "1.0.0",
+    # Swagger UI from the project's own static files (no CDN: works offline), and the
+    # schema and docs for signed-in users only.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # `check --deploy` is about deployment safety; schema quality is checked on its own
+    # (`manage.py spectacular --validate --fail-on-warn`), not mixed into it.
+    "ENABLE_DJANGO_DEPLOY_CHECK": False,
 }
+
+# /metrics: Prometheus scrapes it with "Authorization: Bearer $METRICS_TOKEN"; signed-in
+# staff may look at it in a browser. Without a token set, only staff. tier0site/metrics.py.
+METRICS_TOKEN = env.str("METRICS_TOKEN", "")
 
 # --- Static -----------------------------------------------------------------
 STATIC_URL = "static/"
