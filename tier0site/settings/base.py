@@ -107,7 +107,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache and channel layer -----------------------------------------
 # https://github.com/jazzband/django-redis#configure-as-cache-backend
-REDIS_URL = env.str("REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = env.str("REDIS_URL", "redis://127.0.0.1:6379/0")  # redis://:PASSWORD@host:6379/0 with requirepass
+# With Redis Sentinel (REDIS_SENTINELS) the data nodes' requirepass; REDIS_URL carries it otherwise.
+REDIS_PASSWORD = env.str("REDIS_PASSWORD", "")
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
@@ -115,6 +117,8 @@ CACHES = {
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", "tier0"),
         "OPTIONS": {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            # JSON, not pickle: write access to Redis must not mean code execution here.
+            "SERIALIZER": "tier0site.cache.StrictJSONSerializer",
             "SOCKET_CONNECT_TIMEOUT": 2,
             "SOCKET_TIMEOUT": 2,
         },
@@ -143,6 +147,9 @@ MQTT_HOST = env.str("MQTT_HOST", "127.0.0.1")
 MQTT_PORT = env.int("MQTT_PORT", 18830)
 MQTT_USERNAME = env.str("MQTT_USERNAME", "")
 MQTT_PASSWORD = env.str("MQTT_PASSWORD", "")
+# Password file + ACL for the project's broker (manage.py mqtt_credentials); empty:
+# anonymous, which the broker allows on loopback only.
+MQTT_AUTH_DIR = env.str("MQTT_AUTH_DIR", "")
 MQTT_TOPIC_PREFIX = env.str("MQTT_TOPIC_PREFIX", "og/field")
 MQTT_SHARED_GROUP = env.str("MQTT_SHARED_GROUP", "tier0")
 
@@ -356,7 +363,8 @@ if REDIS_SENTINELS:
     from failover.redis_client import SentinelFollowingConnection as _SentinelFollowingConnection
 
     _sentinels = [(h, int(p)) for h, p in (s.rsplit(":", 1) for s in REDIS_SENTINELS)]
-    CACHES["default"]["LOCATION"] = f"redis://{REDIS_SENTINEL_MASTER}/0"
+    _redis_auth = f":{REDIS_PASSWORD}@" if REDIS_PASSWORD else ""
+    CACHES["default"]["LOCATION"] = f"redis://{_redis_auth}{REDIS_SENTINEL_MASTER}/0"
     CACHES["default"]["OPTIONS"].update(
         {
             "CLIENT_CLASS": "django_redis.client.SentinelClient",
@@ -379,5 +387,6 @@ if REDIS_SENTINELS:
             "sentinel_kwargs": {"socket_timeout": 1},
             "db": 0,
             "socket_timeout": 15,
+            **({"password": REDIS_PASSWORD} if REDIS_PASSWORD else {}),
         }
     ]
