@@ -280,6 +280,8 @@ MIDDLEWARE.insert(
 )
 # Channel-layer groups whose events the dashboard's websocket relays to the page.
 DASHBOARD_LIVE_GROUPS = env.list("DASHBOARD_LIVE_GROUPS", default=["telemetry", "sessions", "failover", "images"])
+# How often an open websocket re-checks its sign-in (dashboard/ws_auth.py; at most 60 s).
+WS_AUTH_RECHECK_S = env.float("WS_AUTH_RECHECK_S", 30.0)
 # Regions the "Simulate Failover" panel can switch between.
 DASHBOARD_REGIONS = env.list("DASHBOARD_REGIONS", default=["region1", "region2"])
 
