@@ -8,7 +8,9 @@ new token comes from, instead of a bare "Invalid token".
 
 import re
 
+from django.utils import timezone
 from knox.auth import TokenAuthentication as KnoxTokenAuthentication
+from knox.signals import token_expired
 from rest_framework.authentication import get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -20,6 +22,22 @@ RETIRED_MESSAGE = (
 
 
 class TokenAuthentication(KnoxTokenAuthentication):
+    """knox's class; retired tokens get a clear message, and one query less per request.
+
+    knox's ``_cleanup_token`` also lists and prunes all the user's *other* tokens on
+    every request (a second query each time). Here only the presented token's own
+    expiry is checked (an expired one is deleted and refused, as in knox); the
+    others are pruned when the user signs in again (``accounts.services.token_issue``).
+    """
+
+    def _cleanup_token(self, auth_token) -> bool:
+        if auth_token.expiry is not None and auth_token.expiry < timezone.now():
+            username = auth_token.user.get_username()
+            auth_token.delete()
+            token_expired.send(sender=self.__class__, username=username, source="auth_token")
+            return True
+        return False
+
     def authenticate(self, request):
         parts = get_authorization_header(request).split()
         if len(parts) == 2 and parts[0].lower() == b"token" and RETIRED_TOKEN.match(parts[1]):

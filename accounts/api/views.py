@@ -42,6 +42,16 @@ class TokenLoginApi(APIView):
         return Response({"token": token, "id": instance.token_key, "expiry": instance.expiry}, status=status.HTTP_200_OK)
 
 
+class WhoAmIApi(APIView):
+    """Who this request is authenticated as: a quick check that a token works."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        return Response({"username": request.user.get_username(), "staff": request.user.is_staff})
+
+
 class TokenListApi(APIView):
     permission_classes = [IsAuthenticated]
 

@@ -1,6 +1,7 @@
 """A live websocket closes once its sign-in ends: logout, deactivation, password change."""
 
 import pytest
+import pytest_asyncio
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.sessions.models import Session
@@ -20,6 +21,15 @@ def _fast_recheck(settings, monkeypatch):
     settings.WS_AUTH_RECHECK_S = 0.2
     # Re-checks run on Channels' worker threads: their connections must not outlive the test.
     monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _close_worker_connections():
+    yield
+    from django.db import connections
+
+    # The re-checks ran on the thread-sensitive worker thread: close its connection there.
+    await sync_to_async(connections.close_all)()
 
 
 @pytest.fixture
@@ -60,6 +70,7 @@ async def test_logging_out_closes_the_socket(signed_in):
     ws = await _open(cookie)
     await sync_to_async(Session.objects.filter(session_key=cookie).delete)()  # what logout does to the session
     assert await _closed_code(ws) == CLOSE_SIGNED_OUT
+    await ws.disconnect()
 
 
 async def test_deactivating_the_user_closes_the_socket(signed_in):
@@ -68,6 +79,7 @@ async def test_deactivating_the_user_closes_the_socket(signed_in):
     user.is_active = False
     await sync_to_async(user.save)(update_fields=["is_active"])
     assert await _closed_code(ws) == CLOSE_SIGNED_OUT
+    await ws.disconnect()
 
 
 async def test_changing_the_password_closes_the_socket(signed_in):
@@ -76,3 +88,4 @@ async def test_changing_the_password_closes_the_socket(signed_in):
     user.set_password("A-new-password-for-2026")
     await sync_to_async(user.save)()
     assert await _closed_code(ws) == CLOSE_SIGNED_OUT
+    await ws.disconnect()
