@@ -16,7 +16,7 @@ run: bootstrap
 	@echo "  Dashboard:  http://127.0.0.1:$(WEB_PORT)/"
 	@echo "  API:        http://127.0.0.1:$(WEB_PORT)/api/  (docs: /api/docs, schema: /api/schema)"
 	@echo "  Admin:      http://127.0.0.1:$(WEB_PORT)/admin/"
-	@echo "  Metrics:    http://127.0.0.1:$(WEB_PORT)/metrics"
+	@echo "  Metrics:    http://127.0.0.1:$(WEB_PORT)/metrics  (staff login, or Bearer $$METRICS_TOKEN)"
 	@echo "  No user is built in: create one with  $(PY) manage.py create_sre_user NAME"
 	@echo "    (asks for the password, or reads SRE_USER_PASSWORD; --viewer: may not run a failover)"
 	@echo ""

@@ -136,10 +136,11 @@ def failover_status() -> dict:
     status = {"current_region": current_region(), "topology": None, "nodes": [], "redis_master": None, "last_failover": None}
     try:
         topology = topology_get()
-    except TopologyError as exc:
-        status["topology"] = str(exc)
+    except TopologyError:
+        # Not the error text: it names the topology's directory (no server paths in answers).
+        status["topology"] = "not configured: start it with scripts/ha.sh up"
     else:
-        status["topology"] = topology.root
+        status["topology"] = "configured"
         status["nodes"] = [state.as_dict() for state in topology_state(topology)]
         status["redis_master"] = redis_master_region(topology)
     last = failover_last()

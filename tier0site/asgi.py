@@ -16,7 +16,6 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from telemetry.api.fastpath import DeviceListFastPath  # noqa: E402
 from tier0site.routing import websocket_urlpatterns  # noqa: E402
 
 # Everything imported so far lives as long as the process: keep it out of the
@@ -25,7 +24,7 @@ gc.freeze()
 
 application = ProtocolTypeRouter(
     {
-        "http": DeviceListFastPath(django_asgi_app),
+        "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
