@@ -7,6 +7,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
+from failover.selectors import current_region
+
 
 def _check_postgres() -> None:
     with connection.cursor() as cursor:
@@ -45,12 +47,3 @@ def health_report() -> dict:
 def deployment_version() -> dict:
     region = current_region()
     return {"version": f"{settings.DEPLOYMENT_VERSION}_{region}", "region": region}
-
-
-def current_region() -> str:
-    """The region serving now; the failover app may override the setting."""
-    try:
-        from failover.selectors import active_region
-    except ImportError:
-        return settings.DEPLOYMENT_REGION
-    return active_region() or settings.DEPLOYMENT_REGION

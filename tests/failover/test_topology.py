@@ -8,8 +8,8 @@ import psutil
 import pytest
 from django.core.management import call_command
 
-from failover import selectors
-from failover.topology import Topology
+from failover import probes, sentinel
+from failover.nodes import Topology
 
 pytestmark = [pytest.mark.ha]
 
@@ -21,9 +21,9 @@ def test_ha_up_and_down_commands_start_and_stop_every_node():
         topology = Topology.load(root)
         ports = [n.port for n in topology.pg] + [n.port for n in topology.redis] + [s.port for s in topology.sentinels]
         assert 5432 not in ports and 6379 not in ports
-        states = {s.region: s for s in selectors.topology_state(topology)}
+        states = {s.region: s for s in probes.topology_state(topology)}
         assert states["region1"].is_primary and states["region2"].is_replica
-        assert selectors.redis_master_region(topology) == "region1"
+        assert sentinel.redis_master_region(topology) == "region1"
         assert (root / "ha.env").read_text().count("HA_DATABASE_HOSTS=") == 1
         pids = [n.postmaster_pid() for n in topology.pg] + [
             int(n.pid_file.read_text()) for n in [*topology.redis, *topology.sentinels]

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "imaging",
     "failover",
     "dashboard",
+    "devtools",
 ]
 
 # Under ASGI every switch between async and sync middleware is a thread
@@ -261,6 +262,8 @@ FAILOVER_REPLAY_TIMEOUT_S = env.float("FAILOVER_REPLAY_TIMEOUT_S", 10.0)
 FAILOVER_WATCH_INTERVAL_S = env.float("FAILOVER_WATCH_INTERVAL_S", 0.5)
 FAILOVER_WATCH_FAILURES = env.int("FAILOVER_WATCH_FAILURES", 3)
 FAILOVER_REBUILD_AFTER = env.bool("FAILOVER_REBUILD_AFTER", True)  # API: old primary becomes the new replica
+# /api/failover/status answers within this many seconds; nodes that did not answer say so.
+FAILOVER_STATUS_DEADLINE_S = env.float("FAILOVER_STATUS_DEADLINE_S", 0.8)
 
 if HA_DATABASE_HOSTS:
     _ha_hosts = [h.rsplit(":", 1) for h in HA_DATABASE_HOSTS]
@@ -283,28 +286,22 @@ if HA_DATABASE_HOSTS:
     )
 
 if REDIS_SENTINELS:
-    from redis.backoff import ExponentialBackoff as _ExponentialBackoff
-    from redis.retry import Retry as _Retry
-
-    from failover.redis_client import SentinelFollowingConnection as _SentinelFollowingConnection
-
     _sentinels = [(h, int(p)) for h, p in (s.rsplit(":", 1) for s in REDIS_SENTINELS)]
     CACHES["default"]["LOCATION"] = f"redis://{REDIS_SENTINEL_MASTER}/0"
     CACHES["default"]["OPTIONS"].update(
         {
-            "CLIENT_CLASS": "django_redis.client.SentinelClient",
-            "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+            # Reads and writes on the master: SentinelClient would read from a replica, and a
+            # value written a moment ago (or during a master switch) would read stale.
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            # Named by path: settings import no app code. Its connections follow a master change.
+            "CONNECTION_FACTORY": "failover.redis_client.SentinelFollowingConnectionFactory",
             "CONNECTION_POOL_CLASS": "redis.sentinel.SentinelConnectionPool",
             "SENTINELS": _sentinels,
             "SENTINEL_KWARGS": {"socket_timeout": 1},
-            # A pooled connection to a demoted master fails once ("previous master is now a
-            # slave") and asks Sentinel again: retrying makes a master change invisible.
-            "CONNECTION_POOL_KWARGS": {
-                "retry": _Retry(_ExponentialBackoff(cap=0.5, base=0.05), 6),
-                "connection_class": _SentinelFollowingConnection,
-            },
         }
     )
+    # A master change pauses websocket receives instead of killing them (one log line).
+    CHANNEL_LAYERS["default"]["BACKEND"] = "failover.channel_layer.SentinelChannelLayer"
     CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [
         {
             "sentinels": _sentinels,

@@ -1,5 +1,6 @@
 """Start the failover topology (PostgreSQL primary + replica, Redis + 3 Sentinels)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -8,7 +9,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from failover.topology import Topology, TopologyError
+from devtools.topology import topology_create, topology_up
+from failover.nodes import Topology, TopologyError
 
 
 class Command(BaseCommand):
@@ -24,6 +26,11 @@ class Command(BaseCommand):
             choices=["remote_apply", "on", "remote_write", "local", "off"],
         )
         parser.add_argument("--no-migrate", action="store_true", help="do not run migrate against the new primary")
+        parser.add_argument(
+            "--copy-users",
+            action="store_true",
+            help="copy the users and API tokens of the current database into the HA one (it is a separate database)",
+        )
 
     def handle(self, *args, **options):
         root = Path(options["data_dir"])
@@ -32,30 +39,56 @@ class Command(BaseCommand):
                 topology = Topology.load(root)
                 self.stdout.write(f"reusing the topology in {root}")
             else:
-                topology = Topology.create(
+                topology = topology_create(
                     root,
                     database=options["database"],
                     synchronous_commit=options["synchronous_commit"],
                     base_port=options["base_port"] or None,
                 )
-            topology.up()
+            topology_up(topology)
         except TopologyError as exc:
             raise CommandError(str(exc)) from exc
         env = topology.env()
         (root / "ha.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
         if not options["no_migrate"]:
-            result = subprocess.run(  # noqa: S603 - our own manage.py with the HA environment
-                [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "migrate", "--noinput", "-v", "0"],
-                env={**os.environ, **env},
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            result = _manage(["migrate", "--noinput", "-v", "0"], env=env)
             if result.returncode != 0:
                 self.stderr.write(f"migrate against the HA primary failed:\n{result.stderr[-2000:]}")
+            elif options["copy_users"]:
+                self.stdout.write(_copy_users(root, env=env))
         self.stdout.write(self.style.SUCCESS(f"HA topology up in {root}"))
         for region in topology.regions:
             pg, rd = topology.pg_node(region), topology.redis_node(region)
             self.stdout.write(f"  {region}: PostgreSQL 127.0.0.1:{pg.port}  Redis 127.0.0.1:{rd.port}")
         self.stdout.write("  Sentinels: " + ", ".join(str(s.port) for s in topology.sentinels))
         self.stdout.write(f"Point the application at it:  set -a; . {root / 'ha.env'}; set +a")
+        self.stdout.write("The HA database is a separate one: users come along with --copy-users (make run-ha does it),")
+        self.stdout.write("  or create them there with the environment loaded: manage.py create_sre_user NAME")
+
+
+def _manage(args: list[str], *, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Our own manage.py, with the HA environment when ``env`` is given."""
+    return subprocess.run(  # noqa: S603 - our own manage.py
+        [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *args],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _copy_users(root: Path, *, env: dict[str, str]) -> str:
+    """Users (with their password hashes), groups and API tokens: dumped here, loaded there (same primary keys)."""
+    dump = root / "users.json"
+    try:
+        result = _manage(["dumpdata", "auth.group", "auth.user", "authtoken.token", "--natural-foreign", "-o", str(dump)])
+        if result.returncode != 0:
+            return f"users not copied (dumpdata failed): {result.stderr.strip()[-300:]}"
+        dump.chmod(0o600)
+        result = _manage(["loaddata", str(dump), "-v", "0"], env=env)
+        if result.returncode != 0:
+            return f"users not copied (loaddata failed): {result.stderr.strip()[-300:]}"
+        count = sum(1 for item in json.loads(dump.read_text()) if item["model"] == "auth.user")
+        return f"copied {count} user(s) and their API tokens into the HA database"
+    finally:
+        dump.unlink(missing_ok=True)
