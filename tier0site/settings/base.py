@@ -198,6 +198,13 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# --- Health (/api/health) -------------------------------------------------------
+HEALTH_TIMEOUT_S = env.float("HEALTH_TIMEOUT_S", 1.0)  # per broker probe
+HEALTH_WORKERS = env.list("HEALTH_WORKERS", default=["mqtt_consumer", "rabbitmq_consumer"])  # must be running
+HEALTH_MAX_BACKLOG = env.int("HEALTH_MAX_BACKLOG", 20000)  # received, not stored, per worker
+HEALTH_MAX_QUEUE_DEPTH = env.int("HEALTH_MAX_QUEUE_DEPTH", 50000)  # messages waiting in the sessions queue
+HEALTH_MAX_STORE_AGE_S = env.float("HEALTH_MAX_STORE_AGE_S", 60.0)  # nothing stored this long with a backlog
+
 # --- Dashboard ----------------------------------------------------------------
 # The dashboard's JS/CSS and the vendored Chart.js are served by the ASGI app
 # itself through WhiteNoise (no CDN, no extra web server: machines may be offline).
