@@ -218,6 +218,9 @@ class Topology:
     def env(self) -> dict[str, str]:
         """The environment that points the application at this topology (see settings/base.py)."""
         return {
+            # The topology's own database (trust auth on loopback for its superuser): HA_DATABASE_HOSTS
+            # then lists every node for it.
+            "DATABASE_URL": f"postgres://postgres@{self.pg[0].host}:{self.pg[0].port}/{self.database}",
             "HA_DATA_DIR": self.root,
             "HA_REGIONS": ",".join(self.regions),
             "HA_DATABASE_HOSTS": ",".join(f"{n.host}:{n.port}" for n in self.pg),
