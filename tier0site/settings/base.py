@@ -195,8 +195,16 @@ LOGGING = {
     "formatters": {"json": {"()": "tier0site.logging.JsonFormatter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Django's own default handler (DEBUG) would print plain-text lines beside ours.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # Access lines follow ACCESS_LOG, not LOG_LEVEL.
+        "tier0.access": {"level": "INFO"},
+    },
 }
+# JSON access lines from the application (tier0site/access_log.py); web servers run with theirs off.
+ACCESS_LOG = env.bool("ACCESS_LOG", True)
 
 # --- Health (/api/health) -------------------------------------------------------
 HEALTH_TIMEOUT_S = env.float("HEALTH_TIMEOUT_S", 1.0)  # per broker probe
