@@ -9,6 +9,7 @@ import logging
 import signal
 import threading
 
+from django.conf import settings
 from prometheus_client import start_http_server
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class ShutdownFlag:
 def serve_metrics(port: int | None) -> None:
     """Expose this process's Prometheus counters on ``port`` (0 or None: off)."""
     if port:
-        start_http_server(port, addr="127.0.0.1")
+        start_http_server(port, addr=settings.METRICS_ADDR)
         logger.info("metrics listening", extra={"port": port})
 
 

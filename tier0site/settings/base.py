@@ -199,10 +199,16 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # Django's own default handler (DEBUG) would print plain-text lines beside ours.
         "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # pika warns on every channel the broker closes, e.g. the health check's passive declare of a
+        # queue nobody made yet (404); our consumers log their own channel errors.
+        "pika.channel": {"level": "ERROR"},
         # Access lines follow ACCESS_LOG, not LOG_LEVEL.
         "tier0.access": {"level": "INFO"},
     },
 }
+# Workers' own Prometheus ports (--metrics-port) listen here; 0.0.0.0 only inside a private network
+# (docker-compose), so Prometheus can reach them: deploy/prometheus/prometheus.yml.
+METRICS_ADDR = env.str("METRICS_ADDR", "127.0.0.1")
 # JSON access lines from the application (tier0site/access_log.py); web servers run with theirs off.
 ACCESS_LOG = env.bool("ACCESS_LOG", True)
 
