@@ -16,7 +16,7 @@ failover``, drills) and unplanned ones (the watcher, after the primary died):
 8. verify_write      a write on the new primary (and through the app's routing in HA mode)
 
 Each step's duration goes into a ``FailoverEvent`` and, live, to the channel-layer
-group ``failover`` (type ``failover.progress``; ``failover.steps``). This module is
+group ``failover`` (``failover.steps``, through ``tier0site.live``). This module is
 the orchestration; the PostgreSQL commands are in ``failover.pg``, Sentinel's in
 ``failover.sentinel``, the live probes in ``failover.probes``.
 """
@@ -37,7 +37,7 @@ from failover.errors import FailoverError, FailoverFailed, FailoverRefused
 from failover.models import ActiveRegion, FailoverEvent, WriteProbe
 from failover.nodes import Topology, TopologyError
 from failover.sentinel import redis_failover
-from failover.steps import ProgressPublisher, StepLog, db_retry, record
+from failover.steps import StepLog, db_retry, progress_publisher, record
 
 __all__ = ["FailoverError", "FailoverFailed", "FailoverRefused", "active_region_set", "failover_run", "node_rebuild"]
 
@@ -86,7 +86,7 @@ def failover_run(
         kind=FailoverEvent.Kind.UNPLANNED if unplanned else FailoverEvent.Kind.PLANNED,
         source_region="",
         target_region=target_region,
-        publisher=ProgressPublisher(enabled=publish),
+        publisher=progress_publisher(enabled=publish),
     )
     with _failover_lock(topology):
         # 1. health and lag of the target; find the primary it replaces.
@@ -229,7 +229,7 @@ def node_rebuild(*, region: str, topology: Topology | None = None, requested_by=
         raise FailoverRefused(f"unknown region {region!r}")
     node = topology.pg_node(region)
     log = StepLog(
-        kind=FailoverEvent.Kind.REBUILD, source_region="", target_region=region, publisher=ProgressPublisher(enabled=publish)
+        kind=FailoverEvent.Kind.REBUILD, source_region="", target_region=region, publisher=progress_publisher(enabled=publish)
     )
     with _failover_lock(topology):
         primaries = [s for s in probes.topology_state(topology) if s.is_primary and s.region != region]

@@ -1,66 +1,25 @@
 """A failover's steps: timed, logged, published live as they happen, recorded at the end.
 
 Each step's duration goes into a ``FailoverEvent`` and, live, to the channel-layer
-group ``failover`` (type ``failover.progress``). A failed step keeps its own
-detail; the error text itself is in the event's ``error`` only (said once).
+group ``failover`` (``tier0site.live.FAILOVER``, coalesced: at most one message a
+second, each with every step so far, the final one at once). A failed step keeps
+its own detail; the error text itself is in the event's ``error`` only (said once).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import DatabaseError, connections
 
 from failover.models import FailoverEvent
+from tier0site import live
 
 logger = logging.getLogger(__name__)
-
-PROGRESS_GROUP = "failover"
-PROGRESS_TYPE = "failover.progress"
-
-
-# --- progress -----------------------------------------------------------------------
-class ProgressPublisher:
-    """Coalesced live progress: at most one message a second, each with every step so far.
-
-    Publishing never stops a failover: the channel layer may live on the very
-    Redis that is failing over, so each send has a short timeout.
-    """
-
-    def __init__(self, *, enabled: bool = True, interval_s: float = 1.0, timeout_s: float = 1.0) -> None:
-        self.enabled = enabled
-        self.interval_s = interval_s
-        self.timeout_s = timeout_s
-        self.last_sent = 0.0
-        self.sent: list[dict] = []
-
-    def publish(self, payload: dict, *, final: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if not final and now - self.last_sent < self.interval_s:
-            return
-        self.last_sent = now
-        message = {"type": PROGRESS_TYPE, **payload}
-        layer = get_channel_layer()
-        if layer is None:
-            return
-
-        async def send():
-            await asyncio.wait_for(layer.group_send(PROGRESS_GROUP, message), self.timeout_s)
-
-        try:
-            async_to_sync(send)()
-            self.sent.append(message)
-        except Exception:  # noqa: BLE001 - live progress must never break a failover
-            logger.warning("failover progress not published", exc_info=True)
 
 
 # --- step recording -------------------------------------------------------------------
@@ -69,7 +28,7 @@ class StepLog:
     kind: str
     source_region: str
     target_region: str
-    publisher: ProgressPublisher
+    publisher: live.Publisher
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started: float = field(default_factory=time.monotonic)
     steps: list[dict] = field(default_factory=list)
@@ -88,7 +47,8 @@ class StepLog:
             logger.info("failover step", extra={"step": name, "seconds": entry["seconds"], "ok": entry["ok"]})
             if entry["ok"]:
                 # A failure is published once, with its error, by ``record``.
-                self.publisher.publish(self.payload("running"))
+                self.publisher.add(self.payload("running"))
+                self.publisher.flush()
 
     def payload(self, status: str) -> dict:
         return {
@@ -139,5 +99,10 @@ def record(log: StepLog, *, status: str, error: str = "", requested_by=None) -> 
     if status != FailoverEvent.Status.REFUSED:
         # A refusal changed nothing: the requester's answer and the history say it; the
         # other dashboards are not told about a failover that never started.
-        log.publisher.publish({**log.payload(status), "event_id": event.id, "total_s": event.total_s, "error": error}, final=True)
+        log.publisher.add({**log.payload(status), "event_id": event.id, "total_s": event.total_s, "error": error})
+        log.publisher.flush(force=True)
     return event
+
+
+def progress_publisher(*, enabled: bool) -> live.Publisher:
+    return live.Publisher(live.FAILOVER, enabled=enabled)

@@ -87,3 +87,29 @@ def test_workers_running_stopped_behind_and_stalled(settings):
     assert healthy["mqtt_consumer"]["processes"] == 1 and healthy["mqtt_consumer"]["last_beat_age_s"] == 1.0
     stopped = worker_findings([_beat("mqtt_consumer")], rabbitmq={"queue": "q", "messages": 0, "consumers": 0}, now=now)
     assert stopped["rabbitmq_consumer"]["error"] == "not running (no heartbeat)"
+
+
+@pytest.mark.django_db
+def test_health_reads_the_workers_heartbeats(anon_client, settings, mosquitto, sessions_queue):
+    from tier0site.workers import Heartbeat
+
+    settings.HEALTH_WORKERS = ["mqtt_consumer", "sweeper"]
+    settings.HEALTH_MAX_BACKLOG = 1000
+    mqtt, sweeper = Heartbeat("mqtt_consumer"), Heartbeat("sweeper")
+    try:
+        mqtt.beat(force=True, messages_stored=500, batches=5, last_stored_at=time.time(), backlog=3)
+        sweeper.beat(force=True)
+        body = anon_client.get("/api/health").json()
+        assert body["status"] == "ok", body
+        assert body["checks"]["mqtt_consumer"]["processes"] == 1 and body["checks"]["mqtt_consumer"]["backlog"] == 3
+        # The consumer falls behind: health turns degraded and names it.
+        mqtt.beat(force=True, messages_stored=600, batches=6, last_stored_at=time.time(), backlog=5000)
+        body = anon_client.get("/api/health").json()
+        assert body["status"] == "degraded" and body["failing"] == ["mqtt_consumer"]
+        assert body["checks"]["mqtt_consumer"]["error"] == "falling behind: 5000 received, not stored"
+        # It stops: its heartbeat goes, and health says it is not running.
+        mqtt.stop()
+        assert anon_client.get("/api/health").json()["checks"]["mqtt_consumer"]["error"] == "not running (no heartbeat)"
+    finally:
+        mqtt.stop()
+        sweeper.stop()

@@ -10,12 +10,13 @@ from django.conf import settings
 from prometheus_client import REGISTRY
 
 import failover.watcher
-import sessions_app.consumer
-import telemetry.consumer
 import telemetry.selectors
 from failover.management.commands.run_failover_watcher import Command as WatcherCommand
+from sessions_app.consumer import SessionSink
 from sessions_app.management.commands.run_rabbitmq_consumer import Command as SessionsCommand
+from telemetry.consumer import TelemetrySink
 from telemetry.management.commands.run_mqtt_consumer import Command as MqttCommand
+from tier0site.workers import WorkerMetrics
 
 DEPLOY = Path(settings.BASE_DIR) / "deploy"
 SUFFIXES = ("", "_total", "_bucket", "_count", "_sum", "_created")
@@ -23,8 +24,11 @@ WORKER_JOBS = {"mqtt_consumer": MqttCommand, "rabbitmq_consumer": SessionsComman
 
 
 def _exported_names() -> set[str]:
-    # The worker modules register their metrics on import; django_prometheus registers the web's.
-    assert failover.watcher and sessions_app.consumer and telemetry.consumer and telemetry.selectors
+    # What each process registers at start-up: the consumers' worker metrics, the watcher's and the
+    # device cache's on import, django_prometheus's through its middleware.
+    assert failover.watcher and telemetry.selectors
+    for sink in (TelemetrySink, SessionSink):
+        WorkerMetrics(sink.metrics_prefix, sink.counters)
     django_prometheus.middleware.Metrics.get_instance()  # what the middleware registers at start-up
     return {family.name + suffix for family in REGISTRY.collect() for suffix in SUFFIXES}
 

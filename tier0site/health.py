@@ -72,12 +72,6 @@ def _check_rabbitmq() -> dict:
 CHECKS = {"postgres": _check_postgres, "redis": _check_redis, "mqtt": _check_mqtt, "rabbitmq": _check_rabbitmq}
 
 
-def _heartbeats() -> list[dict]:
-    """Live worker heartbeats (``tier0site.workers.worker_heartbeats``; none until the workers publish them)."""
-    source = getattr(workers, "worker_heartbeats", None)  # until the heartbeat publisher is merged
-    return source() if source else []
-
-
 def worker_findings(beats: list[dict], *, rabbitmq: dict | None, now: float | None = None) -> dict[str, dict]:
     """One entry per expected worker: running or not, its backlog, and whether it stopped or fell behind."""
     now = time.time() if now is None else now
@@ -127,7 +121,7 @@ def health_report() -> dict:
     """Run every check (in parallel); the report names each part's status and latency."""
     with ThreadPoolExecutor(max_workers=len(CHECKS) + 1, thread_name_prefix="health") as pool:
         futures = {name: pool.submit(_timed, check) for name, check in CHECKS.items()}
-        beats = pool.submit(_timed, lambda: {"beats": _heartbeats()})
+        beats = pool.submit(_timed, lambda: {"beats": workers.worker_heartbeats()})
         parts = {name: future.result() for name, future in futures.items()}
         beat_part = beats.result()
     rabbitmq = parts["rabbitmq"] if parts["rabbitmq"]["ok"] else None

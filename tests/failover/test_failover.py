@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -205,10 +206,25 @@ def test_watcher_command_stops_cleanly_on_sigterm(ha, healthy):
         stderr=subprocess.PIPE,
         text=True,
     )
+    lines: list[str] = []
+    watching = threading.Event()
+
+    def read_log():
+        for line in process.stderr:
+            lines.append(line)
+            if "watching primary" in line:
+                watching.set()
+
+    reader = threading.Thread(target=read_log, daemon=True)
+    reader.start()
     try:
-        time.sleep(3)
+        # SIGTERM once it watches (its handler is installed by then), not after a guessed delay.
+        assert watching.wait(60), "".join(lines)[-2000:]
         process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=20)
+        out = process.stdout.read()
+        process.wait(timeout=20)
+        reader.join(10)
+        err = "".join(lines)
     finally:
         if process.poll() is None:
             process.kill()
