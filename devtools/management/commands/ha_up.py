@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -66,6 +67,10 @@ class Command(BaseCommand):
         self.stdout.write("  or create them there with the environment loaded: manage.py create_sre_user NAME")
 
 
+# API tokens come along with their users, whichever token app is installed.
+TOKEN_MODELS = (("rest_framework.authtoken", "authtoken.token"), ("knox", "knox.authtoken"))
+
+
 def _manage(args: list[str], *, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Our own manage.py, with the HA environment when ``env`` is given."""
     return subprocess.run(  # noqa: S603 - our own manage.py
@@ -80,11 +85,13 @@ def _manage(args: list[str], *, env: dict[str, str] | None = None) -> subprocess
 def _copy_users(root: Path, *, env: dict[str, str]) -> str:
     """Users (with their password hashes), groups and API tokens: dumped here, loaded there (same primary keys)."""
     dump = root / "users.json"
+    dump.unlink(missing_ok=True)
+    dump.touch(mode=0o600)  # password hashes and tokens: readable by us only, even for a moment
+    labels = ["auth.group", "auth.user", *(label for app, label in TOKEN_MODELS if apps.is_installed(app))]
     try:
-        result = _manage(["dumpdata", "auth.group", "auth.user", "authtoken.token", "--natural-foreign", "-o", str(dump)])
+        result = _manage(["dumpdata", *labels, "--natural-foreign", "-o", str(dump)])
         if result.returncode != 0:
             return f"users not copied (dumpdata failed): {result.stderr.strip()[-300:]}"
-        dump.chmod(0o600)
         result = _manage(["loaddata", str(dump), "-v", "0"], env=env)
         if result.returncode != 0:
             return f"users not copied (loaddata failed): {result.stderr.strip()[-300:]}"
