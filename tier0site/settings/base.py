@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "tier0site",
     "telemetry",
     "sessions_app",
+    "logs",
     "rag",
     "imaging",
     "failover",
