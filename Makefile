@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 WEB_PORT ?= 8000
 
-.PHONY: bootstrap run test lint bench
+.PHONY: bootstrap run run-ha test lint bench
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -27,3 +27,11 @@ test: bootstrap
 
 lint:
 	@.venv/bin/ruff check .
+
+# The same system on the HA topology (PostgreSQL primary + replica, Redis + Sentinels on
+# ports 15432+, data in .run/ha): started, migrated, users and tokens copied from the
+# normal database (a separate one), then `make run` with its environment.
+HA_DATA_DIR ?= $(CURDIR)/.run/ha
+run-ha: bootstrap
+	@$(PY) manage.py ha_up --data-dir "$(HA_DATA_DIR)" --copy-users
+	@set -a; . "$(HA_DATA_DIR)/ha.env"; set +a; exec $(MAKE) --no-print-directory run

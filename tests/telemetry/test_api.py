@@ -134,8 +134,8 @@ def test_version_and_health(anon_client, mosquitto):
 def test_health_names_the_failing_part(anon_client, settings):
     settings.MQTT_PORT = 1  # nothing listens there
     response = anon_client.get("/api/health")
-    assert response.status_code == 503
-    assert response.json()["failing"] == ["mqtt"]
+    assert response.status_code == 200  # degraded: the API still serves
+    assert response.json()["status"] == "degraded" and "mqtt" in response.json()["failing"]
 
 
 def test_openapi_schema_and_metrics_are_served(anon_client, api_client, staff_user, client):

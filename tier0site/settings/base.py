@@ -283,8 +283,30 @@ LOGGING = {
     "formatters": {"json": {"()": "tier0site.logging.JsonFormatter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Django's own default handler (DEBUG) would print plain-text lines beside ours.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # pika warns on every channel the broker closes, e.g. the health check's passive declare of a
+        # queue nobody made yet (404); our consumers log their own channel errors.
+        "pika.channel": {"level": "ERROR"},
+        # Access lines follow ACCESS_LOG, not LOG_LEVEL.
+        "tier0.access": {"level": "INFO"},
+    },
 }
+# Workers' own Prometheus ports (--metrics-port) listen here; 0.0.0.0 only inside a private network
+# (docker-compose), so Prometheus can reach them: deploy/prometheus/prometheus.yml.
+METRICS_ADDR = env.str("METRICS_ADDR", "127.0.0.1")
+# JSON access lines from the application (tier0site/access_log.py); web servers run with theirs off.
+ACCESS_LOG = env.bool("ACCESS_LOG", True)
+
+# --- Health (/api/health) -------------------------------------------------------
+HEALTH_TIMEOUT_S = env.float("HEALTH_TIMEOUT_S", 1.0)  # per broker probe
+# Must be running (their heartbeats, tier0site.workers): the Procfile's workers.
+HEALTH_WORKERS = env.list("HEALTH_WORKERS", default=["mqtt_consumer", "rabbitmq_consumer", "sweeper"])
+HEALTH_MAX_BACKLOG = env.int("HEALTH_MAX_BACKLOG", 20000)  # received, not stored, per worker
+HEALTH_MAX_QUEUE_DEPTH = env.int("HEALTH_MAX_QUEUE_DEPTH", 50000)  # messages waiting in the sessions queue
+HEALTH_MAX_STORE_AGE_S = env.float("HEALTH_MAX_STORE_AGE_S", 60.0)  # nothing stored this long with a backlog
 
 # --- Dashboard ----------------------------------------------------------------
 # The dashboard's JS/CSS and the vendored Chart.js are served by the ASGI app
@@ -351,6 +373,8 @@ FAILOVER_REPLAY_TIMEOUT_S = env.float("FAILOVER_REPLAY_TIMEOUT_S", 10.0)
 FAILOVER_WATCH_INTERVAL_S = env.float("FAILOVER_WATCH_INTERVAL_S", 0.5)
 FAILOVER_WATCH_FAILURES = env.int("FAILOVER_WATCH_FAILURES", 3)
 FAILOVER_REBUILD_AFTER = env.bool("FAILOVER_REBUILD_AFTER", True)  # API: old primary becomes the new replica
+# /api/failover/status answers within this many seconds; nodes that did not answer say so.
+FAILOVER_STATUS_DEADLINE_S = env.float("FAILOVER_STATUS_DEADLINE_S", 0.8)
 
 if HA_DATABASE_HOSTS:
     _ha_hosts = [h.rsplit(":", 1) for h in HA_DATABASE_HOSTS]
@@ -373,29 +397,23 @@ if HA_DATABASE_HOSTS:
     )
 
 if REDIS_SENTINELS:
-    from redis.backoff import ExponentialBackoff as _ExponentialBackoff
-    from redis.retry import Retry as _Retry
-
-    from failover.redis_client import SentinelFollowingConnection as _SentinelFollowingConnection
-
     _sentinels = [(h, int(p)) for h, p in (s.rsplit(":", 1) for s in REDIS_SENTINELS)]
     _redis_auth = f":{REDIS_PASSWORD}@" if REDIS_PASSWORD else ""
     CACHES["default"]["LOCATION"] = f"redis://{_redis_auth}{REDIS_SENTINEL_MASTER}/0"
     CACHES["default"]["OPTIONS"].update(
         {
-            "CLIENT_CLASS": "django_redis.client.SentinelClient",
-            "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+            # Reads and writes on the master: SentinelClient would read from a replica, and a
+            # value written a moment ago (or during a master switch) would read stale.
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            # Named by path: settings import no app code. Its connections follow a master change.
+            "CONNECTION_FACTORY": "failover.redis_client.SentinelFollowingConnectionFactory",
             "CONNECTION_POOL_CLASS": "redis.sentinel.SentinelConnectionPool",
             "SENTINELS": _sentinels,
             "SENTINEL_KWARGS": {"socket_timeout": 1},
-            # A pooled connection to a demoted master fails once ("previous master is now a
-            # slave") and asks Sentinel again: retrying makes a master change invisible.
-            "CONNECTION_POOL_KWARGS": {
-                "retry": _Retry(_ExponentialBackoff(cap=0.5, base=0.05), 6),
-                "connection_class": _SentinelFollowingConnection,
-            },
         }
     )
+    # A master change pauses websocket receives instead of killing them (one log line).
+    CHANNEL_LAYERS["default"]["BACKEND"] = "failover.channel_layer.SentinelChannelLayer"
     CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [
         {
             "sentinels": _sentinels,
