@@ -45,10 +45,18 @@ class DeviceState(models.Model):
     location = models.JSONField(null=True, blank=True)
     tags = models.JSONField(null=True, blank=True)
     updated_at = models.DateTimeField()
+    # When the device's last message was stored (arrival, not the device's clock):
+    # liveness is judged on this, so a device with a wrong clock is still seen.
+    last_seen = models.DateTimeField(null=True, blank=True)
+    # Set once by the liveness monitor when the device falls silent; cleared by ingest.
+    offline_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "telemetry_device_state"
-        indexes = [models.Index(fields=["site_id", "device_type", "state"])]
+        indexes = [
+            models.Index(fields=["site_id", "device_type", "state"]),
+            models.Index(fields=["last_seen"], name="telemetry_state_last_seen"),
+        ]
         ordering = ["device_id"]
 
     def __str__(self) -> str:

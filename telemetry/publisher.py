@@ -46,6 +46,8 @@ def fleet_publish(
     host: str | None = None,
     port: int | None = None,
     stamp_sent: dict | None = None,
+    watch_per_site: int = 0,
+    watch_interval_s: float = 2.0,
     progress=None,
     stop: threading.Event | None = None,
 ) -> PublishReport:
@@ -70,7 +72,7 @@ def fleet_publish(
     published = 0
     chunk = 100
     try:
-        messages = fleet.messages(stamp_sent=stamp_sent)
+        messages = fleet.messages(stamp_sent=stamp_sent, watch_per_site=watch_per_site, watch_interval_s=watch_interval_s)
         while count is None or published < count:
             if stop is not None and stop.is_set():
                 break

@@ -96,7 +96,7 @@ class DeviceListFastPath:
         version_key = cache.make_key(device_cache_version_key(f.get("site_id"), f.get("device_type")))
         version = await self.redis.get(version_key)
         page_key = selectors.device_page_key(
-            site_id=f.get("site_id"), device_type=f.get("device_type"), state=f.get("state"),
+            site_id=f.get("site_id"), device_type=f.get("device_type"), state=f.get("state"), online=f.get("online"),
             page=f["page"], page_size=f["page_size"], version=int(version or 0),
         )  # fmt: skip
         raw = await self.redis.get(cache.make_key(page_key))

@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from telemetry.device_types import DEVICE_TYPES, STATES
+from telemetry.liveness import is_online, online_cutoff
 from telemetry.models import DeadLetter, DeviceState
 from telemetry.selectors import DEVICE_FIELDS
 from tier0site.api import identifier
@@ -12,6 +13,7 @@ class DeviceFilterSerializer(serializers.Serializer):
     site_id = serializers.CharField(required=False, validators=[identifier])
     device_type = serializers.ChoiceField(choices=sorted(DEVICE_TYPES), required=False)
     state = serializers.ChoiceField(choices=STATES, required=False)
+    online = serializers.BooleanField(required=False, allow_null=True, default=None)
     page = serializers.IntegerField(required=False, min_value=1, default=1)
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100)
 
@@ -29,9 +31,14 @@ class ReadingFilterSerializer(serializers.Serializer):
 
 
 class DeviceStateSerializer(serializers.ModelSerializer):
+    online = serializers.SerializerMethodField()
+
     class Meta:
         model = DeviceState
-        fields = [*DEVICE_FIELDS, "updated_at"]
+        fields = [*DEVICE_FIELDS, "online", "offline_since", "updated_at"]
+
+    def get_online(self, device) -> bool:
+        return is_online(device.last_seen, cutoff=online_cutoff())
 
 
 class ReadingSerializer(serializers.Serializer):

@@ -30,7 +30,7 @@ def device_page_body(page: dict, page_url) -> dict:
         "count": page["count"],
         "next": page_url(page["page"] + 1) if page["page"] < last_page else None,
         "previous": page_url(page["page"] - 1) if page["page"] > 1 else None,
-        "results": page["results"],
+        "results": selectors.with_online(page["results"]),
     }
 
 

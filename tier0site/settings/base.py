@@ -150,6 +150,13 @@ TELEMETRY_PARTITIONS_AHEAD_DAYS = env.int("TELEMETRY_PARTITIONS_AHEAD_DAYS", 7)
 TELEMETRY_BATCH_SIZE = env.int("TELEMETRY_BATCH_SIZE", 5000)
 TELEMETRY_FLUSH_INTERVAL_S = env.float("TELEMETRY_FLUSH_INTERVAL_S", 0.2)
 TELEMETRY_LIVE_INTERVAL_S = env.float("TELEMETRY_LIVE_INTERVAL_S", 1.0)
+# Liveness: a device is online while its last message arrived within
+# DEVICE_OFFLINE_AFTER_S (default three expected reporting intervals; the default
+# simulator visits each of its 100,000 devices every 500 s at 200 messages/s).
+DEVICE_REPORT_INTERVAL_S = env.float("DEVICE_REPORT_INTERVAL_S", 500.0)
+DEVICE_OFFLINE_AFTER_S = env.float("DEVICE_OFFLINE_AFTER_S", 3 * DEVICE_REPORT_INTERVAL_S)
+# How often monitor_devices looks for devices that fell silent and rolls readings up.
+DEVICE_MONITOR_INTERVAL_S = env.float("DEVICE_MONITOR_INTERVAL_S", 5.0)
 
 # --- Deployment -------------------------------------------------------------
 DEPLOYMENT_VERSION = env.str("DEPLOYMENT_VERSION", "v1.0.0057")
