@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from telemetry.device_types import DEVICE_TYPES, STATES
+from telemetry.history import SERIES_RANGES
 from telemetry.liveness import is_online, online_cutoff
 from telemetry.models import DeadLetter, DeviceState
 from telemetry.selectors import DEVICE_FIELDS
@@ -53,3 +54,17 @@ class DeadLetterSerializer(serializers.ModelSerializer):
     class Meta:
         model = DeadLetter
         fields = ["id", "source", "topic", "payload", "reason", "created_at"]
+
+
+class SeriesFilterSerializer(serializers.Serializer):
+    range = serializers.ChoiceField(choices=list(SERIES_RANGES), required=False, default="1h")
+
+
+class RateFilterSerializer(serializers.Serializer):
+    minutes = serializers.IntegerField(required=False, min_value=1, max_value=24 * 60, default=10)
+    bucket_s = serializers.IntegerField(required=False, min_value=1, max_value=3600, default=5)
+
+    def validate(self, attrs):
+        if attrs["minutes"] * 60 // attrs["bucket_s"] > 5000:
+            raise serializers.ValidationError("at most 5,000 buckets: widen bucket_s or shorten minutes")
+        return attrs

@@ -4,25 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('telemetry', '0001_initial'),
+        ("telemetry", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='devicestate',
-            name='last_seen',
+            model_name="devicestate",
+            name="last_seen",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='devicestate',
-            name='offline_since',
+            model_name="devicestate",
+            name="offline_since",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddIndex(
-            model_name='devicestate',
-            index=models.Index(fields=['last_seen'], name='telemetry_state_last_seen'),
+            model_name="devicestate",
+            index=models.Index(fields=["last_seen"], name="telemetry_state_last_seen"),
         ),
         # Devices stored before liveness existed were last seen when their state was written.
         migrations.RunSQL(

@@ -157,6 +157,10 @@ DEVICE_REPORT_INTERVAL_S = env.float("DEVICE_REPORT_INTERVAL_S", 500.0)
 DEVICE_OFFLINE_AFTER_S = env.float("DEVICE_OFFLINE_AFTER_S", 3 * DEVICE_REPORT_INTERVAL_S)
 # How often monitor_devices looks for devices that fell silent and rolls readings up.
 DEVICE_MONITOR_INTERVAL_S = env.float("DEVICE_MONITOR_INTERVAL_S", 5.0)
+# Every ROLLUP_INTERVAL_S the monitor re-rolls the readings of the last ROLLUP_LOOKBACK_S seconds
+# (by device timestamp) into per-minute and hourly rollups.
+ROLLUP_LOOKBACK_S = env.float("ROLLUP_LOOKBACK_S", 180.0)
+ROLLUP_INTERVAL_S = env.float("ROLLUP_INTERVAL_S", 30.0)
 
 # --- Deployment -------------------------------------------------------------
 DEPLOYMENT_VERSION = env.str("DEPLOYMENT_VERSION", "v1.0.0057")

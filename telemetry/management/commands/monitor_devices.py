@@ -1,6 +1,7 @@
-"""Every few seconds: record devices that fell silent, and roll readings up."""
+"""Every few seconds: record devices that fell silent; every half minute: roll readings up."""
 
 import logging
+import time
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -9,38 +10,52 @@ from django.core.management.base import BaseCommand
 from django.db import DatabaseError
 
 from telemetry.liveness import devices_mark_offline, liveness_event
+from telemetry.rollups import rollups_refresh
 from tier0site.workers import ShutdownFlag
 
 logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
-    help = "Mark devices offline once when they fall silent (and tell the dashboard); runs until stopped."
+    help = "Mark devices offline once when they fall silent (telling the dashboard) and keep the rollups current."
 
     def add_arguments(self, parser):
         parser.add_argument("--interval", type=float, default=None, help="seconds between rounds (DEVICE_MONITOR_INTERVAL_S)")
-        parser.add_argument("--once", action="store_true", help="run one round and exit")
+        parser.add_argument("--once", action="store_true", help="run one round (liveness and rollups) and exit")
 
     def handle(self, *args, **options):
         interval = options["interval"] or settings.DEVICE_MONITOR_INTERVAL_S
         shutdown = ShutdownFlag().install()
         logger.info("device monitor started", extra={"interval_s": interval, "offline_after_s": settings.DEVICE_OFFLINE_AFTER_S})
+        next_rollup = 0.0
         while True:
-            self.round()
+            self.run_safely(self.liveness_round)
+            if time.monotonic() >= next_rollup:
+                self.run_safely(self.rollup_round)
+                next_rollup = time.monotonic() + settings.ROLLUP_INTERVAL_S
             if options["once"] or shutdown.event.wait(interval):
                 break
 
-    def round(self) -> None:
+    @staticmethod
+    def run_safely(round_) -> None:
         try:
-            transitions = devices_mark_offline()
+            round_()
         except DatabaseError as exc:
             # The database is away (restart, failover): try again next round.
-            logger.warning("device monitor round failed", extra={"error": str(exc)[:200]})
-            return
+            logger.warning("device monitor round failed", extra={"round": round_.__name__, "error": str(exc)[:200]})
+
+    @staticmethod
+    def rollup_round() -> None:
+        minutes, hours = rollups_refresh()
+        logger.debug("rollups refreshed", extra={"minute_rows": minutes, "hour_rows": hours})
+
+    @staticmethod
+    def liveness_round() -> None:
+        transitions = devices_mark_offline()
         if not transitions.devices:
             return
         logger.info("devices went offline", extra={"devices": len(transitions.devices), "silent_sites": transitions.sites})
         try:
             async_to_sync(get_channel_layer().group_send)("telemetry", liveness_event(transitions))
-        except Exception as exc:  # noqa: BLE001 - the dashboard being unreachable must not stop the monitor
+        except Exception as exc:  # noqa: BLE001 - an unreachable dashboard must not stop the monitor
             logger.warning("liveness event not published", extra={"error": str(exc)[:200]})
