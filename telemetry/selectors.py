@@ -177,8 +177,9 @@ def site_summary() -> list[dict]:
         .annotate(devices=Count("device_id"), online=online, **state_counts)
         .order_by("site_id")
     }
-    for row in DeviceState.objects.values("site_id", "device_type").annotate(n=Count("device_id")):
+    for row in DeviceState.objects.values("site_id", "device_type").annotate(n=Count("device_id"), online=online):
         sites[row["site_id"]]["by_type"][row["device_type"]] = row["n"]
+        sites[row["site_id"]].setdefault("online_by_type", {})[row["device_type"]] = row["online"]
     result = list(sites.values())
     cache.set(key, result, settings.DEVICE_CACHE_TTL_S)
     return result
