@@ -73,13 +73,19 @@ def devices_mark_offline(*, now: datetime | None = None) -> OfflineTransitions:
 
 
 def liveness_event(transitions: OfflineTransitions, *, limit: int = 50) -> dict:
-    """The dashboard's live event for a round of transitions (the first ``limit`` devices named)."""
+    """The dashboard's live event for a round of transitions (the first ``limit`` devices named).
+
+    It is a ``telemetry.update`` (the event the page already follows, which
+    carries alerts too) with a ``liveness`` part and no message counts.
+    """
     return {
-        "type": "telemetry.liveness",
-        "offline_count": len(transitions.devices),
-        "offline": [
-            {**{k: d[k] for k in ("device_id", "site_id", "device_type")}, "last_seen": d["last_seen"].isoformat()}
-            for d in transitions.devices[:limit]
-        ],
-        "silent_sites": transitions.sites,
+        "type": "telemetry.update",
+        "liveness": {
+            "offline_count": len(transitions.devices),
+            "offline": [
+                {**{k: d[k] for k in ("device_id", "site_id", "device_type")}, "last_seen": d["last_seen"].isoformat()}
+                for d in transitions.devices[:limit]
+            ],
+            "silent_sites": transitions.sites,
+        },
     }

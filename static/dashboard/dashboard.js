@@ -2,7 +2,7 @@
  * API and keeps them live from one websocket. One module per panel under
  * panels/; data always goes into the page with textContent, never as HTML. */
 import { initChat } from "./panels/chat.js";
-import { initDevices, loadDevices, onLiveness, onTelemetry, openDevice } from "./panels/devices.js";
+import { initDevices, loadDevices, onTelemetry, openDevice } from "./panels/devices.js";
 import { initFailover, loadFailover, onFailover } from "./panels/failover.js";
 import { initImages, loadGallery, loadGallerySoon } from "./panels/images.js";
 import { loadHealth, loadVersion, loadVersionSoon } from "./panels/status.js";
@@ -29,7 +29,6 @@ initFailover();
 // The event types the pipelines publish (see the live-event module on the server).
 const handlers = {
   "telemetry.update": onTelemetry,
-  "telemetry.liveness": onLiveness,
   "sessions.update": onSessions,
   "failover.progress": (ev) => {
     loadVersionSoon();

@@ -50,6 +50,8 @@ async function ask(question) {
 }
 
 export function initChat() {
+  // On a narrow screen the prompts start folded, so the gallery is not pushed down.
+  if (window.matchMedia("(max-width: 900px)").matches) document.querySelector(".prompts").open = false;
   $("chat-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const question = $("chat-input").value.trim();

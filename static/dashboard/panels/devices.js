@@ -95,7 +95,7 @@ function onAlert(a) {
   addEvent(a.state, `${a.device_id} · ${a.site_id} · ${a.device_type} · ${a.code || ""} ${a.message || ""}`, a.device_id);
 }
 
-export function onLiveness(ev) {
+function onLiveness(ev) {
   (ev.silent_sites || []).forEach((site) => addEvent("OFFLINE", `site ${site}: every device is silent`));
   (ev.offline || []).forEach((d) => addEvent("OFFLINE", `${d.device_id} · ${d.site_id} · silent since ${d.last_seen.slice(11, 19)} UTC`, d.device_id));
   const more = (ev.offline_count || 0) - (ev.offline || []).length;
@@ -112,6 +112,7 @@ export function onTelemetry(ev) {
   $("msgs-dead").textContent = fmt(totals.dead);
   $("msgs-last").textContent = `${clock(Date.now())} UTC`;
   (ev.alerts || []).forEach(onAlert);
+  if (ev.liveness) onLiveness(ev.liveness);
   loadDevicesSoon();
 }
 
@@ -164,7 +165,7 @@ export async function openDevice(deviceId, range) {
   const d = device.data || {};
   const liveness = device.ok ? `${d.online ? "online" : "offline"}, last seen ${(d.last_seen || "").slice(0, 19).replace("T", " ")} UTC · state ${d.state}` : "";
   $("detail-meta").textContent = points.length
-    ? `${fmt(points.length)} points over the last ${selected}, from ${series.data.source_label} · ${liveness}`
+    ? `${fmt(points.length)} ${points.length === 1 ? "point" : "points"} over the last ${selected}, from ${series.data.source_label} · ${liveness}`
     : `No reading in the last ${selected} (${series.data.source_label}) · ${liveness}`;
   $("detail-meta").dataset.source = series.data.source;
   $("detail-meta").dataset.points = String(points.length);
@@ -177,11 +178,18 @@ export async function openDevice(deviceId, range) {
     pointRadius: points.length > 60 ? 0 : 2,
     tension: 0.2,
   }));
+  // The axis spans the whole range asked for, so a sparse device looks sparse.
+  const x = {
+    type: "linear",
+    min: Date.parse(series.data.start),
+    max: Date.parse(series.data.end),
+    ticks: { callback: (v) => (selected === "7d" ? new Date(v).toISOString().slice(5, 13).replace("T", " ") + "h" : clock(v).slice(0, 5)), maxTicksLimit: 8 },
+  };
   if (deviceChart) deviceChart.destroy();
   deviceChart = new window.Chart($("device-chart"), {
     type: "line",
     data: { datasets },
-    options: { animation: false, responsive: true, maintainAspectRatio: false, scales: { x: timeAxis }, plugins: { legend: { position: "bottom" } } },
+    options: { animation: false, responsive: true, maintainAspectRatio: false, scales: { x }, plugins: { legend: { position: "bottom" } } },
   });
   $("device-detail").scrollIntoView({ block: "nearest" });
 }

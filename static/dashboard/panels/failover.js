@@ -35,6 +35,7 @@ export async function loadFailover() {
   if (d.current_region) state.region = d.current_region;
   updateTarget();
   const nodes = Array.isArray(d.nodes) ? d.nodes : [];
+  $("fo-nodes").hidden = !nodes.length;
   $("fo-current").textContent = `Serving region: ${d.current_region}` + (d.redis_master ? ` · Redis master: ${d.redis_master}` : "");
   // Ports are identifiers: printed as they are, never with thousands separators.
   fillTable(

@@ -29,6 +29,7 @@ function matrix(table, rows) {
   const tbody = table.tBodies[0] || table.appendChild(el("tbody"));
   tbody.replaceChildren(el("tr", {}, el("th", { text: "Region" }), columns.map((c) => el("th", { text: humanize(c) }))));
   entries.forEach(([key, v]) => tbody.append(el("tr", {}, el("th", { text: key }), columns.map((c) => el("td", { text: fmt(v[c] || 0) })))));
+  if (!entries.length) tbody.replaceChildren(el("tr", {}, el("td", { class: "muted", text: "No session yet." })));
 }
 
 function render(s) {
