@@ -121,6 +121,7 @@ async function loadRate() {
   const r = await api("/api/telemetry/rate?minutes=10&bucket_s=5");
   if (!r.ok || !r.data) return;
   const points = r.data.points.map((p) => ({ x: Date.parse(p.t), y: p.per_s }));
+  const x = { ...timeAxis, min: Date.parse(r.data.start), max: Date.parse(r.data.end) };
   const last = r.data.points[r.data.points.length - 1];
   $("rate-now").textContent = last ? `${fmt(last.per_s)} messages/s stored (${clock(Date.parse(last.t))}–${clock(Date.parse(last.t) + r.data.bucket_s * 1000)} UTC)` : "–";
   if (!hasChart) return;
@@ -132,12 +133,13 @@ async function loadRate() {
         animation: false,
         responsive: true,
         maintainAspectRatio: false,
-        scales: { x: timeAxis, y: { beginAtZero: true, title: { display: true, text: "stored/s (5 s buckets)" } } },
+        scales: { x, y: { beginAtZero: true, title: { display: true, text: "stored/s (5 s buckets)" } } },
         plugins: { legend: { display: false } },
       },
     });
   } else {
     rateChart.data.datasets[0].data = points;
+    rateChart.options.scales.x = x;
     rateChart.update("none");
   }
 }
@@ -146,7 +148,7 @@ async function loadRate() {
 export async function openDevice(deviceId, range) {
   openDeviceId = deviceId;
   showPanel("devices");
-  const selected = range || $("range-buttons").dataset.range || "1h";
+  const selected = range || $("range-buttons").dataset.range || "15m";
   $("range-buttons").dataset.range = selected;
   document.querySelectorAll("#range-buttons button").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.range === selected)));
   $("device-detail").hidden = false;
