@@ -126,3 +126,13 @@ def test_no_pipeline_not_installed_scaffolding_is_left(signed_in):
 
 
 PANEL_MODULES = ("status", "users", "devices", "images", "chat", "failover")
+
+
+def test_every_event_type_the_page_handles_is_relayed_by_the_websocket():
+    from dashboard.consumers import LiveConsumer
+
+    source = Path(finders.find("dashboard/dashboard.js")).read_text(encoding="utf-8")
+    handled = re.findall(r'^\s*"([a-z]+\.[a-z]+)":', source, flags=re.MULTILINE)
+    assert "telemetry.update" in handled
+    # Channels dispatches "a.b" to the consumer's a_b method.
+    assert [t for t in handled if not callable(getattr(LiveConsumer, t.replace(".", "_"), None))] == []
