@@ -276,7 +276,7 @@ def test_sign_in_live_devices_liveness_history_reconnect_and_screenshots(chromiu
     page.click("#range-buttons button[data-range='24h']")
     page.wait_for_function(
         "() => { const m = document.getElementById('detail-meta'); return m.dataset.source === 'minute' && Number(m.dataset.points) > 0; }",
-        timeout=30000,
+        timeout=45000,
     )
     assert "per-minute rollups" in page.inner_text("#detail-meta")
 

@@ -78,3 +78,18 @@ def test_the_message_rate_counts_stored_messages_by_arrival_in_fixed_buckets(api
     body = api_client.get("/api/telemetry/rate", {"minutes": 2, "bucket_s": 10}).json()
     assert body["measured_by"] == "received_at" and len(body["points"]) == 12
     assert api_client.get("/api/telemetry/rate", {"minutes": 1440, "bucket_s": 1}).status_code == 400
+
+
+def test_each_round_rolls_up_what_arrived_since_the_last_one_even_with_old_timestamps():
+    from django.core.cache import cache
+
+    from telemetry.rollups import WATERMARK_KEY, rollups_refresh_arrived
+
+    cache.delete(WATERMARK_KEY)
+    three_days_ago = (timezone.now() - timedelta(days=3)).replace(second=0, microsecond=0)
+    ingest_series("TURB-1", three_days_ago, 4, timedelta(seconds=10))  # a device back from an outage
+    later = timezone.now() + timedelta(seconds=30)  # past the commit margin
+    assert rollups_refresh_arrived(now=later) == (1, 1)
+    minute = RollupMinute.objects.get(device_id="TURB-1")
+    assert (minute.bucket, minute.n) == (three_days_ago, 4)
+    assert rollups_refresh_arrived(now=later + timedelta(seconds=1)) == (0, 0)  # nothing new arrived

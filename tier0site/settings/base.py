@@ -157,8 +157,8 @@ DEVICE_REPORT_INTERVAL_S = env.float("DEVICE_REPORT_INTERVAL_S", 600.0)
 DEVICE_OFFLINE_AFTER_S = env.float("DEVICE_OFFLINE_AFTER_S", 3 * DEVICE_REPORT_INTERVAL_S)
 # How often monitor_devices looks for devices that fell silent and rolls readings up.
 DEVICE_MONITOR_INTERVAL_S = env.float("DEVICE_MONITOR_INTERVAL_S", 5.0)
-# Every ROLLUP_INTERVAL_S the monitor re-rolls the readings of the last ROLLUP_LOOKBACK_S seconds
-# (by device timestamp) into per-minute and hourly rollups.
+# Every ROLLUP_INTERVAL_S the monitor rolls what arrived since its last round into
+# per-minute and hourly rollups; after a restart it starts ROLLUP_LOOKBACK_S back.
 ROLLUP_LOOKBACK_S = env.float("ROLLUP_LOOKBACK_S", 180.0)
 ROLLUP_INTERVAL_S = env.float("ROLLUP_INTERVAL_S", 30.0)
 

@@ -145,15 +145,15 @@ async function loadRate() {
 }
 
 // --- the drill-down ---------------------------------------------------------------------
-export async function openDevice(deviceId, range) {
+export async function openDevice(deviceId, range, { refresh = false } = {}) {
   openDeviceId = deviceId;
-  showPanel("devices");
+  if (!refresh) showPanel("devices");
   const selected = range || $("range-buttons").dataset.range || "15m";
   $("range-buttons").dataset.range = selected;
   document.querySelectorAll("#range-buttons button").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.range === selected)));
   $("device-detail").hidden = false;
   $("detail-device").textContent = deviceId;
-  $("detail-meta").textContent = "loading…";
+  if (!refresh) $("detail-meta").textContent = "loading…";
   const [series, device] = await Promise.all([
     api(`/api/devices/${encodeURIComponent(deviceId)}/series?range=${selected}`),
     api(`/api/devices/${encodeURIComponent(deviceId)}`),
@@ -193,7 +193,7 @@ export async function openDevice(deviceId, range) {
     data: { datasets },
     options: { animation: false, responsive: true, maintainAspectRatio: false, scales: { x }, plugins: { legend: { position: "bottom" } } },
   });
-  $("device-detail").scrollIntoView({ block: "nearest" });
+  if (!refresh) $("device-detail").scrollIntoView({ block: "nearest" });
 }
 
 export function initDevices() {
@@ -207,4 +207,8 @@ export function initDevices() {
   );
   loadRate();
   setInterval(loadRate, 5000);
+  // The open chart follows new readings (and rollups) without a click.
+  setInterval(() => {
+    if (openDeviceId && !document.hidden && $("panel-devices").classList.contains("active")) openDevice(openDeviceId, null, { refresh: true });
+  }, 10000);
 }

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand
 from django.db import DatabaseError
 
 from telemetry.liveness import devices_mark_offline, liveness_event
-from telemetry.rollups import rollups_refresh
+from telemetry.rollups import rollups_refresh_arrived
 from tier0site.workers import ShutdownFlag
 
 logger = logging.getLogger(__name__)
@@ -46,8 +46,12 @@ class Command(BaseCommand):
 
     @staticmethod
     def rollup_round() -> None:
-        minutes, hours = rollups_refresh()
-        logger.debug("rollups refreshed", extra={"minute_rows": minutes, "hour_rows": hours})
+        started = time.monotonic()
+        minutes, hours = rollups_refresh_arrived()
+        logger.info(
+            "rollups refreshed",
+            extra={"minute_rows": minutes, "hour_rows": hours, "seconds": round(time.monotonic() - started, 3)},
+        )
 
     @staticmethod
     def liveness_round() -> None:
