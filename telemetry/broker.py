@@ -22,11 +22,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def render_config(*, port: int, data_dir: Path, bind: str = "127.0.0.1") -> Path:
+def render_config(*, port: int, data_dir: Path, bind: str = "127.0.0.1", overrides: dict[str, str] | None = None) -> Path:
+    """Fill in the template; ``overrides`` replaces whole options (``{"autosave_interval": "1"}``)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     text = CONFIG_TEMPLATE.read_text()
     for key, value in {"port": port, "bind": bind, "data_dir": data_dir, "user": getpass.getuser()}.items():
         text = text.replace("{" + key + "}", str(value))
+    for option, value in (overrides or {}).items():
+        lines = [line for line in text.splitlines() if line.split(" ", 1)[0] != option]
+        text = "\n".join([*lines, f"{option} {value}"]) + "\n"
     path = data_dir / "mosquitto.conf"
     path.write_text(text)
     return path
@@ -47,14 +51,15 @@ def wait_for_port(host: str, port: int, timeout_s: float = 10.0) -> None:
 class MosquittoProcess:
     """A Mosquitto broker with the project's configuration, as a child process."""
 
-    def __init__(self, *, data_dir: Path, port: int | None = None):
+    def __init__(self, *, data_dir: Path, port: int | None = None, overrides: dict[str, str] | None = None):
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
+        self.overrides = overrides
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "MosquittoProcess":
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        config = render_config(port=self.port, data_dir=self.data_dir)
+        config = render_config(port=self.port, data_dir=self.data_dir, overrides=self.overrides)
         log = open(self.data_dir / "mosquitto.log", "ab")  # noqa: SIM115 - lives as long as the broker
         self.process = subprocess.Popen([binary, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT)
         wait_for_port("127.0.0.1", self.port)

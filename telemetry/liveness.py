@@ -73,13 +73,12 @@ def devices_mark_offline(*, now: datetime | None = None) -> OfflineTransitions:
 
 
 def liveness_event(transitions: OfflineTransitions, *, limit: int = 50) -> dict:
-    """The dashboard's live event for a round of transitions (the first ``limit`` devices named).
+    """The fields of the dashboard's live event for a round of transitions (the first ``limit`` devices named).
 
-    It is a ``telemetry.update`` (the event the page already follows, which
-    carries alerts too) with a ``liveness`` part and no message counts.
+    It goes out as a ``telemetry.update`` (``tier0site.live.TELEMETRY``, the event
+    the page follows for alerts too) with a ``liveness`` part and no message counts.
     """
     return {
-        "type": "telemetry.update",
         "liveness": {
             "offline_count": len(transitions.devices),
             "offline": [

@@ -85,7 +85,7 @@ def test_migrations_apply_on_an_empty_database():
 
 # Log lines and their rollups have composite primary keys, which the admin cannot show.
 NOT_IN_ADMIN = {"SystemLog", "LogHourlyCount", "LogHourlyLatency"}
-PROJECT_APPS = ("telemetry", "sessions_app", "rag", "imaging", "failover")
+PROJECT_APPS = ("telemetry", "sessions_app", "logs", "rag", "imaging", "failover")
 
 
 def test_every_project_model_is_in_the_admin():

@@ -15,6 +15,7 @@ api_patterns = [
     path("", include("telemetry.api.urls")),
     path("", include("sessions_app.api.urls")),
     path("", include("rag.api.urls")),
+    path("", include("logs.api.urls")),
     path("", include("imaging.api.urls")),
     path("", include("failover.api.urls")),
     path("", include("dashboard.api.urls")),

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.logparse import MalformedLine, normalise_timestamp, parse_chunk, parse_line
+from logs.parse import MalformedLine, normalise_timestamp, parse_chunk, parse_line
 
 SEED = '192.168.1.10 - - [10/Oct/2024:13:55:36 +0000] "GET /api/devices HTTP/1.1" 400 512 "-" "curl/8.5.0" 87'
 COMMON = '127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326'

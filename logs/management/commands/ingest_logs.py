@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from rag.services import log_file_ingest
+from logs.services import log_file_ingest
 from tier0site.progress import Progress
 
 

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 
-from rag import selectors
-from rag.selectors import StatusFilter, Window
+from logs import selectors
+from logs.selectors import StatusFilter, Window
 
 NAMED_STATUS = {
     "bad request": (400, 400),
@@ -32,6 +32,26 @@ NAMED_STATUS = {
 }
 UNITS = {"minute": 60, "min": 60, "hour": 3600, "hr": 3600, "day": 86400, "week": 604800}
 ISO = r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?"
+
+# What the access logs describe: the question router weighs a question's words against these.
+LOG_VOCABULARY = (
+    "log logs logged access request requests traffic hit hits ip ips address addresses client clients host hosts "
+    "device devices source status code codes error errors failure failures failed http response responses "
+    "latency latencies slow slowest fast percentile percentiles median p50 p90 p95 p99 response time times ms "
+    "path paths endpoint endpoints url urls route routes method methods get post user agent agents referer referrer "
+    "server client busiest noisiest frequent most top rate"
+)
+# Shapes of question only the logs answer: a status code or class, a percentile, a relative time window.
+LOG_SHAPE_RE = re.compile(
+    r"\b[1-5]xx\b|\b(?:error|status|code|http)s?\s*(?:code\s*)?[1-5]\d\d\b|\b[1-5]\d\d\s*(?:errors?|status|responses?)\b"
+    r"|\bp(?:50|90|95|99)\b|\b(?:last|past|previous)\s+\d*\s*(?:minute|min|hour|hr|day|week)s?\b|\b(?:today|yesterday)\b"
+    rf"|\bbetween\s+{ISO}\s+and\b|\b(?:since|on)\s+{ISO}"
+)
+
+
+def log_question_shape(question: str) -> bool:
+    """True when the question has a shape only the logs answer (see ``LOG_SHAPE_RE``)."""
+    return bool(LOG_SHAPE_RE.search(question.lower())) or any(name in question.lower() for name in NAMED_STATUS)
 
 
 def parse_status(question: str) -> StatusFilter | None:
@@ -61,10 +81,35 @@ def parse_status(question: str) -> StatusFilter | None:
     return None
 
 
+class WindowError(ValueError):
+    """The question names a time that does not exist or cannot be counted; the message says which."""
+
+
+# Python's datetime ends at year 9999: later bounds are open ends, earlier starts are "all logged time".
+LATEST = datetime.max.replace(tzinfo=UTC)
+
+
 def _parse_moment(text: str) -> datetime:
-    text = text.replace("T", " ")
-    fmt = "%Y-%m-%d %H:%M:%S" if text.count(":") == 2 else "%Y-%m-%d %H:%M" if ":" in text else "%Y-%m-%d"
-    return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+    clean = text.replace("T", " ")
+    fmt = "%Y-%m-%d %H:%M:%S" if clean.count(":") == 2 else "%Y-%m-%d %H:%M" if ":" in clean else "%Y-%m-%d"
+    try:
+        return datetime.strptime(clean, fmt).replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise WindowError(f"{text} is not a date (expected YYYY-MM-DD with a real month and day)") from exc
+
+
+def _after(moment: datetime, delta: timedelta) -> datetime | None:
+    """``moment + delta``, or None (an open end) past the last representable time."""
+    return moment + delta if LATEST - moment > delta else None
+
+
+def _back(now: datetime, amount: int, unit: str) -> Window:
+    seconds = amount * UNITS[unit]
+    label = f"the last {amount:,} {unit if amount == 1 else unit + 's'}"
+    try:
+        return Window(now - timedelta(seconds=seconds), now, label)
+    except OverflowError:
+        return Window(None, now, f"{label} (longer than any log can cover: all logged time)")
 
 
 def parse_window(question: str, now: datetime | None = None) -> Window:
@@ -73,9 +118,13 @@ def parse_window(question: str, now: datetime | None = None) -> Window:
     match = re.search(rf"between\s+({ISO})\s+and\s+({ISO})", q)
     if match:
         start, end = _parse_moment(match.group(1)), _parse_moment(match.group(2))
+        if end < start:
+            raise WindowError(f"{match.group(2)} is before {match.group(1)}")
+        label = f"between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M} UTC"
         if ":" not in match.group(2):
-            end += timedelta(days=1)  # "between 2024-10-01 and 2024-10-03" includes the last day
-        return Window(start, end, f"between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M} UTC")
+            end = _after(end, timedelta(days=1))  # "between 2024-10-01 and 2024-10-03" includes the last day
+            label = f"between {start:%Y-%m-%d} and {match.group(2)} (inclusive, UTC)"
+        return Window(start, end, label)
     match = re.search(rf"(?:since|after|from)\s+({ISO})", q)
     if match:
         start = _parse_moment(match.group(1))
@@ -84,14 +133,11 @@ def parse_window(question: str, now: datetime | None = None) -> Window:
     if match:
         start = _parse_moment(match.group(1))
         if ":" in match.group(1):
-            return Window(start, start + timedelta(hours=1), f"the hour from {start:%Y-%m-%d %H:%M} UTC")
-        return Window(start, start + timedelta(days=1), f"{start:%Y-%m-%d} (UTC)")
+            return Window(start, _after(start, timedelta(hours=1)), f"the hour from {start:%Y-%m-%d %H:%M} UTC")
+        return Window(start, _after(start, timedelta(days=1)), f"{start:%Y-%m-%d} (UTC)")
     match = re.search(r"(?:last|past|previous)\s+(\d+)?\s*(minute|min|hour|hr|day|week)s?\b", q)
     if match:
-        amount = int(match.group(1) or 1)
-        seconds = amount * UNITS[match.group(2)]
-        unit = match.group(2) if amount == 1 else match.group(2) + "s"
-        return Window(now - timedelta(seconds=seconds), now, f"the last {amount} {unit}")
+        return _back(now, int(match.group(1) or 1), match.group(2))
     if "today" in q:
         start = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         return Window(start, now, "today (UTC)")
@@ -125,8 +171,17 @@ def log_intent(question: str) -> str:
 
 
 def answer_log_question(question: str, *, now: datetime | None = None) -> dict:
-    """The answer dict (without provider fields) for a log question."""
-    window = parse_window(question, now)
+    """The answer dict (without provider fields) for a log question; an impossible date is answered in words."""
+    try:
+        window = parse_window(question, now)
+    except WindowError as exc:
+        return {
+            "answer": f"That time window cannot be read: {exc}. Ask with dates such as 2024-10-10, "
+            "'between 2024-10-01 and 2024-10-03' or 'the last 6 hours'.",
+            "type": "logs",
+            "sources": [],
+            "data": {"window_error": str(exc)},
+        }
     status = parse_status(question)
     intent = log_intent(question)
     limit = parse_limit(question)

@@ -8,12 +8,12 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from rag import selectors
-from rag.logquestions import answer_log_question
+from logs import selectors
+from logs.models import LogFile, LogHourlyCount, SystemLog
+from logs.questions import answer_log_question
+from logs.selectors import StatusFilter, Window
+from logs.services import log_file_delete, log_file_ingest
 from rag.logsim import generate_lines
-from rag.models import LogFile, LogHourlyCount, SystemLog
-from rag.selectors import StatusFilter, Window
-from rag.services import log_file_delete, log_file_ingest
 
 END = datetime(2024, 10, 10, 12, 0, tzinfo=UTC)
 
@@ -153,3 +153,26 @@ def test_simulate_logs_command_writes_parseable_lines(tmp_path):
     lines = out.read_text().splitlines()
     assert len(lines) == 1000
     assert log_file_ingest(path=out).malformed == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("question", "said"),
+    [
+        ("errors between 2024-01-01 and 2024-13-45", "2024-13-45 is not a date"),
+        ("errors between 2024-03-01 and 2024-01-01", "is before"),
+        ("top IPs in the last 99999999999 days", "all logged time"),
+        ("logs on 9999-12-31", "9999-12-31"),
+    ],
+)
+def test_impossible_dates_are_answered_in_words(question, said):
+    result = answer_log_question(question)
+    assert said in result["answer"]
+
+
+@pytest.mark.django_db
+def test_window_ending_at_the_last_representable_hour_is_counted():
+    from logs.selectors import log_error_rates
+
+    errors, _ = log_error_rates(window=Window(datetime(9999, 12, 31, 23, 30, tzinfo=UTC), None, "far future"))
+    assert errors["requests"] == 0

@@ -1,4 +1,4 @@
-"""RAG reads: exact log aggregates and log listings.
+"""Log reads: exact log aggregates and log listings.
 
 Every aggregate is exact. Whole UTC hours inside a window are read from the
 hourly rollups written at ingest; the partial hours at the window's edges are
@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 
-from rag.models import SystemLog
+from logs.models import SystemLog
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,12 @@ def _floor_hour(moment: datetime) -> datetime:
 
 def _ceil_hour(moment: datetime) -> datetime:
     floor = _floor_hour(moment)
-    return floor if floor == moment else floor + timedelta(hours=1)
+    if floor == moment:
+        return floor
+    try:
+        return floor + timedelta(hours=1)
+    except OverflowError:  # the last hour Python can represent: no whole hour follows
+        return datetime.max.replace(tzinfo=moment.tzinfo)
 
 
 def _split(window: Window, status: StatusFilter | None, *, status_column: bool = True) -> tuple[str, str, dict]:
