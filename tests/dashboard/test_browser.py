@@ -162,10 +162,13 @@ def chromium(django_db_setup):
 def stack(mosquitto, settings, tmp_path):
     stack = Stack(tmp_path, mosquitto.port)
     settings.MQTT_TOPIC_PREFIX = stack.topic_prefix
-    stack.start_web()
-    stack.start_mqtt_consumer()
-    yield stack
-    stack.stop()
+    try:
+        # A start that fails half-way still stops what it started.
+        stack.start_web()
+        stack.start_mqtt_consumer()
+        yield stack
+    finally:
+        stack.stop()
 
 
 @pytest.fixture(scope="module")
