@@ -76,6 +76,7 @@ class Drill:
         self.ledgers = {"telemetry": self.devices.ledger, "sessions": self.users.ledger}
         self.down: set[str] = set()
         self.crashes: list[str] = []
+        self._conn: psycopg.Connection | None = None
 
     def start_load(self) -> None:
         self._set_phase("steady")
@@ -87,6 +88,10 @@ class Drill:
             load.stop_event.set()
         for load in (self.devices, self.users):
             load.join(timeout=60)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
 
     def _set_phase(self, phase: str) -> None:
         self.devices.phase = phase
@@ -200,16 +205,25 @@ class Drill:
         return {n: round(max(0.0, t - since), 2) if t is not None else None for n, t in done_at.items()}
 
     def _flowing(self, pipeline: str, after: float) -> bool:
-        sql = FLOWING_SQL[pipeline]
-        with contextlib.suppress(psycopg.Error), self.stack.db() as conn:
-            return conn.execute(sql, [after]).fetchone()[0]
-        return False
+        row = self._query(FLOWING_SQL[pipeline], after)
+        return bool(row and row[0][0])
 
     def _stored(self, pipeline: str, phase: str) -> dict[str, int]:
         sql, arg = (TELEMETRY_SQL, phase) if pipeline == "telemetry" else (SESSIONS_SQL, site_marker(phase))
-        with contextlib.suppress(psycopg.Error), self.stack.db() as conn:
-            return dict(conn.execute(sql, [arg]).fetchall())
-        return {}
+        return dict(self._query(sql, arg) or [])
+
+    def _query(self, sql: str, arg) -> list[tuple] | None:
+        """One query on a kept connection (the machine is small: no connection per poll); None while it is down."""
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = self.stack.db()
+            return self._conn.execute(sql, [arg]).fetchall()
+        except psycopg.Error:
+            with contextlib.suppress(psycopg.Error):
+                if self._conn is not None:
+                    self._conn.close()
+            self._conn = None
+            return None
 
 
 def run_drill(stack: DrillStack, config: DrillConfig, faults: tuple[str, ...], emit) -> list[dict]:
@@ -222,10 +236,12 @@ def run_drill(stack: DrillStack, config: DrillConfig, faults: tuple[str, ...], e
         for fault in faults:
             results.append(drill.run_fault(fault))
             emit(results[-1])
+        drill.stop_load()
+        results.append(drill.figures("steady", {}, load_on=False))
+        emit(results[-1])
     finally:
         drill.stop_load()
-    results.append(drill.figures("steady", {}, load_on=False))
-    emit(results[-1])
+        drill.close()
     return results
 
 
