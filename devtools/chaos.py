@@ -75,7 +75,7 @@ class Drill:
         self.users = UserLoad(url=stack.rabbit.url, queue=QUEUE, rate=config.user_rate)
         self.ledgers = {"telemetry": self.devices.ledger, "sessions": self.users.ledger}
         self.down: set[str] = set()
-        self.crashes: list[str] = []
+        self.crashes: list[tuple[str, str]] = []  # (phase, where the consumer died)
         self._conn: psycopg.Connection | None = None
 
     def start_load(self) -> None:
@@ -100,7 +100,6 @@ class Drill:
     # --- one fault ---------------------------------------------------------------------
     def run_fault(self, fault: str) -> dict:
         cfg = self.config
-        self.crashes = []
         # Start from a caught-up pipeline, so what the fault costs is counted against the fault.
         steady = {name: ledger.acked_keys("steady") for name, ledger in self.ledgers.items()}
         self._wait_stored("steady", steady, since=time.time(), flowing_after=None)
@@ -152,7 +151,7 @@ class Drill:
             "catch_up_s": max(waits) if waits else None,
             "loss_allowed": phase in LOSS_ALLOWED,
             **{k: round(v, 2) for k, v in extra.items()},
-            "consumer_restarts_after_crash": self.crashes,
+            "consumer_restarts_after_crash": [what for when, what in self.crashes if when == phase],
             **per,
         }
 
@@ -167,7 +166,8 @@ class Drill:
     def _supervise(self) -> None:
         for name, proc in list(self.stack.consumers.items()):
             if name not in self.down and proc.poll() is not None:
-                self.crashes.append(f"{name}: {self.stack.consumer_log_tail(name, 300)}")
+                where = _crash_summary(self.stack.consumer_log_tail(name, 6000))
+                self.crashes.append((self.devices.phase, f"{name}: {where}"))
                 self.stack.consumer_start(name)
 
     def _wait_stored(
@@ -224,6 +224,14 @@ class Drill:
                     self._conn.close()
             self._conn = None
             return None
+
+
+def _crash_summary(log: str) -> str:
+    """The project's frames of the last traceback and the error: where the consumer died, in a few lines."""
+    lines = log.splitlines()
+    ours = [ln.strip() for ln in lines if ln.strip().startswith('File "') and ".venv" not in ln and "/lib/python" not in ln]
+    error = next((ln for ln in reversed(lines) if ln and not ln.startswith(" ")), "")
+    return " | ".join([*ours[-3:], error])[-600:]
 
 
 def run_drill(stack: DrillStack, config: DrillConfig, faults: tuple[str, ...], emit) -> list[dict]:
