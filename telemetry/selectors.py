@@ -15,7 +15,7 @@ from django.core.cache import cache
 from django.db.models import Count, Q
 from prometheus_client import Counter
 
-from telemetry.device_types import STATES
+from telemetry.device_types import ALL_STATES
 from telemetry.models import DeadLetter, DeviceState, TelemetryReading
 from telemetry.services import device_cache_version_key
 
@@ -129,7 +129,7 @@ def site_summary() -> list[dict]:
     cached = cache.get(key)
     if cached is not None:
         return cached
-    state_counts = {state.lower(): Count("device_id", filter=Q(state=state)) for state in STATES}
+    state_counts = {state.lower(): Count("device_id", filter=Q(state=state)) for state in ALL_STATES}
     sites = {
         row["site_id"]: {**row, "by_type": {}}
         for row in DeviceState.objects.values("site_id").annotate(devices=Count("device_id"), **state_counts).order_by("site_id")

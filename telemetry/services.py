@@ -18,6 +18,8 @@ from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from telemetry.device_types import NOTABLE_STATES
+from telemetry.drift import schema_seen_record
 from telemetry.models import DeadLetter
 from telemetry.validation import InvalidMessage, ValidReading, validate_message
 
@@ -88,15 +90,17 @@ def _validate(messages: Iterable[RawMessage], result: IngestResult) -> tuple[lis
     for message in messages:
         result.received += 1
         try:
-            if b"\\u0000" in message.payload:
-                raise InvalidMessage("schema: NUL characters cannot be stored")
             valid.append((message, validate_message(message.topic, message.payload, prefix=prefix)))
         except InvalidMessage as exc:
-            dead.append(DeadLetter(source="mqtt", topic=message.topic[:512], payload=_as_text(message.payload), reason=str(exc)))
+            dead.append(
+                DeadLetter(source="mqtt", topic=_as_text(message.topic)[:512], payload=_as_text(message.payload), reason=str(exc))
+            )
     return valid, dead
 
 
-def _as_text(raw: bytes) -> str:
+def _as_text(raw: bytes | str) -> str:
+    if isinstance(raw, str):  # a topic
+        raw = raw.encode("utf-8", errors="backslashreplace")
     return raw.decode("utf-8", errors="backslashreplace").replace("\x00", "\\x00")
 
 
@@ -108,7 +112,7 @@ def _write_valid(valid: list[tuple[RawMessage, ValidReading]]) -> int:
         with cursor.copy("COPY telemetry_staging (ts, p) FROM STDIN") as copy:
             copy.write(
                 b"".join(
-                    reading.timestamp.isoformat().encode() + b"\t" + _copy_escape(message.payload) + b"\n"
+                    reading.timestamp.isoformat().encode() + b"\t" + _copy_escape(reading.document) + b"\n"
                     for message, reading in valid
                 )
             )
@@ -131,7 +135,10 @@ def _write_one_by_one(valid: list, dead: list) -> tuple[int, list]:
                 raise
             dead.append(
                 DeadLetter(
-                    source="mqtt", topic=message.topic[:512], payload=_as_text(message.payload), reason=f"database: {exc}"[:2000]
+                    source="mqtt",
+                    topic=_as_text(message.topic)[:512],
+                    payload=_as_text(message.payload),
+                    reason=f"database: {exc}"[:2000],
                 )
             )
     return stored, accepted
@@ -164,13 +171,14 @@ def readings_ingest(*, messages: Iterable[RawMessage]) -> IngestResult:
                 logger.warning("batch refused by the database; isolating bad rows", extra={"error": str(exc)[:200]})
                 stored, accepted = _write_one_by_one(valid, dead)
             result.stored = stored
+            schema_seen_record(readings=[reading for _message, reading in accepted])
         if dead:
             DeadLetter.objects.bulk_create(dead)
     result.dead_lettered = len(dead)
     result.duplicates = len(accepted) - result.stored
     for _message, reading in accepted:
         result.groups.add((reading.site_id, reading.device_type))
-        if reading.state != "OK":
+        if reading.state in NOTABLE_STATES:
             result.alerts[reading.device_id] = reading
     return result
 

@@ -1,17 +1,34 @@
-"""Validate one MQTT telemetry message against its topic and device type.
+"""Validate one MQTT telemetry message: accept what devices send, refuse what cannot be stored.
 
-A message is accepted only when it is a JSON object with the seed template's
-fields, its metrics are the numbers its device type reports, and its topic
-``og/field/{site_id}/{device_type}/{device_id}`` names the same device. What is
-refused is given a reason that goes into the dead-letter store with it.
+Required: ``device_id``, ``device_type`` and ``site_id`` (strings of 1-64
+characters that agree with the topic ``{prefix}/{site_id}/{device_type}/{device_id}``),
+``timestamp_utc`` (any ISO 8601 form; naive means UTC; within the retention and
+at most an hour ahead) and ``metrics`` (a flat object of at most 256 finite
+numbers with names of 1-64 characters). Everything else is tolerated: any metric
+names and device types (schema drift is tracked, not refused), any state
+(normalised to upper case, ``UNKNOWN`` when it is not one of ``STATES``), a
+location or tags of the wrong shape (dropped, the reading kept).
+
+Whatever the bytes, ``validate_message`` raises nothing but ``InvalidMessage``,
+whose text is the dead-letter reason: one message must never stop ingest.
 """
 
 import json
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from telemetry.device_types import DEVICE_TYPES, STATES
+from django.conf import settings
+
+from telemetry.device_types import STATES, UNKNOWN_STATE
+
+MAX_ID_LENGTH = 64
+MAX_METRICS = 256
+MAX_METRIC_NAME = 64
+MAX_DEPTH = 32  # real payloads nest 2 levels; PostgreSQL's parser must never hit its stack limit
+MAX_FUTURE = timedelta(hours=1)
+MAX_FIRMWARE = 64
+_BOM = "\ufeff"
 
 
 class InvalidMessage(ValueError):
@@ -25,28 +42,136 @@ class ValidReading:
     site_id: str
     timestamp: datetime
     state: str
+    # The parsed payload as stored: ``status`` is always an object holding the normalised state.
     payload: dict
+    # The JSON document to store: the bytes received, or the payload re-encoded when it was normalised.
+    document: bytes
+    # The state as sent when it was not a known one (for the drift counts), else None.
+    reported_state: str | None = None
 
 
-def _require_str(payload: dict, key: str, max_length: int = 64) -> str:
-    value = payload.get(key)
-    if not isinstance(value, str) or not value:
-        raise InvalidMessage(f"schema: '{key}' must be a non-empty string")
-    if len(value) > max_length or "/" in value:
-        raise InvalidMessage(f"schema: '{key}' is longer than {max_length} characters or contains '/'")
+def _short(value, limit: int = 40) -> str:
+    return repr(str(value)[:limit])
+
+
+def _no_duplicates(pairs: list) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen = set()
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise InvalidMessage(f"json: duplicate key {_short(duplicate)}")
+    return obj
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise InvalidMessage(f"json: number out of range {_short(text)}")
     return value
 
 
-def _parse_timestamp(value) -> datetime:
+def _refuse_constant(name: str):
+    raise InvalidMessage(f"json: {name} is not a number JSON can carry")
+
+
+def _inspect(document, *, check_strings: bool) -> None:
+    """Refuse nesting deeper than MAX_DEPTH and strings PostgreSQL cannot store (NUL, lone surrogates)."""
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            if depth > MAX_DEPTH:
+                raise InvalidMessage(f"json: nested deeper than {MAX_DEPTH} levels")
+            if check_strings:
+                for key in value:
+                    _check_string(key)
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            if depth > MAX_DEPTH:
+                raise InvalidMessage(f"json: nested deeper than {MAX_DEPTH} levels")
+            stack.extend((item, depth + 1) for item in value)
+        elif check_strings and isinstance(value, str):
+            _check_string(value)
+
+
+def _check_string(value: str) -> None:
+    if "\x00" in value:
+        raise InvalidMessage("json: NUL characters cannot be stored")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidMessage("json: a string holds a lone UTF-16 surrogate") from None
+
+
+def parse_json(raw: bytes) -> tuple[dict, bool]:
+    """The JSON object in ``raw`` and whether ``raw`` had a byte-order mark."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidMessage(f"json: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    bom = text.startswith(_BOM)
+    if bom:
+        text = text[1:]
+    try:
+        payload = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except InvalidMessage:
+        raise
+    except RecursionError:
+        raise InvalidMessage(f"json: nested deeper than {MAX_DEPTH} levels") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidMessage(f"json: {exc}") from None
+    except ValueError as exc:  # an integer past Python's digit limit
+        raise InvalidMessage(f"json: {str(exc)[:120]}") from None
+    if not isinstance(payload, dict):
+        raise InvalidMessage(f"schema: payload must be a JSON object, not {type(payload).__name__}")
+    # Cheap bounds first: fewer brackets than the limit means no deep nesting,
+    # and without escapes no string can hold NUL or a surrogate.
+    deep = text.count("{") + text.count("[") > MAX_DEPTH
+    escaped = "\\u" in text
+    if deep or escaped:
+        _inspect(payload, check_strings=escaped)
+    return payload, bom
+
+
+def _require_id(payload: dict, key: str) -> str:
+    value = payload.get(key)
+    if not isinstance(value, str) or not value:
+        raise InvalidMessage(f"schema: '{key}' must be a non-empty string")
+    if len(value) > MAX_ID_LENGTH:
+        raise InvalidMessage(f"schema: '{key}' is longer than {MAX_ID_LENGTH} characters ({len(value)})")
+    return value
+
+
+def parse_timestamp(value, *, now: datetime, retention_days: int) -> datetime:
     if not isinstance(value, str):
-        raise InvalidMessage("schema: 'timestamp_utc' must be an ISO-8601 string")
+        raise InvalidMessage("schema: 'timestamp_utc' must be an ISO 8601 string")
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidMessage(f"schema: 'timestamp_utc' is not ISO-8601: {value[:40]!r}") from None
+        raise InvalidMessage(f"schema: 'timestamp_utc' is not ISO 8601: {_short(value)}") from None
     if parsed.tzinfo is None:
-        raise InvalidMessage("schema: 'timestamp_utc' has no time zone (expected a trailing Z)")
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        age = now - parsed
+    except OverflowError:
+        raise InvalidMessage(f"schema: 'timestamp_utc' is out of range: {_short(value)}") from None
+    if age > timedelta(days=retention_days):
+        raise InvalidMessage(f"schema: 'timestamp_utc' is older than the {retention_days}-day retention: {_short(value)}")
+    if -age > MAX_FUTURE:
+        raise InvalidMessage(f"schema: 'timestamp_utc' is more than an hour in the future: {_short(value)}")
     return parsed
+
+
+def _check_metrics(metrics) -> None:
+    if not isinstance(metrics, dict):
+        raise InvalidMessage("schema: 'metrics' must be an object of numbers")
+    if len(metrics) > MAX_METRICS:
+        raise InvalidMessage(f"schema: more than {MAX_METRICS} metrics ({len(metrics)})")
+    for name, value in metrics.items():
+        if not name or len(name) > MAX_METRIC_NAME:
+            raise InvalidMessage(f"schema: metric name {_short(name, 70)} must be 1-{MAX_METRIC_NAME} characters")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
+            raise InvalidMessage(f"schema: metric {_short(name, 70)} must be a finite number, not {type(value).__name__}")
 
 
 def _finite(value: int | float) -> bool:
@@ -56,39 +181,48 @@ def _finite(value: int | float) -> bool:
         return False
 
 
-def _check_metrics(metrics, device_type: str) -> None:
-    if not isinstance(metrics, dict):
-        raise InvalidMessage("schema: 'metrics' must be an object")
-    missing = DEVICE_TYPES[device_type].metric_names - metrics.keys()
-    if missing:
-        raise InvalidMessage(f"schema: {device_type} metrics missing {sorted(missing)}")
-    for name, value in metrics.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
-            raise InvalidMessage(f"schema: metric '{name}' must be a finite number")
+def normalise_state(status) -> tuple[str, str | None]:
+    """The stored state and, when it is not a known one, the state as sent."""
+    reported = status.get("state") if isinstance(status, dict) else status
+    if isinstance(reported, str):
+        state = reported.strip().upper()
+        if state in STATES:
+            return state, None
+    if reported is None:
+        return UNKNOWN_STATE, None
+    return UNKNOWN_STATE, str(reported)[:MAX_ID_LENGTH]
 
 
-def _check_status(status) -> str:
-    if not isinstance(status, dict) or status.get("state") not in STATES:
-        raise InvalidMessage(f"schema: 'status.state' must be one of {'|'.join(STATES)}")
-    if not isinstance(status.get("code", ""), str):
-        raise InvalidMessage("schema: 'status.code' must be a string")
-    return status["state"]
+def _valid_location(location) -> bool:
+    if not isinstance(location, dict):
+        return False
+    lat, lon = location.get("lat"), location.get("lon")
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lat, lon))
+    return numbers and -90 <= lat <= 90 and -180 <= lon <= 180
 
 
-def _check_optional(payload: dict) -> None:
-    location = payload.get("location")
-    if location is not None:
-        if not isinstance(location, dict):
-            raise InvalidMessage("schema: 'location' must be an object")
-        lat, lon = location.get("lat"), location.get("lon")
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lat, lon)):
-            raise InvalidMessage("schema: 'location' needs numeric 'lat' and 'lon'")
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            raise InvalidMessage("schema: 'location' is outside the globe")
+def _normalise(payload: dict, state: str, reported: str | None) -> bool:
+    """Bring the optional parts into the stored shape; True if anything changed."""
+    changed = False
+    status = payload.get("status")
+    if not isinstance(status, dict) or status.get("state") != state:
+        status = dict(status) if isinstance(status, dict) else {}
+        status["state"] = state
+        if reported is not None:
+            status["reported_state"] = reported
+        payload["status"] = status
+        changed = True
+    if payload.get("location") is not None and not _valid_location(payload["location"]):
+        payload["location"] = None
+        changed = True
     if payload.get("tags") is not None and not isinstance(payload["tags"], dict):
-        raise InvalidMessage("schema: 'tags' must be an object")
-    if not isinstance(payload.get("firmware", ""), str):
-        raise InvalidMessage("schema: 'firmware' must be a string")
+        payload["tags"] = None
+        changed = True
+    firmware = payload.get("firmware")
+    if firmware is not None and (not isinstance(firmware, str) or len(firmware) > MAX_FIRMWARE):
+        payload["firmware"] = str(firmware)[:MAX_FIRMWARE] if isinstance(firmware, str | int | float) else ""
+        changed = True
+    return changed
 
 
 def parse_topic(topic: str, prefix: str) -> tuple[str, str, str]:
@@ -100,33 +234,34 @@ def parse_topic(topic: str, prefix: str) -> tuple[str, str, str]:
     return site_id, device_type, device_id
 
 
-def validate_message(topic: str, raw: bytes, *, prefix: str = "og/field") -> ValidReading:
-    """Return the reading a message carries, or raise ``InvalidMessage``."""
-    topic_site, topic_type, topic_device = parse_topic(topic, prefix)
-    try:
-        payload = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidMessage(f"json: {exc}") from None
-    if not isinstance(payload, dict):
-        raise InvalidMessage("schema: payload must be a JSON object")
-    device_type = _require_str(payload, "device_type", 32)
-    if device_type not in DEVICE_TYPES:
-        raise InvalidMessage(f"schema: unknown device_type {device_type!r}")
-    device_id = _require_str(payload, "device_id")
-    site_id = _require_str(payload, "site_id")
-    mismatched = [
-        name
-        for name, in_topic, in_payload in (
-            ("site_id", topic_site, site_id),
-            ("device_type", topic_type, device_type),
-            ("device_id", topic_device, device_id),
-        )
-        if in_topic != in_payload
-    ]
+def _check_topic(topic: tuple[str, str, str], site_id: str, device_type: str, device_id: str) -> None:
+    names = ("site_id", "device_type", "device_id")
+    mismatched = [name for name, a, b in zip(names, topic, (site_id, device_type, device_id), strict=True) if a != b]
     if mismatched:
         raise InvalidMessage(f"mismatch: topic and payload disagree on {', '.join(mismatched)}")
-    timestamp = _parse_timestamp(payload.get("timestamp_utc"))
-    _check_metrics(payload.get("metrics"), device_type)
-    state = _check_status(payload.get("status"))
-    _check_optional(payload)
-    return ValidReading(device_id, device_type, site_id, timestamp, state, payload)
+
+
+def validate_message(topic: str, raw: bytes, *, prefix: str = "og/field", now: datetime | None = None) -> ValidReading:
+    """Return the reading a message carries, or raise ``InvalidMessage`` (and nothing else)."""
+    try:
+        return _validate(topic, raw, prefix=prefix, now=now or datetime.now(UTC))
+    except InvalidMessage:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the bytes, a message is refused, never a crash
+        raise InvalidMessage(f"invalid: {type(exc).__name__}: {str(exc)[:120]}") from None
+
+
+def _validate(topic: str, raw: bytes, *, prefix: str, now: datetime) -> ValidReading:
+    topic_parts = parse_topic(topic, prefix)
+    payload, bom = parse_json(bytes(raw))
+    device_id = _require_id(payload, "device_id")
+    device_type = _require_id(payload, "device_type")
+    site_id = _require_id(payload, "site_id")
+    _check_topic(topic_parts, site_id, device_type, device_id)
+    timestamp = parse_timestamp(payload.get("timestamp_utc"), now=now, retention_days=settings.TELEMETRY_RETENTION_DAYS)
+    _check_metrics(payload.get("metrics"))
+    state, reported = normalise_state(payload.get("status"))
+    changed = _normalise(payload, state, reported)
+    # Normalised payloads (rare) are re-encoded; the bytes received are stored as they came otherwise.
+    document = json.dumps(payload, separators=(",", ":")).encode() if changed else bytes(raw[3:] if bom else raw)
+    return ValidReading(device_id, device_type, site_id, timestamp, state, payload, document, reported)

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from telemetry.device_types import DEVICE_TYPES, STATES
+from telemetry.device_types import ALL_STATES
 from telemetry.models import DeadLetter, DeviceState
 from telemetry.selectors import DEVICE_FIELDS
 from tier0site.api import identifier
@@ -10,8 +10,9 @@ from tier0site.api import identifier
 
 class DeviceFilterSerializer(serializers.Serializer):
     site_id = serializers.CharField(required=False, validators=[identifier])
-    device_type = serializers.ChoiceField(choices=sorted(DEVICE_TYPES), required=False)
-    state = serializers.ChoiceField(choices=STATES, required=False)
+    # Any type a device reported: new types are stored too (see GET /api/device-types).
+    device_type = serializers.CharField(required=False, validators=[identifier])
+    state = serializers.ChoiceField(choices=ALL_STATES, required=False)
     page = serializers.IntegerField(required=False, min_value=1, default=1)
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100)
 

@@ -6,6 +6,7 @@ urlpatterns = [
     path("devices", views.DeviceListApi.as_view(), name="device-list"),
     path("devices/<str:device_id>", views.DeviceDetailApi.as_view(), name="device-detail"),
     path("devices/<str:device_id>/telemetry", views.DeviceTelemetryApi.as_view(), name="device-telemetry"),
+    path("device-types", views.DeviceTypeListApi.as_view(), name="device-type-list"),
     path("sites", views.SiteListApi.as_view(), name="site-list"),
     path("dead-letters", views.DeadLetterListApi.as_view(), name="dead-letter-list"),
 ]

@@ -18,6 +18,7 @@ from telemetry.api.serializers import (
     ReadingFilterSerializer,
     ReadingSerializer,
 )
+from telemetry.drift import device_type_drift
 from tier0site.api import validated_input
 
 _validated = partial(validated_input, prefix="Invalid filter ")
@@ -79,6 +80,14 @@ class SiteListApi(APIView):
     @extend_schema(responses={200: serializers.ListSerializer(child=serializers.DictField())})
     def get(self, request):
         return Response({"results": selectors.site_summary()})
+
+
+class DeviceTypeListApi(APIView):
+    """Each device type known or seen, with its schema drift (new metrics, stopped metrics, unknown states)."""
+
+    @extend_schema(responses={200: serializers.ListSerializer(child=serializers.DictField())})
+    def get(self, request):
+        return Response({"results": device_type_drift()})
 
 
 class DeadLetterListApi(generics.ListAPIView):
