@@ -21,18 +21,15 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 
 from telemetry.device_types import STATES, UNKNOWN_STATE
+from tier0site.messages import InvalidMessage, parse_json_object, short
+
+__all__ = ["InvalidMessage", "ValidReading", "parse_topic", "validate_message"]
 
 MAX_ID_LENGTH = 64
 MAX_METRICS = 256
 MAX_METRIC_NAME = 64
-MAX_DEPTH = 32  # real payloads nest 2 levels; PostgreSQL's parser must never hit its stack limit
 MAX_FUTURE = timedelta(hours=1)
 MAX_FIRMWARE = 64
-_BOM = "\ufeff"
-
-
-class InvalidMessage(ValueError):
-    """The message cannot be stored; ``str(exc)`` is the dead-letter reason."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,89 +47,6 @@ class ValidReading:
     reported_state: str | None = None
 
 
-def _short(value, limit: int = 40) -> str:
-    return repr(str(value)[:limit])
-
-
-def _no_duplicates(pairs: list) -> dict:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen = set()
-        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
-        raise InvalidMessage(f"json: duplicate key {_short(duplicate)}")
-    return obj
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise InvalidMessage(f"json: number out of range {_short(text)}")
-    return value
-
-
-def _refuse_constant(name: str):
-    raise InvalidMessage(f"json: {name} is not a number JSON can carry")
-
-
-def _inspect(document, *, check_strings: bool) -> None:
-    """Refuse nesting deeper than MAX_DEPTH and strings PostgreSQL cannot store (NUL, lone surrogates)."""
-    stack = [(document, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict):
-            if depth > MAX_DEPTH:
-                raise InvalidMessage(f"json: nested deeper than {MAX_DEPTH} levels")
-            if check_strings:
-                for key in value:
-                    _check_string(key)
-            stack.extend((item, depth + 1) for item in value.values())
-        elif isinstance(value, list):
-            if depth > MAX_DEPTH:
-                raise InvalidMessage(f"json: nested deeper than {MAX_DEPTH} levels")
-            stack.extend((item, depth + 1) for item in value)
-        elif check_strings and isinstance(value, str):
-            _check_string(value)
-
-
-def _check_string(value: str) -> None:
-    if "\x00" in value:
-        raise InvalidMessage("json: NUL characters cannot be stored")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidMessage("json: a string holds a lone UTF-16 surrogate") from None
-
-
-def parse_json(raw: bytes) -> tuple[dict, bool]:
-    """The JSON object in ``raw`` and whether ``raw`` had a byte-order mark."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidMessage(f"json: not UTF-8 ({exc.reason} at byte {exc.start})") from None
-    bom = text.startswith(_BOM)
-    if bom:
-        text = text[1:]
-    try:
-        payload = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant, parse_float=_finite_float)
-    except InvalidMessage:
-        raise
-    except RecursionError:
-        raise InvalidMessage(f"json: nested deeper than {MAX_DEPTH} levels") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidMessage(f"json: {exc}") from None
-    except ValueError as exc:  # an integer past Python's digit limit
-        raise InvalidMessage(f"json: {str(exc)[:120]}") from None
-    if not isinstance(payload, dict):
-        raise InvalidMessage(f"schema: payload must be a JSON object, not {type(payload).__name__}")
-    # Cheap bounds first: fewer brackets than the limit means no deep nesting,
-    # and without escapes no string can hold NUL or a surrogate.
-    deep = text.count("{") + text.count("[") > MAX_DEPTH
-    escaped = "\\u" in text
-    if deep or escaped:
-        _inspect(payload, check_strings=escaped)
-    return payload, bom
-
-
 def _require_id(payload: dict, key: str) -> str:
     value = payload.get(key)
     if not isinstance(value, str) or not value:
@@ -148,17 +62,17 @@ def parse_timestamp(value, *, now: datetime, retention_days: int) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidMessage(f"schema: 'timestamp_utc' is not ISO 8601: {_short(value)}") from None
+        raise InvalidMessage(f"schema: 'timestamp_utc' is not ISO 8601: {short(value)}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     try:
         age = now - parsed
     except OverflowError:
-        raise InvalidMessage(f"schema: 'timestamp_utc' is out of range: {_short(value)}") from None
+        raise InvalidMessage(f"schema: 'timestamp_utc' is out of range: {short(value)}") from None
     if age > timedelta(days=retention_days):
-        raise InvalidMessage(f"schema: 'timestamp_utc' is older than the {retention_days}-day retention: {_short(value)}")
+        raise InvalidMessage(f"schema: 'timestamp_utc' is older than the {retention_days}-day retention: {short(value)}")
     if -age > MAX_FUTURE:
-        raise InvalidMessage(f"schema: 'timestamp_utc' is more than an hour in the future: {_short(value)}")
+        raise InvalidMessage(f"schema: 'timestamp_utc' is more than an hour in the future: {short(value)}")
     return parsed
 
 
@@ -169,9 +83,9 @@ def _check_metrics(metrics) -> None:
         raise InvalidMessage(f"schema: more than {MAX_METRICS} metrics ({len(metrics)})")
     for name, value in metrics.items():
         if not name or len(name) > MAX_METRIC_NAME:
-            raise InvalidMessage(f"schema: metric name {_short(name, 70)} must be 1-{MAX_METRIC_NAME} characters")
+            raise InvalidMessage(f"schema: metric name {short(name, 70)} must be 1-{MAX_METRIC_NAME} characters")
         if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
-            raise InvalidMessage(f"schema: metric {_short(name, 70)} must be a finite number, not {type(value).__name__}")
+            raise InvalidMessage(f"schema: metric {short(name, 70)} must be a finite number, not {type(value).__name__}")
 
 
 def _finite(value: int | float) -> bool:
@@ -253,7 +167,7 @@ def validate_message(topic: str, raw: bytes, *, prefix: str = "og/field", now: d
 
 def _validate(topic: str, raw: bytes, *, prefix: str, now: datetime) -> ValidReading:
     topic_parts = parse_topic(topic, prefix)
-    payload, bom = parse_json(bytes(raw))
+    payload, bom = parse_json_object(bytes(raw), prefix="json: ", object_prefix="schema: ")
     device_id = _require_id(payload, "device_id")
     device_type = _require_id(payload, "device_type")
     site_id = _require_id(payload, "site_id")
