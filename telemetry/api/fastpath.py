@@ -27,11 +27,14 @@ import redis.asyncio
 from django.conf import settings
 from django.core.cache import cache
 from django.http.request import split_domain_port, validate_host
+from rest_framework.exceptions import ValidationError
+from rest_framework.utils.urls import replace_query_param
 
 from telemetry import selectors
 from telemetry.api.serializers import DeviceFilterSerializer
-from telemetry.api.views import device_page_body, page_url
+from telemetry.api.views import device_page_body
 from telemetry.services import device_cache_version_key
+from tier0site.api import BoundedPagination, last_page
 
 PATH = "/api/devices"
 TOKEN_TRUST_S = 30.0
@@ -93,23 +96,29 @@ class DeviceListFastPath:
         if not filters.is_valid():
             return None
         f = filters.validated_data
+        try:
+            page_number, page_size = BoundedPagination.page_params(query)
+        except ValidationError:
+            return None  # Django answers the 400
         version_key = cache.make_key(device_cache_version_key(f.get("site_id"), f.get("device_type")))
         version = await self.redis.get(version_key)
         page_key = selectors.device_page_key(
             site_id=f.get("site_id"), device_type=f.get("device_type"), state=f.get("state"),
-            page=f["page"], page_size=f["page_size"], version=int(version or 0),
+            page=page_number, page_size=page_size, version=int(version or 0),
         )  # fmt: skip
         raw = await self.redis.get(cache.make_key(page_key))
         if raw is None:
             return None
         selectors.CACHE_REQUESTS.labels("hit").inc()
         page = cache.client.decode(raw)
+        if page_number > last_page(page["count"], page_size) and page_number > 1:
+            return None  # Django answers the 404
         scheme = scope.get("scheme", "http")
         host = _header(scope, b"host") or ""
         if not validate_host(split_domain_port(host)[0], settings.ALLOWED_HOSTS):
             return None  # Django answers a bad Host header
-        base = f"{scheme}://{host}{PATH}"
-        return json.dumps(device_page_body(page, lambda n: page_url(base, query, n))).encode()
+        url = f"{scheme}://{host}{PATH}?{scope['query_string'].decode('latin-1')}"
+        return json.dumps(device_page_body(page, lambda n: replace_query_param(url, "page", n))).encode()
 
     @staticmethod
     async def _send_json(send, body: bytes) -> None:

@@ -1,7 +1,6 @@
 """Thin telemetry API views: validate the query, call a selector, answer."""
 
 from functools import partial
-from urllib.parse import urlencode
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
@@ -19,33 +18,32 @@ from telemetry.api.serializers import (
     ReadingSerializer,
 )
 from telemetry.drift import device_type_drift
-from tier0site.api import validated_input
+from tier0site.api import PAGINATION_PARAMS, BoundedPagination, PageSerializer, page_body, validated_input
 
 _validated = partial(validated_input, prefix="Invalid filter ")
 
 
-def device_page_body(page: dict, page_url) -> dict:
-    """The paginated body of a device page; ``page_url(n)`` links page n."""
-    last_page = max(1, -(-page["count"] // page["page_size"]))
-    return {
-        "count": page["count"],
-        "next": page_url(page["page"] + 1) if page["page"] < last_page else None,
-        "previous": page_url(page["page"] - 1) if page["page"] > 1 else None,
-        "results": page["results"],
-    }
-
-
-def page_url(base: str, query: dict, page: int) -> str:
-    return f"{base}?{urlencode({**query, 'page': page})}"
+def device_page_body(page: dict, url_for) -> dict:
+    """The body of a cached device page (also served by the fast path); ``url_for(n)`` links page n."""
+    return page_body(
+        count=page["count"], page=page["page"], page_size=page["page_size"], results=page["results"], url_for=url_for
+    )
 
 
 class DeviceListApi(APIView):
-    @extend_schema(parameters=[DeviceFilterSerializer], responses={200: DeviceStateSerializer(many=True)})
+    @extend_schema(parameters=[DeviceFilterSerializer, PageSerializer], responses={200: DeviceStateSerializer(many=True)})
     def get(self, request):
-        filters = _validated(DeviceFilterSerializer, request.query_params)
-        page, cached = selectors.device_page(**filters)
-        base, query = request.build_absolute_uri(request.path), request.query_params.dict()
-        body = device_page_body(page, lambda n: page_url(base, query, n))
+        filters = _validated(
+            DeviceFilterSerializer, {k: v for k, v in request.query_params.items() if k not in PAGINATION_PARAMS}
+        )
+        cached = False
+
+        def fetch(page: int, page_size: int) -> tuple[int, list]:
+            nonlocal cached
+            result, cached = selectors.device_page(**filters, page=page, page_size=page_size)
+            return result["count"], result["results"]
+
+        body = BoundedPagination().paginate_fetched(request, fetch)
         return Response(body, headers={"X-Cache": "HIT" if cached else "MISS"})
 
 
