@@ -9,4 +9,5 @@ urlpatterns = [
     path("device-types", views.DeviceTypeListApi.as_view(), name="device-type-list"),
     path("sites", views.SiteListApi.as_view(), name="site-list"),
     path("dead-letters", views.DeadLetterListApi.as_view(), name="dead-letter-list"),
+    path("dead-letters/summary", views.DeadLetterSummaryApi.as_view(), name="dead-letter-summary"),
 ]

@@ -17,6 +17,7 @@ from telemetry.api.serializers import (
     ReadingFilterSerializer,
     ReadingSerializer,
 )
+from telemetry.broker_stats import broker_counters
 from telemetry.drift import device_type_drift
 from tier0site.api import PAGINATION_PARAMS, BoundedPagination, PageSerializer, page_body, validated_input
 
@@ -98,3 +99,17 @@ class DeadLetterListApi(generics.ListAPIView):
 
     def get_queryset(self):
         return selectors.dead_letter_list(source=self.request.query_params.get("source"))
+
+
+class DeadLetterSummaryApi(APIView):
+    """Dead letters by source and reason, and what the broker dropped before any consumer saw it."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(responses={200: serializers.DictField()})
+    def get(self, request):
+        try:
+            broker = {"reachable": True, **broker_counters(timeout_s=2.0)}
+        except (OSError, TimeoutError) as exc:
+            broker = {"reachable": False, "error": str(exc)[:200]}
+        return Response({**selectors.dead_letter_summary(), "broker": broker})

@@ -147,3 +147,12 @@ def test_health_names_the_failing_part(anon_client, settings):
 def test_openapi_schema_and_metrics_are_served(anon_client, api_client):
     assert api_client.get("/api/schema").status_code == 200
     assert b"django_http_requests" in anon_client.get("/metrics").content
+
+
+def test_dead_letter_summary_counts_reasons_and_the_brokers_drops(api_client, staff_client, mosquitto):
+    readings_ingest(messages=[RawMessage("og/field/a/turbine/b", b"oops"), RawMessage("og/field/a/turbine/b", b"null")])
+    assert api_client.get("/api/dead-letters/summary").status_code == 403
+    body = staff_client.get("/api/dead-letters/summary").json()
+    assert body["dead_lettered"] == {"mqtt": 2}
+    assert sorted((r["kind"], r["count"]) for r in body["by_reason"]) == [("json", 1), ("schema", 1)]
+    assert body["broker"]["reachable"] and body["broker"]["publish_dropped"] >= 0
