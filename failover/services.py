@@ -16,12 +16,12 @@ failover``, drills) and unplanned ones (the watcher, after the primary died):
 8. verify_write      a write on the new primary (and through the app's routing in HA mode)
 
 Each step's duration goes into a ``FailoverEvent`` and, live, to the channel-layer
-group ``failover`` (type ``failover.progress``).
+group ``failover`` (type ``failover.progress``, through ``tier0site.live``: at most
+one message a second, each with every step so far, and the final one at once).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fcntl
 import logging
@@ -32,8 +32,6 @@ from pathlib import Path
 
 import psycopg
 import redis
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import DatabaseError, connections
 
@@ -48,11 +46,9 @@ from failover.topology import (
     pg_set_sync,
     pg_stop,
 )
+from tier0site import live
 
 logger = logging.getLogger(__name__)
-
-PROGRESS_GROUP = "failover"
-PROGRESS_TYPE = "failover.progress"
 
 
 class FailoverError(Exception):
@@ -75,50 +71,13 @@ class FailoverFailed(FailoverError):
     """Something failed mid-way; the event's steps say where."""
 
 
-# --- progress -----------------------------------------------------------------------
-class ProgressPublisher:
-    """Coalesced live progress: at most one message a second, each with every step so far.
-
-    Publishing never stops a failover: the channel layer may live on the very
-    Redis that is failing over, so each send has a short timeout.
-    """
-
-    def __init__(self, *, enabled: bool = True, interval_s: float = 1.0, timeout_s: float = 1.0) -> None:
-        self.enabled = enabled
-        self.interval_s = interval_s
-        self.timeout_s = timeout_s
-        self.last_sent = 0.0
-        self.sent: list[dict] = []
-
-    def publish(self, payload: dict, *, final: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if not final and now - self.last_sent < self.interval_s:
-            return
-        self.last_sent = now
-        message = {"type": PROGRESS_TYPE, **payload}
-        layer = get_channel_layer()
-        if layer is None:
-            return
-
-        async def send():
-            await asyncio.wait_for(layer.group_send(PROGRESS_GROUP, message), self.timeout_s)
-
-        try:
-            async_to_sync(send)()
-            self.sent.append(message)
-        except Exception:  # noqa: BLE001 - live progress must never break a failover
-            logger.warning("failover progress not published", exc_info=True)
-
-
 # --- step recording -------------------------------------------------------------------
 @dataclass
 class StepLog:
     kind: str
     source_region: str
     target_region: str
-    publisher: ProgressPublisher
+    publisher: live.Publisher
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started: float = field(default_factory=time.monotonic)
     steps: list[dict] = field(default_factory=list)
@@ -138,7 +97,8 @@ class StepLog:
         finally:
             entry["seconds"] = round(time.monotonic() - begun, 4)
             logger.info("failover step", extra={"step": name, "seconds": entry["seconds"], "ok": entry["ok"]})
-            self.publisher.publish(self.payload("running"))
+            self.publisher.add(self.payload("running"))
+            self.publisher.flush()
 
     def payload(self, status: str) -> dict:
         return {
@@ -186,7 +146,8 @@ def _record(log: StepLog, *, status: str, error: str = "", requested_by=None) ->
             requested_by=requested_by if getattr(requested_by, "pk", None) else None,
         )
     )
-    log.publisher.publish({**log.payload(status), "event_id": event.id, "total_s": event.total_s, "error": error}, final=True)
+    log.publisher.add({**log.payload(status), "event_id": event.id, "total_s": event.total_s, "error": error})
+    log.publisher.flush(force=True)
     return event
 
 
@@ -232,7 +193,7 @@ def failover_run(
         kind=FailoverEvent.Kind.UNPLANNED if unplanned else FailoverEvent.Kind.PLANNED,
         source_region="",
         target_region=target_region,
-        publisher=ProgressPublisher(enabled=publish),
+        publisher=live.Publisher(live.FAILOVER, enabled=publish),
     )
     with _failover_lock(topology):
         # 1. health and lag of the target; find the primary it replaces.
@@ -486,7 +447,10 @@ def node_rebuild(*, region: str, topology: Topology | None = None, requested_by=
         raise FailoverRefused(f"unknown region {region!r}")
     node = topology.pg_node(region)
     log = StepLog(
-        kind=FailoverEvent.Kind.REBUILD, source_region="", target_region=region, publisher=ProgressPublisher(enabled=publish)
+        kind=FailoverEvent.Kind.REBUILD,
+        source_region="",
+        target_region=region,
+        publisher=live.Publisher(live.FAILOVER, enabled=publish),
     )
     with _failover_lock(topology):
         primaries = [s for s in selectors.topology_state(topology) if s.is_primary and s.region != region]

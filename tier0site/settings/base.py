@@ -149,10 +149,19 @@ COHERE_BASE_URL = env.str("COHERE_BASE_URL", "")
 TELEMETRY_RETENTION_DAYS = env.int("TELEMETRY_RETENTION_DAYS", 30)
 TELEMETRY_PARTITIONS_AHEAD_DAYS = env.int("TELEMETRY_PARTITIONS_AHEAD_DAYS", 7)
 TELEMETRY_BATCH_SIZE = env.int("TELEMETRY_BATCH_SIZE", 5000)
-TELEMETRY_FLUSH_INTERVAL_S = env.float("TELEMETRY_FLUSH_INTERVAL_S", 0.2)
+# How long a partial batch may wait for more messages; 0: group commit (stored as
+# soon as the previous commit is done), which gives the lowest latency at any rate.
+TELEMETRY_FLUSH_INTERVAL_S = env.float("TELEMETRY_FLUSH_INTERVAL_S", 0.0)
 TELEMETRY_LIVE_INTERVAL_S = env.float("TELEMETRY_LIVE_INTERVAL_S", 1.0)
 # A listed metric is shown as stopped when its type reported this long after its last value.
 TELEMETRY_DRIFT_STALE_S = env.int("TELEMETRY_DRIFT_STALE_S", 300)
+# Larger messages are dead-lettered unread (MQTT and AMQP bodies alike); Mosquitto's
+# message_size_limit matches it so the broker refuses them first.
+TELEMETRY_MAX_PAYLOAD_BYTES = env.int("TELEMETRY_MAX_PAYLOAD_BYTES", 64 * 1024)
+
+# --- Workers (tier0site.workers) ------------------------------------------------
+WORKER_HEARTBEAT_S = env.float("WORKER_HEARTBEAT_S", 5.0)  # beats expire after three intervals
+WORKER_LOG_EVERY_S = env.float("WORKER_LOG_EVERY_S", 10.0)  # one throughput line per worker; 0: off
 
 # --- Deployment -------------------------------------------------------------
 DEPLOYMENT_VERSION = env.str("DEPLOYMENT_VERSION", "v1.0.0057")
@@ -207,8 +216,7 @@ LOGGING = {
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django_prometheus.middleware.PrometheusAfterMiddleware"), "whitenoise.middleware.WhiteNoiseMiddleware"
 )
-# Channel-layer groups whose events the dashboard's websocket relays to the page.
-DASHBOARD_LIVE_GROUPS = env.list("DASHBOARD_LIVE_GROUPS", default=["telemetry", "sessions", "failover", "images"])
+# The groups and events the dashboard's websocket relays are listed in tier0site/live.py.
 # Regions the "Simulate Failover" panel can switch between.
 DASHBOARD_REGIONS = env.list("DASHBOARD_REGIONS", default=["region1", "region2"])
 
@@ -218,7 +226,7 @@ DASHBOARD_REGIONS = env.list("DASHBOARD_REGIONS", default=["region1", "region2"]
 SESSIONS_QUEUE = env.str("SESSIONS_QUEUE", "user_activity_queue")
 SESSIONS_PREFETCH = env.int("SESSIONS_PREFETCH", 4000)  # 2 batches: the next one arrives during a commit
 SESSIONS_BATCH_SIZE = env.int("SESSIONS_BATCH_SIZE", 2000)
-SESSIONS_FLUSH_INTERVAL_S = env.float("SESSIONS_FLUSH_INTERVAL_S", 0.05)  # wait this long to fill a batch
+SESSIONS_FLUSH_INTERVAL_S = env.float("SESSIONS_FLUSH_INTERVAL_S", 0.0)  # how long a partial batch may wait
 SESSIONS_SRE_USER_KEY = env.str("SESSIONS_SRE_USER_KEY", "SRE_User")
 SESSIONS_SUMMARY_MAX_USERS = env.int("SESSIONS_SUMMARY_MAX_USERS", 1000)
 # Under a flood SRE_User refreshes are coalesced to one per this many seconds.

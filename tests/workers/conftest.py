@@ -1,0 +1,3 @@
+"""The base's tests run the sessions pipeline: its queue and key fixtures."""
+
+from tests.sessions.conftest import queue, sre_key  # noqa: F401 - fixtures
