@@ -71,9 +71,14 @@ def _inspect(document, *, check_strings: bool) -> None:
             _check_string(value)
 
 
-def _loads(text: str):
+def _loads(text: str, finite_floats: bool):
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant, parse_float=_finite_float)
+        return json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float if finite_floats else float,
+        )
     except InvalidMessage:
         raise
     except RecursionError:
@@ -84,11 +89,13 @@ def _loads(text: str):
         raise InvalidMessage(str(exc)[:120]) from None
 
 
-def parse_json_object(raw: bytes, *, prefix: str = "", object_prefix: str = "") -> tuple[dict, bool]:
+def parse_json_object(raw: bytes, *, prefix: str = "", object_prefix: str = "", finite_floats: bool = True) -> tuple[dict, bool]:
     """The JSON object in ``raw`` and whether ``raw`` began with a UTF-8 byte-order mark (dropped).
 
     ``prefix`` starts the reason of a body that is not sound JSON, ``object_prefix``
-    that of JSON that is not an object.
+    that of JSON that is not an object. ``finite_floats=False`` lets a number too
+    large for a float (``1e999``) parse as infinity, for a caller that checks the
+    numbers it uses (cheaper than a check per float).
     """
     try:
         try:
@@ -98,7 +105,7 @@ def parse_json_object(raw: bytes, *, prefix: str = "", object_prefix: str = "") 
         bom = text.startswith(_BOM)
         if bom:
             text = text[1:]
-        document = _loads(text)
+        document = _loads(text, finite_floats)
         if isinstance(document, dict | list):
             # Cheap bounds first: fewer brackets than the limit means no deep nesting,
             # and without escapes no string can hold NUL or a surrogate.

@@ -96,7 +96,7 @@ EXPECTED_REASONS = {
     "truncated_json": "json:",
     "nan_metric": "NaN",
     "infinity_metric": "Infinity",
-    "overflowing_float": "out of range",
+    "overflowing_float": "'rpm' must be a finite number, not float",
     "boolean_metric": "'running' must be a finite number, not bool",
     "string_metric": "'rpm_text' must be a finite number, not str",
     "nested_metrics": "'bearing' must be a finite number, not dict",
