@@ -22,7 +22,7 @@ from telemetry.device_types import NOTABLE_STATES
 from telemetry.drift import schema_seen_record
 from telemetry.models import DeadLetter
 from telemetry.validation import InvalidMessage, ValidReading, validate_message
-from tier0site.batches import store_isolating
+from tier0site.batches import excerpt, store_isolating
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,15 @@ def _validate(messages: Iterable[RawMessage]) -> tuple[list, list]:
 
 
 def _dead_letter(message: RawMessage, reason: str) -> DeadLetter:
-    return DeadLetter(source="mqtt", topic=_as_text(message.topic)[:512], payload=_as_text(message.payload), reason=reason)
+    kept = excerpt(message.payload)
+    return DeadLetter(
+        source="mqtt",
+        topic=_as_text(message.topic)[:512],
+        payload=_as_text(kept.head),
+        payload_size=kept.size,
+        payload_sha256=kept.sha256,
+        reason=reason[:2000],
+    )
 
 
 def _as_text(raw: bytes | str) -> str:

@@ -57,7 +57,7 @@ def _record_or_404(store, image_id: str) -> dict:
 
 
 class ImageListApi(APIView):
-    @extend_schema(parameters=[ImageFilterSerializer, PageSerializer])
+    @extend_schema(parameters=[ImageFilterSerializer, PageSerializer], responses={200: dict}, operation_id="api_images_list")
     def get(self, request):
         # A plain dict: with a QueryDict, DRF reads an absent boolean as false.
         query = {key: value for key, value in request.query_params.items() if key not in PAGINATION_PARAMS}
@@ -71,16 +71,16 @@ class ImageListApi(APIView):
 
 
 class ImageDetailApi(APIView):
+    @extend_schema(responses={200: dict, 404: dict})
     def get(self, request, image_id: str):
         record = _record_or_404(store_default(), image_id)
         body = selectors.image_public(record)
-        body["path"] = record["path"]
         body["analysis"] = record.get("analysis", {})
         body["embedding_model"] = record.get("embedding_model", "")
         body["embedding_dimensions"] = len(record.get("embedding") or [])
         return Response(body)
 
-    @extend_schema(request=ReviewSerializer)
+    @extend_schema(request=ReviewSerializer, responses={200: dict, 400: dict, 404: dict})
     def patch(self, request, image_id: str):
         if not isinstance(request.data, dict) or not request.data:
             raise ValidationError({"error": f"Send a JSON object with any of: {', '.join(REVIEWABLE)}."})
@@ -99,6 +99,7 @@ class ImageDetailApi(APIView):
 
 
 class ImageFileApi(APIView):
+    @extend_schema(responses={(200, "image/*"): bytes, 404: dict})
     def get(self, request, image_id: str):
         record = _record_or_404(store_default(), image_id)
         try:
@@ -109,6 +110,7 @@ class ImageFileApi(APIView):
 
 
 class ImageThumbnailApi(APIView):
+    @extend_schema(responses={(200, "image/jpeg"): bytes, 404: dict})
     def get(self, request, image_id: str):
         record = _record_or_404(store_default(), image_id)
         try:
@@ -119,7 +121,7 @@ class ImageThumbnailApi(APIView):
 
 
 class ImageSimilarApi(APIView):
-    @extend_schema(parameters=[SimilarQuerySerializer])
+    @extend_schema(parameters=[SimilarQuerySerializer], responses={200: dict, 404: dict})
     def get(self, request, image_id: str):
         query = _validated(SimilarQuerySerializer, request.query_params)
         results = selectors.image_similar(image_id=image_id, limit=query["limit"], store=store_default())
@@ -129,6 +131,7 @@ class ImageSimilarApi(APIView):
 
 
 class ImageSummaryApi(APIView):
+    @extend_schema(responses={200: dict})
     def get(self, request):
         return Response(selectors.images_summary(store=store_default()))
 

@@ -19,16 +19,9 @@ from telemetry.api.serializers import (
 )
 from telemetry.broker_stats import broker_counters
 from telemetry.drift import device_type_drift
-from tier0site.api import PAGINATION_PARAMS, BoundedPagination, PageSerializer, page_body, validated_input
+from tier0site.api import PAGINATION_PARAMS, BoundedPagination, PageSerializer, validated_input
 
 _validated = partial(validated_input, prefix="Invalid filter ")
-
-
-def device_page_body(page: dict, url_for) -> dict:
-    """The body of a cached device page (also served by the fast path); ``url_for(n)`` links page n."""
-    return page_body(
-        count=page["count"], page=page["page"], page_size=page["page_size"], results=page["results"], url_for=url_for
-    )
 
 
 class DeviceListApi(APIView):
