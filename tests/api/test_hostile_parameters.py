@@ -34,8 +34,11 @@ HOSTILE_VALUES = [
 
 # endpoint -> parameters it reads
 LIST_ENDPOINTS = {
-    "/api/devices": ["page", "page_size", "site_id", "device_type", "state"],
+    "/api/devices": ["page", "page_size", "site_id", "device_type", "state", "online"],
     "/api/devices/TURB-1/telemetry": ["start", "end", "cursor", "limit"],
+    "/api/devices/TURB-1/series": ["range"],
+    "/api/telemetry/rate": ["minutes", "bucket_s"],
+    "/api/device-types": ["page"],
     "/api/users": ["page", "page_size", "status", "region", "site_id"],
     "/api/images": ["page", "page_size", "device_type", "site_id", "has_hard_hat", "reviewed", "min_compliance"],
     "/api/images/similar/none": ["limit"],
@@ -44,6 +47,7 @@ LIST_ENDPOINTS = {
 DETAIL_PATHS = [
     "/api/devices/%00bad",
     "/api/devices/%00bad/telemetry",
+    "/api/devices/%00bad/series",
     "/api/devices/" + "x" * 3000,
     "/api/sites/%00/users",
     "/api/sites/" + "x" * 3000 + "/users",

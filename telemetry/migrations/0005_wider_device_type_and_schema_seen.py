@@ -15,7 +15,7 @@ ALTER TABLE telemetry_reading ALTER COLUMN device_type TYPE varchar(32), ALTER C
 
 
 class Migration(migrations.Migration):
-    dependencies = [("telemetry", "0002_dead_letter_payload_size_and_hash")]
+    dependencies = [("telemetry", "0004_merge_dead_letters_and_liveness")]
 
     operations = [
         migrations.SeparateDatabaseAndState(
