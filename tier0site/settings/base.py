@@ -60,6 +60,7 @@ INSTALLED_APPS = [
 # hand-off per request instead of six (measured 4x the API throughput).
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "tier0site.api.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -168,6 +169,8 @@ TELEMETRY_BATCH_SIZE = env.int("TELEMETRY_BATCH_SIZE", 5000)
 # soon as the previous commit is done), which gives the lowest latency at any rate.
 TELEMETRY_FLUSH_INTERVAL_S = env.float("TELEMETRY_FLUSH_INTERVAL_S", 0.0)
 TELEMETRY_LIVE_INTERVAL_S = env.float("TELEMETRY_LIVE_INTERVAL_S", 1.0)
+# A listed metric is shown as stopped when its type reported this long after its last value.
+TELEMETRY_DRIFT_STALE_S = env.int("TELEMETRY_DRIFT_STALE_S", 300)
 # Liveness: a device is online while its last message arrived within
 # DEVICE_OFFLINE_AFTER_S (default three expected reporting intervals; the default
 # simulator visits each of its 100,000 devices about every 555 s).
@@ -208,7 +211,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["tier0site.permissions.StaffWritesOnly"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "tier0site.api.BoundedPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "tier0site.api.exception_handler",
     # Per-client rates (Redis-backed cache); POST /api/query may call Cohere, so it has
