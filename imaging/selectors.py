@@ -98,14 +98,38 @@ def images_summary(*, store: ImageStore | None = None) -> dict:
     return {"by_site_and_type": rows, "by_site": roll("site_id", per_site), "by_device_type": roll("device_type", per_type)}
 
 
+NEGATIONS = ("no ", "not ", "without ", "missing ")
+
+
 def images_word_frequencies(*, site_id: str | None = None, store: ImageStore | None = None) -> Counter:
+    """Terms for the word cloud: each thing once, as its longest phrase.
+
+    Keywords (deliberate tags) weigh double; negated tags ("no hard hat") name what is
+    not in the picture and are left out; a word that is part of a kept phrase ("hat"
+    in "hard hat") adds to that phrase instead of standing beside it.
+    """
     store = store or store_default()
     _total, rows = store.find({"site_id": site_id} if site_id else {}, limit=10_000)
-    words: Counter = Counter()
+    phrases: Counter = Counter()
+    tokens: Counter = Counter()
     for row in rows:
         for keyword in row.get("keywords") or []:
-            words[keyword.lower()] += 2  # a keyword is a deliberate tag: weigh it above prose
+            keyword = " ".join(keyword.lower().split())
+            if keyword and not keyword.startswith(NEGATIONS):
+                phrases[keyword] += 2
         for token in re.findall(r"[a-z][a-z-]+", (row.get("description") or "").lower()):
             if token not in STOPWORDS:
-                words[token] += 1
-    return words
+                tokens[token] += 1
+    return _merge_partials(phrases, tokens)
+
+
+def _merge_partials(phrases: Counter, tokens: Counter) -> Counter:
+    """Fold every term whose words all appear in a longer term into the longest such term."""
+    terms = phrases + tokens
+    by_length = sorted(terms, key=lambda t: (-len(t.split()), t))
+    merged: Counter = Counter()
+    for term in by_length:
+        words = set(term.split())
+        home = next((kept for kept in merged if words < set(kept.split())), None)
+        merged[home or term] += terms[term]
+    return merged

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.db import close_old_connections
 from django.utils import timezone
 
 from imaging.analysers.base import Analyser, ImageDecodeError, image_decode
@@ -185,6 +186,9 @@ def images_scan(
         except OSError as exc:
             report.skipped.append({"path": str(path), "reason": f"cannot read: {exc.strerror or exc}"})
             logger.warning("skipped image %s: %s", path, exc)
+        except Exception as exc:  # noqa: BLE001 - one file (or an analyser bug on it) must never stop the scan
+            report.skipped.append({"path": str(path), "reason": f"analysis failed: {type(exc).__name__}: {exc}"})
+            logger.exception("skipped image %s", path)
         finally:
             if progress:
                 progress(done)
@@ -216,7 +220,12 @@ def images_watch(
 ) -> None:
     """Rescan every ``interval_s`` until ``stop`` (a ShutdownFlag) is set; cheap when nothing changed."""
     while not stop.is_set:
-        report = images_scan(root=root, store=store, analyser=analyser)
+        close_old_connections()  # a database restart between scans: reconnect instead of failing forever
+        try:
+            report = images_scan(root=root, store=store, analyser=analyser)
+        except Exception as exc:  # noqa: BLE001 - the watcher outlives a vanished folder or a database outage
+            logger.warning("image scan of %s failed: %s; retrying in %ss", root, exc, interval_s)
+            report = ScanReport(skipped=[{"path": str(root), "reason": f"scan failed: {type(exc).__name__}: {exc}"}])
         if on_report:
             on_report(report)
         if stop.wait(interval_s):

@@ -3,7 +3,9 @@
 import io
 import json
 import shutil
+import struct
 import uuid
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +37,16 @@ def synthetic(seed: int, size=(160, 240)) -> np.ndarray:
         y, x = rng.integers(0, h - 30), rng.integers(0, w - 30)
         img[y : y + 30, x : x + 30] = rng.integers(0, 255, 3)
     return img.astype(np.uint8)
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A 69-byte PNG: signature, an IHDR claiming width x height, a tiny IDAT and IEND (a decompression bomb's header)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(4))) + chunk(b"IEND", b"")
 
 
 @pytest.fixture(scope="session")

@@ -245,6 +245,8 @@ IMAGES_PROVIDER = env.str("IMAGES_PROVIDER", "auto")  # auto | offline | cohere
 COHERE_IMAGE_EMBED_MODEL = env.str("COHERE_IMAGE_EMBED_MODEL", "embed-v4.0")
 IMAGES_ROOT = env.str("IMAGES_ROOT", str(SEED_DATA_DIR / "images"))
 IMAGES_WATCH_INTERVAL_S = env.float("IMAGES_WATCH_INTERVAL_S", 5.0)
+# Largest image decoded (PIL's MAX_IMAGE_PIXELS): 50 megapixels; bigger files are reported and skipped as bombs.
+IMAGES_MAX_PIXELS = env.int("IMAGES_MAX_PIXELS", 50_000_000)
 
 # --- Failover / HA ---------------------------------------------------------------
 # Off unless HA_DATABASE_HOSTS / REDIS_SENTINELS are set (``manage.py ha_up`` prints
