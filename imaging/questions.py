@@ -72,7 +72,30 @@ def _person_matches(record: dict, person: dict) -> bool:
         # A person corrected the image-level flags (or the count): judge by them.
         sc = record.get("safety_compliance") or {}
         return all(sc.get(flags[a]) is want for a, want in person.items())
-    return any(all(bool((p.get(a) or {}).get("value")) is want for a, want in person.items()) for p in record.get("people") or [])
+    # Only confident judgements count: an "unknown" (None) is neither a yes nor a no.
+    return any(all((p.get(a) or {}).get("value") is want for a, want in person.items()) for p in record.get("people") or [])
+
+
+FLAG_ATTR = {"has_hard_hat": "hard_hat", "has_safety_vest": "safety_vest", "has_inspection_equipment": "inspection_equipment"}
+
+
+def _uncertain(store: ImageStore, filters: dict, person: dict, matched: list[dict]) -> list[dict]:
+    """Images that fit the rest of the question but whose relevant judgement is "unknown": not counted, named."""
+    asked = [k for k in FLAG_ATTR if k in filters] + [k for k, a in FLAG_ATTR.items() if a in person]
+    if filters.get("min_compliance") is not None or filters.get("max_compliance") is not None:
+        asked = list(FLAG_ATTR)
+    if not asked:
+        return []
+    relaxed = {k: v for k, v in filters.items() if k not in FLAG_ATTR and k not in ("min_compliance", "max_compliance")}
+    _total, rows = store.find(relaxed, limit=1000)
+    seen = {r["id"] for r in matched}
+    return [
+        r
+        for r in rows
+        if r["id"] not in seen
+        and (r.get("persons") or 0) > 0
+        and any((r.get("safety_compliance") or {}).get(k) is None for k in asked)
+    ]
 
 
 def images_answer_question(question: str, *, store: ImageStore | None = None) -> dict:
@@ -121,6 +144,12 @@ def images_answer_question(question: str, *, store: ImageStore | None = None) ->
         answer = f"{len(site_list)} site(s) with {described}: " + "; ".join(parts) + "."
     else:
         answer = f"No scanned image shows {described}."
+    uncertain = _uncertain(store, filters, person, rows)
+    if uncertain:
+        answer += (
+            f" {len(uncertain)} image(s) with people were uncertain on this (the analyser was not sure) and are not"
+            f" counted: {', '.join(sorted(r['filename'] for r in uncertain))}; a review decides them."
+        )
     sources = []
     for r in rows:
         public = image_public(r)
@@ -148,7 +177,15 @@ def images_answer_question(question: str, *, store: ImageStore | None = None) ->
     return {
         "answer": answer,
         "sources": sources,
-        "data": {"filters": clean_filters, "person": person, "sites": site_list, "count": len(rows), "closest_instead": closest},
+        "data": {
+            "filters": clean_filters,
+            "person": person,
+            "sites": site_list,
+            "count": len(rows),
+            "closest_instead": closest,
+            "uncertain": len(uncertain),
+            "uncertain_images": sorted(r["filename"] for r in uncertain),
+        },
     }
 
 

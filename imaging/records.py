@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+FLAGS = ("has_hard_hat", "has_safety_vest", "has_inspection_equipment")
+
+
+def compliance_view(record: dict) -> dict:
+    """The flags and score, plus ``uncertain``: flags the analyser was not sure of (people in view, no value)."""
+    sc = dict(record.get("safety_compliance") or {})
+    sc["uncertain"] = [f for f in FLAGS if (record.get("persons") or 0) > 0 and sc.get(f) is None]
+    return sc
+
 
 def image_public(record: dict) -> dict:
     """The API's view of a record: the seed's shape, links to the image and its thumbnail."""
@@ -13,7 +22,7 @@ def image_public(record: dict) -> dict:
         "site_id": record["site_id"],
         "description": record.get("description", ""),
         "keywords": record.get("keywords", []),
-        "safety_compliance": record.get("safety_compliance", {}),
+        "safety_compliance": compliance_view(record),
         "compliance_score": (record.get("safety_compliance") or {}).get("compliance_score"),
         "persons": record.get("persons", 0),
         "people": record.get("people", []),

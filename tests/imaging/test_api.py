@@ -43,7 +43,13 @@ def test_list_and_filters(api_client, scanned):
         "image_url",
         "thumbnail_url",
     } <= set(first)
-    assert set(first["safety_compliance"]) == {"has_hard_hat", "has_safety_vest", "has_inspection_equipment", "compliance_score"}
+    assert set(first["safety_compliance"]) == {
+        "has_hard_hat",
+        "has_safety_vest",
+        "has_inspection_equipment",
+        "compliance_score",
+        "uncertain",
+    }
     turbines = api_client.get("/api/images", {"device_type": "turbine"}).json()["results"]
     assert {r["device_type"] for r in turbines} == {"turbine"} and len(turbines) == 2
     some_site = turbines[0]["site_id"]
