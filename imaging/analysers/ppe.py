@@ -221,7 +221,9 @@ def equipment_score(rgb: np.ndarray, hands, objects: list[dict]) -> dict:
         if obj["handheld"] and x0 <= cx <= x1 and y0 <= cy <= y1 and obj["score"] > best["score"]:
             best = {**best, "score": float(obj["score"]), "what": obj["label"].lower()}
     if best["measurable"]:
-        for rect in _one_colour_rectangles(rgb[y0:y1, x0:x1]):
+        # Several colour counts: a device stands out as one region at some granularity, not always the same one.
+        rects = [r for colours in (3, 4, 5) for r in _one_colour_rectangles(rgb[y0:y1, x0:x1], colours)]
+        for rect in rects:
             score = 0.5 * rect["fill"] + 0.4 * rect["solidity"] - 0.05 * (rect["aspect"] - 1)
             if score > best["score"]:
                 best = {**best, "score": round(float(score), 3), "what": "tablet or clipboard"}
@@ -231,7 +233,7 @@ def equipment_score(rgb: np.ndarray, hands, objects: list[dict]) -> dict:
 MIN_HANDS_SIDE = 60  # pixels: below this a tablet is a handful of pixels and cannot be told from a sleeve
 
 
-def _one_colour_rectangles(patch: np.ndarray, colours: int = 5) -> list[dict]:
+def _one_colour_rectangles(patch: np.ndarray, colours: int = 3) -> list[dict]:
     """Regions of one colour (k-means in Lab) that fill their rotated rectangle: device-like shapes.
 
     At most one side may touch the region's edge (a tablet held at the side of the band).
