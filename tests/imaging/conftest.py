@@ -2,6 +2,7 @@
 
 import io
 import json
+import logging
 import shutil
 import struct
 import uuid
@@ -15,6 +16,7 @@ from PIL import Image
 
 from imaging.analysers.neural import NeuralAnalyser
 from imaging.stores import MongoImageStore, PostgresImageStore
+from tests.imaging.mongo_server import SecantusServer, mongo_reachable
 
 SEED_IMAGES = Path(settings.SEED_DATA_DIR) / "images"
 LABELS = json.loads((Path(__file__).parent / "fixtures" / "seed_labels.json").read_text())["images"]
@@ -72,13 +74,18 @@ def analyser():
     return NeuralAnalyser()
 
 
-def _mongo_store():
+@pytest.fixture(scope="session")
+def mongo_uri():
+    """A real MongoDB when one is reachable (``MONGODB_URI``), else SecantusDB started as a separate process."""
+    if mongo_reachable(MONGO_URI):
+        yield MONGO_URI
+        return
     try:
-        store = MongoImageStore(MONGO_URI, database=f"tier0_images_test_{uuid.uuid4().hex[:8]}", timeout_ms=500)
-        store.client.admin.command("ping")
-    except Exception as exc:  # noqa: BLE001 - any failure to reach MongoDB means "not available here"
-        pytest.skip(f"MongoDB not reachable at {MONGO_URI} ({type(exc).__name__}); the PostgreSQL run covers the contract")
-    return store
+        with SecantusServer() as uri:
+            logging.getLogger(__name__).warning("MongoDB contract tests run against SecantusDB at %s", uri)
+            yield uri
+    except (FileNotFoundError, RuntimeError) as exc:
+        pytest.skip(f"no MongoDB at {MONGO_URI} and no SecantusDB: {exc}")
 
 
 @pytest.fixture(params=["postgres", "mongodb"])
@@ -87,6 +94,8 @@ def store(request, db):
     if request.param == "postgres":
         yield PostgresImageStore()
         return
-    mongo = _mongo_store()
+    mongo = MongoImageStore(
+        request.getfixturevalue("mongo_uri"), database=f"tier0_images_test_{uuid.uuid4().hex[:8]}", timeout_ms=2000
+    )
     yield mongo
     mongo.client.drop_database(mongo.collection.database.name)
