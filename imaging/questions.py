@@ -111,7 +111,8 @@ def images_answer_question(question: str, *, store: ImageStore | None = None) ->
         relaxed = {k: v for k, v in filters.items() if k != "min_compliance"}
         _total, candidates = store.find(relaxed, limit=1000)
         candidates = [r for r in candidates if (r.get("persons") or 0) > 0 and _person_matches(r, person)]
-        scored = [r for r in candidates if (r.get("safety_compliance") or {}).get("compliance_score") is not None]
+        # A crew wearing nothing protective (score 0) is not "closest to high compliance": name none then.
+        scored = [r for r in candidates if ((r.get("safety_compliance") or {}).get("compliance_score") or 0) > 0]
         if scored:
             best = max(r["safety_compliance"]["compliance_score"] for r in scored)
             rows = [r for r in scored if r["safety_compliance"]["compliance_score"] == best]

@@ -34,7 +34,7 @@ CALIBRATION = {
     # set low by judgement rather than fitted.
     "hard_hat": (0.15, 0.05),
     # White: also light hair, a coat's collar, a face shield: the classes overlap and many stay "unknown".
-    "hard_hat_white": (0.28, 0.08),
+    "hard_hat_white": (0.32, 0.08),
     "safety_vest": (0.07, 0.015),
     "inspection_equipment": (0.38, 0.12),  # weak evidence: one training non-holder had a device-like rectangle
 }
@@ -46,12 +46,19 @@ def calibrated(attr: str, score: float) -> float:
     return 1.0 / (1.0 + math.exp(-(score - centre) / width))
 
 
-def decide(attr: str, score: float, *, trust: float = 1.0) -> dict:
+BARE_FULL = 0.5  # hair, cap or skin over half the dome: full evidence of a bare head
+
+
+def decide(attr: str, score: float, *, trust: float = 1.0, against: float | None = None) -> dict:
     """A judgement from a score: value True/False when sure enough, None ("unknown") otherwise.
 
     ``trust`` (0..1) lowers the confidence when the regions are guesses (no pose, tiny person).
+    ``against`` (0..1), when given, is the positive evidence needed for a "no": no shell colour on a
+    head is not yet a bare head (the dome may be misplaced); hair, a cap or skin there is.
     """
     p = calibrated(attr, score)
+    if against is not None and p < 0.5:
+        trust *= min(1.0, against / BARE_FULL)
     confidence = 0.5 + (max(p, 1 - p) - 0.5) * trust
     value = (p >= 0.5) if confidence >= CONFIDENT else None
     return {**judgement(value, confidence), "score": round(float(score), 3)}
@@ -77,6 +84,7 @@ def _person(rgb: np.ndarray, hsv: np.ndarray, box: np.ndarray, score: float, obj
     candidates = [ppe.hat_score(hsv, mask, r) for r in (posed, fallback) if r is not None]
     candidates.append(ppe.helmet_blob(hsv, mask, (x0, y0, x1, y1), 0.3 * min(x1 - x0, y1 - y0)))
     hat = max(candidates, key=lambda h: h["score"])
+    hat["bare"] = candidates[0].get("bare", 0.0)  # measured where the head most likely is (pose, else crown)
     # As for hats: the pose may misplace the torso of someone bent over or seen from behind, so the box's
     # torso band is measured too and the larger share counts (the silhouette keeps the background out).
     vest = max(ppe.vest_share(hsv, r.torso, mask) for r in (posed, fallback) if r is not None)
@@ -89,8 +97,11 @@ def _person(rgb: np.ndarray, hsv: np.ndarray, box: np.ndarray, score: float, obj
         "found_by": f"ssd+{regions.source}",
         "at_edge": bool(x0 <= 1 or y0 <= 1 or x1 >= width - 1 or y1 >= height - 1),
         "hard_hat": {
-            **decide("hard_hat_white" if hat["colour"] == "white" else "hard_hat", hat["score"], trust=trust),
+            **decide(
+                "hard_hat_white" if hat["colour"] == "white" else "hard_hat", hat["score"], trust=trust, against=hat["bare"]
+            ),
             "colour": hat["colour"],
+            "bare": round(hat["bare"], 3),
         },
         "safety_vest": decide("safety_vest", vest, trust=trust),
         "inspection_equipment": {

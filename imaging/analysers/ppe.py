@@ -22,7 +22,7 @@ import numpy as np
 
 # HSV (OpenCV: H 0-180) ranges of hard-hat shells.
 SHELL = (
-    ((0, 0, 170), (180, 40, 255)),  # white
+    ((0, 0, 170), (180, 55, 255)),  # white (a little tint allowed: warm or cold light)
     ((15, 120, 120), (35, 255, 255)),  # yellow
     ((5, 150, 130), (15, 255, 255)),  # orange
     ((0, 150, 90), (5, 255, 255)),  # red
@@ -159,9 +159,17 @@ def hat_score(hsv: np.ndarray, mask: np.ndarray, regions: Regions) -> dict:
         dome = _crown(mask, regions)
     pixels = hsv[dome]
     if len(pixels) < 12:
-        return {"score": 0.0, "colour": None, "pixels": int(len(pixels))}
+        return {"score": 0.0, "colour": None, "pixels": int(len(pixels)), "bare": 0.0}
     share, colour = _dominant_shell(pixels)
-    return {"score": share, "colour": colour, "pixels": int(len(pixels))}
+    return {"score": share, "colour": colour, "pixels": int(len(pixels)), "bare": _bare_share(pixels)}
+
+
+def _bare_share(pixels: np.ndarray) -> float:
+    """Share of the dome that looks like hair, a cloth cap or skin: the evidence FOR a bare head."""
+    h, s, v = pixels[:, 0].astype(int), pixels[:, 1].astype(int), pixels[:, 2].astype(int)
+    dark = v < 90  # dark hair, a black cap
+    brown = (h <= 25) & (s >= 60) & (s <= 200) & (v < 200)  # brown or blond hair, skin (not tinted white)
+    return float((dark | brown).mean())
 
 
 def helmet_blob(hsv: np.ndarray, mask: np.ndarray, box, head_size: float) -> dict:

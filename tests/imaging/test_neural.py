@@ -13,9 +13,11 @@ from imaging.analysers import ssd
 from imaging.analysers.base import image_decode
 from imaging.analysers.model_files import FIX, ModelMissing, model_path
 from imaging.analysers.neural import CONFIDENT, analyse_neural, decide
+from imaging.models import ImageRecord
 from imaging.questions import images_answer_question
 from imaging.stores import PostgresImageStore
 from tests.imaging.conftest import jpeg_bytes, synthetic
+from tests.imaging.variants import encode
 
 ROOT = Path(settings.BASE_DIR)
 ATTRS = ("hard_hat", "safety_vest", "inspection_equipment")
@@ -111,3 +113,39 @@ def test_three_questions_on_raw_neural_analysis(seed_images, analyser):
     tablet = images_answer_question("engineer with hat and tablet in the hand", store=store)
     assert _files(tablet) == ["ConnectedDevices2.jpg", "ConnectedDevices3.jpg"]
     assert tablet["data"]["uncertain"] == 0 or f"{tablet['data']['uncertain']} image(s)" in tablet["answer"]
+
+
+@pytest.mark.django_db
+def test_three_questions_on_altered_copies(seed_images, analyser, tmp_path):
+    """The same answers on copies the analyser has not seen: mirrored, re-lit, recompressed, cropped.
+
+    Guards the levels measured when written (per variant, exact image sets): no hats 5/5,
+    high compliance 4/5 (mirror: Turbine2's hats are not seen, so it is named uncertain instead),
+    hat and tablet 2/5 (the clipboard or the tablet is missed on three copies: equipment is the weak judgement).
+    """
+    from tests.imaging.variants import LABELS, RECIPE, transform
+
+    questions = {
+        "no hats": ("Give me turbine sites that have workers without hats", ["Turbine3.png"]),
+        "high": ("Give me turbine sites that have workers with high safety compliance", ["Turbine2.png"]),
+        "hat and tablet": ("engineer with hat and tablet in the hand", ["ConnectedDevices2.png", "ConnectedDevices3.png"]),
+    }
+    exact = dict.fromkeys(questions, 0)
+    for variant in ("mirror", "darker", "warm light", "jpeg 40", "crop 90%"):
+        spec = next(t for t in RECIPE["transforms"] if t["name"] == variant)
+        root = tmp_path / variant
+        for rel in LABELS:
+            target = (root / rel).with_suffix(".png")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(encode(transform(image_decode((seed_images / rel).read_bytes()).rgb, spec)))
+        store = PostgresImageStore()
+        services.images_scan(root=root, store=store, analyser=analyser)
+        for key, (question, want) in questions.items():
+            result = images_answer_question(question, store=store)
+            got = _files(result)
+            exact[key] += got == want
+            assert set(got) <= set(want), (variant, key, got)  # never a wrong image
+            if key == "high" and not got:
+                assert "Turbine2.png" in result["data"]["uncertain_images"], (variant, result["answer"])
+        ImageRecord.objects.all().delete()  # the next variant's answers see only its own copies
+    assert exact["no hats"] == 5 and exact["high"] >= 4 and exact["hat and tablet"] >= 2, exact
