@@ -21,6 +21,7 @@ import numpy as np
 from imaging.analysers import ppe, ssd
 from imaging.analysers.base import DecodedImage, judgement
 from imaging.analysers.offline import EMBEDDING_MODEL as OFFLINE_EMBEDDING_MODEL
+from imaging.analysers.offline import WORK_SIDE as QUALITY_SIDE
 from imaging.analysers.offline import _quality, embed_pixels
 
 NAME = "offline-nn"
@@ -149,14 +150,22 @@ def _describe(people: list[dict], quality: dict) -> tuple[str, list[str]]:
     return "; ".join(parts) + ".", keywords
 
 
+def _quality_inputs(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    scale = QUALITY_SIDE / max(rgb.shape[:2])
+    if scale < 1:
+        rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+
+
 def analyse_neural(image: DecodedImage) -> dict:
     original = image.rgb
     scale = WORK_SIDE / max(original.shape[:2])
     if scale < 1:  # the models see 300 and 256 pixels; more only costs time in the colour measurements
         original = cv2.resize(original, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     height, width = original.shape[:2]
-    # Camera health on the pixels as they came; everything else on a lighting-normalised copy.
-    quality = _quality(cv2.cvtColor(original, cv2.COLOR_RGB2GRAY), cv2.cvtColor(original, cv2.COLOR_RGB2HSV))
+    # Camera health on the pixels as they came, at the classic analyser's scale (its thresholds depend on it);
+    # everything else on a lighting-normalised copy.
+    quality = _quality(*_quality_inputs(original))
     rgb = ppe.normalise(original)
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
     boxes, scores = ssd.detect_tiled(rgb)
