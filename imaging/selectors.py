@@ -30,6 +30,7 @@ __all__ = [
 STOPWORDS = {
     "a", "an", "the", "in", "of", "and", "or", "with", "without", "on", "at", "to", "is", "are", "view",
     "camera", "no", "one", "1", "2", "3", "4", "5", "6", "7", "8", "9", "holding", "wearing", "workers", "worker",
+    "not", "sure", "about",  # "not sure about hard hat": the analyser abstaining is not something in the picture
 }  # fmt: skip
 
 
@@ -117,9 +118,12 @@ def images_word_frequencies(*, site_id: str | None = None, store: ImageStore | N
             keyword = " ".join(keyword.lower().split())
             if keyword and not keyword.startswith(NEGATIONS):
                 phrases[keyword] += 2
-        for token in re.findall(r"[a-z][a-z-]+", (row.get("description") or "").lower()):
-            if token not in STOPWORDS:
-                tokens[token] += 1
+        for clause in re.split(r"[;,.]", (row.get("description") or "").lower()):
+            if re.search(r"\b(?:no|not|without|nobody)\b", clause):
+                continue  # "1 without a safety vest" names what is missing, not what is in the picture
+            for token in re.findall(r"[a-z][a-z-]+", clause):
+                if token not in STOPWORDS:
+                    tokens[token] += 1
     return _merge_partials(phrases, tokens)
 
 

@@ -127,13 +127,14 @@ def _image_flag(people: list[dict], attr: str, combine) -> dict:
 def _describe(people: list[dict], quality: dict) -> tuple[str, list[str]]:
     persons = len(people)
     if not persons:
-        parts, keywords = ["No people in view"], ["unattended equipment"]
+        parts, keywords = ["Nobody in view"], ["unattended equipment"]
     else:
         parts, keywords = [f"{persons} worker{'s' if persons != 1 else ''} in view"], ["worker"]
         for attr, yes, no, tag in (
             ("hard_hat", "wearing a hard hat", "without a hard hat", "hard hat"),
-            ("safety_vest", "in a hi-vis vest", "without a hi-vis vest", "safety vest"),
-            ("inspection_equipment", "holding a tablet or handheld device", None, "tablet"),
+            # The words match the tags, so the word cloud shows each thing once ("safety vest", not "hi-vis").
+            ("safety_vest", "in a safety vest", "without a safety vest", "safety vest"),
+            ("inspection_equipment", "holding a tablet", None, "tablet"),
         ):
             values = [p[attr]["value"] for p in people]
             if values.count(True):
