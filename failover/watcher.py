@@ -15,9 +15,9 @@ import time
 import psycopg
 from prometheus_client import Counter
 
-from failover import selectors, services
-from failover.topology import Topology
-from tier0site.workers import Backoff, ShutdownFlag
+from failover import probes, services
+from failover.nodes import Topology
+from tier0site.workers import Backoff, Heartbeat, ShutdownFlag
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +46,10 @@ class PrimaryWatcher:
         self.primary: str | None = None
         self.failed = 0
         self.events = []
+        self.heartbeat = Heartbeat("failover_watcher", interval_s=max(interval_s, 1.0))
 
     def discover(self) -> str | None:
-        for state in selectors.topology_state(self.topology):
+        for state in probes.topology_state(self.topology):
             if state.is_primary:
                 return state.region
         return None
@@ -64,7 +65,7 @@ class PrimaryWatcher:
         return ok
 
     def replica_for_promotion(self) -> str | None:
-        for state in selectors.topology_state(self.topology):
+        for state in probes.topology_state(self.topology):
             if state.region != self.primary and state.is_replica:
                 return state.region
         return None
@@ -104,14 +105,18 @@ class PrimaryWatcher:
 
     def run(self) -> list:
         backoff = Backoff(first_s=self.interval_s, cap_s=max(self.interval_s, 5.0))
-        while not self.shutdown.is_set:
-            started = self.clock()
-            self.step()
-            if self.max_promotions is not None and len(self.events) >= self.max_promotions:
-                break
-            # While nobody can be promoted, back off instead of hammering dead ports.
-            delay = backoff.next_delay() if self.primary is None else self.interval_s
-            if self.primary is not None:
-                backoff.reset()
-            self.shutdown.wait(max(0.0, delay - (self.clock() - started)))
+        try:
+            while not self.shutdown.is_set:
+                started = self.clock()
+                self.step()
+                self.heartbeat.beat(batches=len(self.events))
+                if self.max_promotions is not None and len(self.events) >= self.max_promotions:
+                    break
+                # While nobody can be promoted, back off instead of hammering dead ports.
+                delay = backoff.next_delay() if self.primary is None else self.interval_s
+                if self.primary is not None:
+                    backoff.reset()
+                self.shutdown.wait(max(0.0, delay - (self.clock() - started)))
+        finally:
+            self.heartbeat.stop()
         return self.events

@@ -19,8 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
@@ -28,6 +26,7 @@ from imaging.analysers.base import Analyser, ImageDecodeError, image_decode
 from imaging.compliance import REVIEWABLE, record_effective
 from imaging.stores import ImageStore
 from telemetry.device_types import SITES
+from tier0site import live
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +146,7 @@ def images_scan(
     if not root.is_dir():
         raise FileNotFoundError(f"{root} is not a directory")
     mapping = _load_mapping(root, report)
+    updates = live.Publisher(live.IMAGES, merge=_merge_update)
     for done, (path, rel, device_type) in enumerate(_candidates(root, report), start=1):
         try:
             stat = path.stat()
@@ -180,6 +180,9 @@ def images_scan(
                 report.changed += 1
             else:
                 report.new += 1
+            # The gallery hears of new records about once a second during a long scan.
+            updates.add({"new": 0 if existing else 1, "changed": 1 if existing else 0})
+            updates.flush()
         except ImageDecodeError as exc:
             report.skipped.append({"path": str(path), "reason": str(exc)})
             logger.warning("skipped image %s: %s", path, exc)
@@ -195,20 +198,14 @@ def images_scan(
             if progress:
                 progress(done)
     report.seconds = time.perf_counter() - started
-    if report.processed:
-        _publish(report)
+    updates.flush(force=True)
     return report
 
 
-def _publish(report: ScanReport) -> None:
-    """One coalesced ``images.update`` per scan, after the records are saved."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)("images", {"type": "images.update", "new": report.new, "changed": report.changed})
-    except Exception as exc:  # noqa: BLE001 - the dashboard is optional; a scan must not fail because Redis is away
-        logger.warning("images.update not published: %s", exc)
+def _merge_update(pending: dict | None, update: dict) -> dict:
+    """Coalesced ``images.update``: how many records were new or changed since the last one."""
+    pending = pending or {"new": 0, "changed": 0}
+    return {"new": pending["new"] + update["new"], "changed": pending["changed"] + update["changed"]}
 
 
 def images_watch(

@@ -1,12 +1,8 @@
-"""Admin views of ingested documents and log files.
-
-Log lines and their hourly rollups have composite primary keys, which the
-Django admin does not support; they are read through /api/logs instead.
-"""
+"""Admin views of ingested documents and their passages."""
 
 from django.contrib import admin
 
-from rag.models import Document, LogFile, Passage
+from rag.models import Document, Passage
 
 
 @admin.register(Document)
@@ -21,9 +17,3 @@ class PassageAdmin(admin.ModelAdmin):
     list_filter = ["document", "has_table"]
     search_fields = ["heading", "text"]
     exclude = ["search", "embedding"]
-
-
-@admin.register(LogFile)
-class LogFileAdmin(admin.ModelAdmin):
-    list_display = ["path", "lines_read", "lines_stored", "malformed", "complete", "updated_at"]
-    search_fields = ["path", "sha256"]

@@ -1,7 +1,8 @@
 """The question pipeline: classify, retrieve, answer offline, optionally synthesize.
 
 Types: ``logs`` (exact SQL aggregates), ``documents`` (report passages),
-``images`` (the imaging app's records) and ``safety`` (documents plus images).
+``images`` (the imaging app's records), ``safety`` (documents plus images) and
+``none`` (no source has the evidence to answer; see ``rag.routing``).
 The offline answer is extractive: it quotes the sentence or table row that
 holds the figure asked for, with its page. When Cohere is configured it
 rewrites the answer from the same sources; on any failure the offline answer
@@ -10,53 +11,50 @@ stands and ``data.fallback`` says why.
 
 import json
 import logging
-import re
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
 
-from rag.logquestions import answer_log_question
+from imaging.selectors import images_answer_question
+from logs.questions import answer_log_question
 from rag.pdfparse import row_value
 from rag.providers import ProviderUnavailable, configured_provider
-from rag.retrieval import FIGURE_RE, _is_quantitative, question_years, rank_units, retrieve, unmatched_words
+from rag.retrieval import question_years, retrieve, unmatched_words
+from rag.routing import decide, document_evidence, image_evidence, log_evidence
+from rag.scoring import FIGURE_RE, is_quantitative, rank_units
 
 logger = logging.getLogger(__name__)
 
-LOG_RE = re.compile(
-    r"\b(logs?|ip|ips|ip address(?:es)?|status codes?|http|[45]xx|error rate|failure rate|latency|response times?"
-    r"|percentiles?|p50|p90|p95|p99|endpoints?|user agents?|referr?ers?|requests?)\b"
-    r"|\b(?:error|status|code)\s*[1-5]\d\d\b|\b[1-5]\d\d\s*(?:errors?|status|responses?)\b"
-)
-IMAGE_RE = re.compile(
-    r"\b(images?|cameras?|photos?|pictures?|hats?|hard ?hats?|helmets?|vests?|hi-vis|workers?|engineers?|tablets?|ppe"
-    r"|goggles|gloves|ppe compliance|safety compliance)\b"
-)
-SAFETY_RE = re.compile(r"\b(safety|incidents?|injur\w*|fatalit\w*|spills?|hard ?hats?|helmets?|ppe|hazards?|accidents?)\b")
-DOC_RE = re.compile(
-    r"\b(bp|annual report|20-f|report|drill\w*|operations?|company|group|2\d{3}|profit|revenue|emissions?|dividend\w*"
-    r"|employees?|production|reserves|refin\w*|strategy|board|directors?)\b"
-)
-STRONG_IMAGE_RE = re.compile(r"\b(images?|cameras?|photos?|pictures?|without (?:hard ?)?hats?|sites? (?:that|where|with))\b")
+QUOTES = 3  # units quoted in an answer at most
+QUOTE_GAP = 3.5  # a further unit is quoted only when it scores within this of the best one
+QUOTE_GAP_QUANTITY = 4.0  # ... wider for a quantity question: a second figure often helps
 
 
 class QuestionError(ValueError):
     """The question cannot be answered as asked (empty, too long)."""
 
 
+@dataclass
+class Routed:
+    """The router's decision with what it found on the way (document candidates are reused by the answer)."""
+
+    kind: str
+    evidence: list
+    hits: list
+    ranked: list
+
+
+def route(question: str) -> Routed:
+    """Ask every source for its evidence (see ``rag.routing``) and pick the answer type."""
+    hits = retrieve(question)
+    ranked = rank_units(question, hits) if hits else []
+    evidence = [document_evidence(question, ranked), log_evidence(question), image_evidence(question)]
+    return Routed(decide(evidence), evidence, hits, ranked)
+
+
 def classify(question: str) -> str:
-    q = question.lower()
-    if LOG_RE.search(q) and not (SAFETY_RE.search(q) and DOC_RE.search(q)):
-        return "logs"
-    image = bool(IMAGE_RE.search(q))
-    safety = bool(SAFETY_RE.search(q))
-    document = bool(DOC_RE.search(q))
-    if safety and (document or not image):
-        return "safety"
-    if image and (STRONG_IMAGE_RE.search(q) or not document):
-        return "images"
-    if image and safety:
-        return "safety"
-    return "documents"
+    return route(question).kind
 
 
 def validate_question(question) -> str:
@@ -73,21 +71,24 @@ def answer_question(question: str, *, provider=None, use_configured: bool = True
     question = validate_question(question)
     if provider is None and use_configured:
         provider = configured_provider()
-    kind = classify(question)
+    routed = route(question)
+    kind = routed.kind
     if kind == "logs":
         result = answer_log_question(question)
     elif kind == "images":
         result = _image_answer(question)
-    elif kind == "safety":
-        result = _document_answer(question, provider)
-        images = _image_answer(question)
-        result["answer"] = f"{result['answer']}\n\nSite images: {images['answer']}"
-        result["sources"] = result["sources"] + images["sources"]
-        result["data"]["images"] = images["data"]
+    elif kind == "none":
+        result = _no_answer(routed.evidence)
     else:
-        result = _document_answer(question, provider)
+        result = _document_answer(question, provider, routed)
+        if kind == "safety":
+            images = _image_answer(question)
+            result["answer"] = f"{result['answer']}\n\nSite images: {images['answer']}"
+            result["sources"] = result["sources"] + images["sources"]
+            result["data"]["images"] = images["data"]
     result["type"] = kind
     result.setdefault("data", {})
+    result["data"]["routing"] = {e.source: e.score for e in routed.evidence}
     result["synthesized"] = False
     result["provider"] = "offline"
     if provider is not None:
@@ -103,14 +104,6 @@ def answer_question(question: str, *, provider=None, use_configured: bool = True
 
 
 def _image_answer(question: str) -> dict:
-    try:
-        from imaging.selectors import images_answer_question
-    except ImportError:
-        return {
-            "answer": "No image records exist yet (the imaging pipeline is not installed), so site images cannot be searched.",
-            "sources": [],
-            "data": {"image_records": 0},
-        }
     try:
         with transaction.atomic():  # a savepoint, so a failure here leaves the request usable
             answer = images_answer_question(question)
@@ -129,33 +122,49 @@ def _image_answer(question: str) -> dict:
     }
 
 
-def _document_answer(question: str, provider) -> dict:
-    query_vector = None
+def _no_answer(evidence: list) -> dict:
+    """``type: "none"``: say what the data does not cover, with no sources."""
+    missing = sorted({word for e in evidence for word in e.missing if all(word in other.missing for other in evidence)})
+    gap = f" (none of them mentions: {', '.join(missing)})" if missing else " (its words appear only in passing)"
+    return {
+        "answer": (
+            "I don't know: nothing in the indexed documents, the access logs or the site images answers this question"
+            f"{gap}. Ask about the content of an ingested document, the logs (top client IPs, error rates, response"
+            " times, busiest paths) or the site images (workers, protective equipment, sites)."
+        ),
+        "sources": [],
+        "data": {"uncovered_words": missing},
+    }
+
+
+def _document_answer(question: str, provider, routed: Routed) -> dict:
+    hits, ranked, query_vector = routed.hits, routed.ranked, None
     if provider is not None:
         try:
             query_vector = provider.embed([question], input_type="search_query")[0]
         except ProviderUnavailable as exc:
             logger.warning("query embedding unavailable, full-text only: %s", exc)
-    hits = retrieve(question, query_vector=query_vector)
+        else:
+            hits = retrieve(question, query_vector=query_vector)
+            ranked = rank_units(question, hits) if hits else []
     if not hits:
         return {
             "answer": "No passage of the ingested documents matches this question (run ingest_documents first if none are loaded).",
             "sources": [],
             "data": {"passages_considered": 0},
         }
-    ranked = rank_units(question, hits)
-    quantitative = _is_quantitative(question)
+    quantitative = is_quantitative(question)
     chosen = []
     seen = set()
     for candidate in ranked:
         text = candidate.unit.display()
         if text in seen:
             continue
-        if chosen and candidate.score < chosen[0].score - (4.0 if quantitative else 3.5):
+        if chosen and candidate.score < chosen[0].score - (QUOTE_GAP_QUANTITY if quantitative else QUOTE_GAP):
             break
         seen.add(text)
         chosen.append(candidate)
-        if len(chosen) == 3:
+        if len(chosen) == QUOTES:
             break
     parts = []
     years = question_years(question)

@@ -15,6 +15,8 @@ from pathlib import Path
 import pypdf
 from pypdf.errors import PdfReadError
 
+from rag.panels import has_panel, panel_cards
+
 NUMBER = r"\(?[-–<>~]?[$£€]?\d[\d,]*(?:\.\d+)?(?:%|bn|m|mmboe/d|GW|MtCO2e|/boe)?\)?[a-z]{0,2}"
 NUM_TOKEN_RE = re.compile(rf"^(?:{NUMBER}|–|-|n/a)$")
 YEAR_RE = re.compile(r"^(?:19|20)\d\d[a-z]?$")
@@ -31,8 +33,11 @@ class PdfUnreadable(Exception):
     """Encrypted, damaged or not a PDF; the message says which."""
 
 
-def pdf_pages(path: Path, wanted: list[int] | None = None) -> tuple[int, dict[int, str]]:
-    """(page count, {1-based page number: text}) for ``wanted`` pages (all when None)."""
+def pdf_pages(path: Path, wanted: list[int] | None = None) -> tuple[int, dict[int, str], dict[int, list[str]]]:
+    """(page count, {1-based page number: text}, {page number: key-figure cards}) for ``wanted`` pages (all when None).
+
+    Pages with a key-figure panel (see ``rag.panels``) are read a second time in layout mode for their cards.
+    """
     try:
         reader = pypdf.PdfReader(str(path))
         if reader.is_encrypted:
@@ -45,11 +50,16 @@ def pdf_pages(path: Path, wanted: list[int] | None = None) -> tuple[int, dict[in
         count = len(reader.pages)
         numbers = [n for n in (wanted or range(1, count + 1)) if 1 <= n <= count]
         pages = {n: reader.pages[n - 1].extract_text() or "" for n in numbers}
+        panels = {
+            n: cards
+            for n in numbers
+            if has_panel(pages[n]) and (cards := panel_cards(reader.pages[n - 1].extract_text(extraction_mode="layout")))
+        }
     except PdfUnreadable:
         raise
     except (PdfReadError, OSError, ValueError, KeyError, TypeError, AssertionError) as exc:
         raise PdfUnreadable(f"broken PDF: {exc.__class__.__name__}: {exc}") from exc
-    return count, pages
+    return count, pages, panels
 
 
 FOOTNOTE_RUN_RE = re.compile(r"\b([A-Za-z]{4,}?[sytend])(?:ab|abc|abcd|abcde|bc|bcd|cd|cde)\b")
@@ -60,7 +70,7 @@ def clean_line(line: str) -> str:
     # Key-performance-indicator marker ("l") glued to a heading or standing alone:
     # "lTier 1 ..." -> "Tier 1 ...", "TCFDlGreenhouse" -> "TCFD Greenhouse", "38 l 33.6" -> "38 33.6".
     line = re.sub(r"^l(?=[A-Z][a-z])", "", line)
-    line = re.sub(r"(?<=TCFD)l(?=[A-Z])", " ", line)
+    line = re.sub(r"(?<=[A-Z]{3})l(?=[A-Z][a-z])", " ", line)  # after an acronym
     line = re.sub(r"(?:(?<=\s)|^)l(?=\s|$)", "", line)
     # Footnote letters glued to a word: "emissionsabcde" -> "emissions".
     line = FOOTNOTE_RUN_RE.sub(r"\1", line)
@@ -107,7 +117,26 @@ def is_row(line: str, *, columns: int = 0, previous_ended: bool = True) -> bool:
     return previous_ended and len(label) <= 40 and not PREPOSITION_END_RE.search(label)
 
 
-FOOTER_RE = re.compile(r"^(?:\d{1,3} )?bp Annual Report and Form 20-F 2024(?: \d{1,3})?$")
+RUNNING_SHARE = 0.5  # a line on at least this share of pages (and at least 3) is a running header or footer
+RUNNING_MIN_PAGES = 3
+
+
+def _line_shape(line: str) -> str:
+    """A line with its numbers blanked, so "Annual Report 2024 17" and "... 2024 18" count as one running line."""
+    # Page numbers sit before the footer on even pages and after it on odd ones: drop them at both ends.
+    return re.sub(r"^(?:# )+|(?: #)+$", "", re.sub(r"\d+", "#", " ".join(line.lower().split())))
+
+
+def running_lines(pages: dict[int, str]) -> set[str]:
+    """Shapes of the lines repeated on most pages: headers, footers, page labels (any document, no names)."""
+    seen: dict[str, int] = {}
+    for text in pages.values():
+        for shape in {_line_shape(clean_line(raw)) for raw in text.splitlines()}:
+            # Lines of only numbers (a table's year header) repeat because tables do, not because they run.
+            if len(re.findall(r"[a-z]{2,}", shape)) >= 2:
+                seen[shape] = seen.get(shape, 0) + 1
+    floor = max(RUNNING_MIN_PAGES, RUNNING_SHARE * len(pages))
+    return {shape for shape, count in seen.items() if count >= floor}
 
 
 def is_heading(line: str) -> bool:
@@ -125,10 +154,10 @@ def has_table(text: str) -> bool:
     return sum(1 for line in text.split("\n") if is_row(line)) >= 2
 
 
-def split_page(text: str) -> list[tuple[str, str]]:
-    """Passages of one page as (heading, text)."""
+def split_page(text: str, running: frozenset[str] | set[str] = frozenset()) -> list[tuple[str, str]]:
+    """Passages of one page as (heading, text); lines whose shape is in ``running`` (see ``running_lines``) go."""
     lines = [clean_line(raw) for raw in text.splitlines()]
-    lines = [line for line in lines if line and not FOOTER_RE.match(line) and not LONE_NUMBER_RE.match(line)]
+    lines = [line for line in lines if line and _line_shape(line) not in running and not LONE_NUMBER_RE.match(line)]
     passages: list[tuple[str, str]] = []
     current: list[str] = []
     heading = ""

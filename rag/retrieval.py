@@ -19,140 +19,29 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.db import connection
 
+from rag.lexicon import (
+    WORD_RE,
+    YEAR_RE,
+    current_key,
+    idf_table,
+    is_content_word,
+    named_documents,
+    refresh,
+    stem,
+    stems,
+    terms,
+    warm,
+)
 from rag.models import Passage
-from rag.pdfparse import YEAR_RE, Unit, passage_units
 
 logger = logging.getLogger(__name__)
 
-STOPWORDS = set(
-    [
-        "a",
-        "an",
-        "the",
-        "of",
-        "in",
-        "on",
-        "at",
-        "to",
-        "for",
-        "from",
-        "by",
-        "with",
-        "and",
-        "or",
-        "but",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "do",
-        "does",
-        "did",
-        "has",
-        "have",
-        "had",
-        "how",
-        "many",
-        "much",
-        "what",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "when",
-        "where",
-        "why",
-        "whether",
-        "this",
-        "that",
-        "these",
-        "those",
-        "it",
-        "its",
-        "as",
-        "into",
-        "than",
-        "then",
-        "there",
-        "their",
-        "they",
-        "them",
-        "we",
-        "our",
-        "us",
-        "you",
-        "your",
-        "i",
-        "me",
-        "my",
-        "he",
-        "she",
-        "his",
-        "her",
-        "not",
-        "no",
-        "yes",
-        "can",
-        "could",
-        "would",
-        "should",
-        "will",
-        "shall",
-        "may",
-        "might",
-        "must",
-        "about",
-        "over",
-        "under",
-        "between",
-        "during",
-        "per",
-        "any",
-        "all",
-        "each",
-        "some",
-        "such",
-        "more",
-        "most",
-        "less",
-        "least",
-        "very",
-        "also",
-        "only",
-        "give",
-        "show",
-        "tell",
-        "list",
-        "describe",
-        "explain",
-        "report",
-        "reported",
-        "bp",
-        "bp's",
-        "company",
-        "group",
-        "occur",
-        "occurred",
-        "number",
-        "year",
-        "years",
-        "during",
-        "please",
-        "did",
-        "in",
-        "2024",
-        "end",
-        "start",
-        "beginning",
-        "full",
-        "december",
-        "january",
-        "date",
-    ]
-)
+RRF_K = 20  # reciprocal-rank fusion: a passage at position p of a ranking adds 1 / (RRF_K + p)
+SYNONYM_WEIGHT = 0.6  # a synonym counts for this share of a question term's idf
+RANK_LENGTH_NORMALISATION = 1  # ts_rank_cd: divide by 1 + log(passage length)
+UNNAMED_DOCUMENT_RANK = 0.5  # when the question names a document (or its year), the others' passages rank lower
+UNSEEN_IDF = math.log(10)  # weight of a question term no passage holds
+
 _RAW_SYNONYMS = {
     "incident": ["event", "injury", "spill"],
     "accident": ["event", "injury"],
@@ -185,52 +74,18 @@ QUANTITY_RE = re.compile(
     r"|number of|amount|percentage|percent|rate|ratio|total|figure|value|cost|price|profit|loss|debt|dividend|emissions?"
     r"|production|capacity|count|headcount|frequency|margin)\b"
 )
-FIGURE_RE = re.compile(r"(?<![\w.])[$£€>~]?\d[\d,]*(?:\.\d+)?(?:%|bn|m\b|mmboe|gw|mt)?", re.I)
-# Numbers that are names, not figures: "tier 1", "Scope 2", "Note 5", "page 14".
-NAME_NUMBER_RE = re.compile(
-    r"\b(?:tier|scope|note|notes|page|pages|phase|item|level|category|class|part|section|article|rule)s? \d+[a-z]?"
-    r"(?:\s*(?:and|or|,|&|-)\s*\d+[a-z]?)*\b"
-    r"|\b\d{1,2} (?:January|February|March|April|May|June|July|August|September|October|November|December)\b",
-    re.I,
-)
-NUMBER_WORD_RE = re.compile(
-    # Not inside compounds such as "one-to-one".
-    r"(?<![-\w])(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|hundred|thousand|million|billion)(?![-\w])",
-    re.I,
-)
-CHANGE_Q_RE = re.compile(
-    r"\b(increase|decrease|change|grow|growth|rise|raise|rose|fall|fell|drop|by how much|compared|versus|vs)\w*", re.I
-)
-CHANGE_UNIT_RE = re.compile(r"\b(?:increased|decreased|rose|fell|up|down|higher|lower|reduced) by\b", re.I)
 ACRONYM_RE = re.compile(r"((?:[A-Za-z][\w-]*\s){1,6})\(([A-Z]{2,6})s?\)")
-WORD_RE = re.compile(r"[a-z0-9][a-z0-9'’&-]*")
-PAGE_REF_RE = re.compile(r"\bpages? \d+(?:-\d+)?", re.I)
 
 
-# Words whose stem would collide with a different meaning ("capital employed" is not "employees").
-STEM_KEEP = {"employed"}
+_synonyms: dict[str, list[str]] = {}
 
 
-def stem(word: str) -> str:
-    """A light suffix stripper: operate/operating/operations -> operat, employee(s) -> employ."""
-    word = word.strip("'’-").replace("’", "'")
-    if word.endswith("'s"):
-        word = word[:-2]
-    if word.endswith("ss") or len(word) <= 4 or word in STEM_KEEP:
-        return word
-    for suffix, repl in (("ations", "at"), ("ation", "at"), ("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)] + repl
-            break
-    stripped = word.rstrip("e")
-    return stripped if len(stripped) >= 3 else word
-
-
-SYNONYMS = {stem(k): [stem(v) for v in values] for k, values in _RAW_SYNONYMS.items()}
-
-
-def terms(text: str) -> list[str]:
-    return [stem(w) for w in WORD_RE.findall(text.lower()) if w not in STOPWORDS and not YEAR_RE.match(w)]
+def synonyms() -> dict[str, list[str]]:
+    """The synonym table in PostgreSQL stems (looked up once)."""
+    if not _synonyms:
+        table = stems([*_RAW_SYNONYMS, *(v for values in _RAW_SYNONYMS.values() for v in values)])
+        _synonyms.update({table[k]: [table[v] for v in values if table[v]] for k, values in _RAW_SYNONYMS.items()})
+    return _synonyms
 
 
 def question_terms(question: str) -> list[str]:
@@ -238,7 +93,7 @@ def question_terms(question: str) -> list[str]:
     for term in terms(question):
         if term not in out:
             out.append(term)
-        for synonym in SYNONYMS.get(term, []):
+        for synonym in synonyms().get(term, []):
             if synonym not in out:
                 out.append(synonym)
     return out
@@ -257,55 +112,30 @@ class Hit:
     text: str
     rank: float = 0.0  # fused retrieval score, 0..1
     units: list = field(default_factory=list)
+    document_id: int = 0
 
 
-@dataclass
-class ScoredUnit:
-    unit: Unit
-    hit: Hit
-    score: float
+_acronym_lock = threading.Lock()
+_acronym_cache: dict = {"key": None, "acronyms": {}}
 
 
-_idf_lock = threading.Lock()
-_idf_cache: dict = {"key": None, "idf": {}, "n": 1, "acronyms": {}}
-
-
-def _idf() -> tuple[dict, int]:
-    """Inverse document frequency of stems over all passages (cached until passages change)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*), coalesce(max(id), 0) FROM rag_passage")
-        key = cursor.fetchone()
-    with _idf_lock:
-        if _idf_cache["key"] != key:
-            df: dict[str, int] = {}
-            acronyms: dict[str, str] = {}
-            postings: dict[str, list] = {}
-            lengths: dict[int, int] = {}
-            rows = Passage.objects.values_list("id", "heading", "text").iterator(chunk_size=2000)
-            for pid, heading, text in rows:
+def acronyms() -> dict[str, str]:
+    """{acronym: expansion} defined anywhere in the passages ("process safety events (PSEs)"), cached."""
+    key = current_key() or refresh()
+    with _acronym_lock:
+        if _acronym_cache["key"] != key:
+            found: dict[str, str] = {}
+            texts = []
+            for heading, text in Passage.objects.values_list("heading", "text").iterator(chunk_size=2000):
                 joined = f"{heading} {text}"
-                counted: dict[str, int] = {}
-                for term in terms(joined):
-                    counted[term] = counted.get(term, 0) + 1
-                lengths[pid] = sum(counted.values())
-                for term, tf in counted.items():
-                    df[term] = df.get(term, 0) + 1
-                    postings.setdefault(term, []).append((pid, tf))
+                texts.append(joined)
                 for match in ACRONYM_RE.finditer(" ".join(joined.split())):
                     expansion = _expansion(match.group(1), match.group(2))
                     if expansion:
-                        acronyms.setdefault(match.group(2), expansion)
-            n = max(key[0], 1)
-            _idf_cache.update(
-                key=key,
-                n=n,
-                acronyms=acronyms,
-                postings=postings,
-                lengths=lengths,
-                avg_length=(sum(lengths.values()) / len(lengths)) if lengths else 1.0,
-                idf={t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()},
-            )
-        return _idf_cache["idf"], _idf_cache["n"]
+                        found.setdefault(match.group(2), expansion)
+            warm(texts)  # every passage word's stem in one query, so answers never wait on lookups
+            _acronym_cache.update(key=key, acronyms=found)
+        return _acronym_cache["acronyms"]
 
 
 def _expansion(words: str, acronym: str) -> str:
@@ -319,37 +149,42 @@ def _expansion(words: str, acronym: str) -> str:
     return ""
 
 
-def acronyms() -> dict[str, str]:
-    _idf()
-    return _idf_cache["acronyms"]
-
-
-def _bm25(question: str, limit: int) -> list[tuple[int, float]]:
-    """BM25 over the same passages (in memory): ranks rare terms the way ``ts_rank_cd`` cannot."""
-    idf, _ = _idf()
-    postings, lengths, avg = _idf_cache["postings"], _idf_cache["lengths"], _idf_cache["avg_length"]
-    scores: dict[int, float] = {}
-    for term, syns in _groups(question):
-        for candidate, factor in [(term, 1.0)] + [(syn, 0.6) for syn in syns]:
-            weight = idf.get(candidate, 0.0) * factor
-            for pid, tf in postings.get(candidate, ()):
-                norm = tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * lengths[pid] / avg))
-                scores[pid] = scores.get(pid, 0.0) + weight * norm
-    return sorted(scores.items(), key=lambda kv: -kv[1])[:limit]
-
-
-def _fts(question_stems: list[str], raw_words: list[str], limit: int, *, tables_only: bool = False) -> list[tuple[int, float]]:
-    words = sorted({re.sub(r"[^a-z0-9]", "", w) for w in raw_words + question_stems} - {""})
-    if not words:
+def _fts(lexemes: list[str], limit: int, *, tables_only: bool = False) -> list[tuple[int, float]]:
+    """Passages holding any of ``lexemes`` (PostgreSQL stems, used as they are), by ``ts_rank_cd``."""
+    if not lexemes:
         return []
-    query = " | ".join(words)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id, ts_rank_cd(search, q, 1) AS r FROM rag_passage, to_tsquery('english', %s) q"
+            "SELECT id, ts_rank_cd(search, q, %s) AS r FROM rag_passage,"
+            " (SELECT string_agg(quote_literal(x), ' | ')::tsquery AS q FROM unnest(%s::text[]) AS x) query"
             " WHERE search @@ q" + (" AND has_table" if tables_only else "") + " ORDER BY r DESC LIMIT %s",
-            [query, limit],
+            [RANK_LENGTH_NORMALISATION, sorted(set(lexemes)), limit],
         )
         return cursor.fetchall()
+
+
+def _weighted_fts(weights: dict[str, float], limit: int) -> list[tuple[int, float]]:
+    """Passages by the sum over question terms of idf x ``ts_rank`` (term frequency over log length).
+
+    The BM25 idea in PostgreSQL: a rare term counts for more than a common one, which ``ts_rank_cd`` over an
+    OR query cannot express.
+    """
+    if not weights:
+        return []
+    lexemes = sorted(weights)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT p.id, sum(t.w * ts_rank(p.search, t.q, %s)) AS r FROM rag_passage p,"
+            " (SELECT quote_literal(x)::tsquery AS q, w FROM unnest(%s::text[], %s::float8[]) AS u(x, w)) t"
+            " WHERE p.search @@ t.q GROUP BY p.id ORDER BY r DESC LIMIT %s",
+            [RANK_LENGTH_NORMALISATION, lexemes, [weights[x] for x in lexemes], limit],
+        )
+        return cursor.fetchall()
+
+
+def _fuse(fused: dict[int, float], ranking: list[tuple[int, float]]) -> None:
+    for position, (pid, _) in enumerate(ranking):
+        fused[pid] = fused.get(pid, 0.0) + 1.0 / (RRF_K + position)
 
 
 _vector_cache: dict = {"key": None, "ids": None, "matrix": None}
@@ -375,49 +210,49 @@ def _vector_ranking(query_vector: list[float], limit: int) -> list[tuple[int, fl
 
 def retrieve(question: str, *, limit: int = 50, query_vector: list[float] | None = None) -> list[Hit]:
     """Candidate passages, best first, fused from full-text and (optionally) vector rankings."""
-    stems = question_terms(question)
-    raw_words = [w for w in WORD_RE.findall(question.lower()) if w not in STOPWORDS and not YEAR_RE.match(w)]
+    refresh()  # the one check per question that the passages have not changed
+    lexemes = question_terms(question)
+    idf = idf_table()
     fused: dict[int, float] = {}
-    for position, (pid, _) in enumerate(_fts(stems, raw_words, limit)):
-        fused[pid] = fused.get(pid, 0.0) + 1.0 / (20 + position)
-    for position, (pid, _) in enumerate(_bm25(question, limit)):
-        fused[pid] = fused.get(pid, 0.0) + 1.0 / (20 + position)
+    _fuse(fused, _fts(lexemes, limit))
+    weights: dict[str, float] = {}
+    for term, syns in _groups(question):
+        weights[term] = idf.get(term, UNSEEN_IDF)
+        for syn in syns:
+            weights.setdefault(syn, SYNONYM_WEIGHT * idf.get(syn, UNSEEN_IDF))
+    _fuse(fused, _weighted_fts(weights, limit))
     if query_vector is not None:
-        for position, (pid, _) in enumerate(_vector_ranking(query_vector, limit)):
-            fused[pid] = fused.get(pid, 0.0) + 1.0 / (20 + position)
+        _fuse(fused, _vector_ranking(query_vector, limit))
     if not fused:
         return []
     fused = dict(sorted(fused.items(), key=lambda kv: -kv[1])[: limit + limit // 2])
     best = max(fused.values())
-    rows = Passage.objects.filter(id__in=list(fused)).values_list("id", "document__title", "page", "heading", "text")
-    hits = [Hit(pid, title, page, heading, text, rank=fused[pid] / best) for pid, title, page, heading, text in rows]
+    rows = Passage.objects.filter(id__in=list(fused)).values_list(
+        "id", "document__title", "page", "heading", "text", "document_id"
+    )
+    hits = [
+        Hit(pid, title, page, heading, text, rank=fused[pid] / best, document_id=doc)
+        for pid, title, page, heading, text, doc in rows
+    ]
+    named = named_documents(question)
+    if named and any(h.document_id in named for h in hits):
+        for hit in hits:
+            if hit.document_id not in named:
+                hit.rank *= UNNAMED_DOCUMENT_RANK
     hits.sort(key=lambda h: -h.rank)
     return hits
 
 
 def unmatched_words(question: str) -> list[str]:
     """Content words of the question that no passage contains (said plainly in the answer)."""
-    idf, _ = _idf()
+    idf = idf_table()
     out = []
     for word in WORD_RE.findall(question.lower()):
-        if word in STOPWORDS or YEAR_RE.match(word) or len(word) < 3:
+        if YEAR_RE.match(word) or len(word) < 3 or not is_content_word(word):
             continue
         if stem(word) not in idf and word not in out:
             out.append(word)
     return out
-
-
-def _is_quantitative(question: str) -> bool:
-    return bool(QUANTITY_RE.search(question.lower()))
-
-
-def _figures(text: str, years: set[str], *, words: bool = False) -> list[str]:
-    text = NAME_NUMBER_RE.sub(" ", PAGE_REF_RE.sub(" ", text))
-    found = [f.rstrip(",") for f in FIGURE_RE.findall(text)]
-    found = [f for f in found if f and f not in years and not YEAR_RE.match(f)]
-    if words:
-        found += NUMBER_WORD_RE.findall(text)
-    return found
 
 
 def _groups(question: str) -> list[tuple[str, set[str]]]:
@@ -425,126 +260,5 @@ def _groups(question: str) -> list[tuple[str, set[str]]]:
     out: list[tuple[str, set[str]]] = []
     for term in terms(question):
         if all(term != t for t, _ in out):
-            out.append((term, set(SYNONYMS.get(term, []))))
+            out.append((term, set(synonyms().get(term, []))))
     return out
-
-
-def _is_figure(token: str, skip: set[str]) -> bool:
-    token = token.rstrip(".")
-    if token in skip or YEAR_RE.match(token):
-        return False
-    if FIGURE_RE.fullmatch(token) or NUMBER_WORD_RE.fullmatch(token):
-        return True
-    bare = re.sub(r"(?<=\d)[a-z]{1,2}$", "", token)  # footnote letter: "100,500c"
-    return bare != token and bool(FIGURE_RE.fullmatch(bare))
-
-
-def _proximity(tokens: list[str], matched: set[str], skip: set[str]) -> bool:
-    """True when a figure sits next to a matched question term, after it ("shareholders was $0.4 billion")
-    or before it ("96 oil spills", "100,500 people"), with at most two other content words between."""
-    since_term = None  # content words since the last matched term
-    since_figure = None  # content words since the last figure
-    for raw in tokens:
-        token = raw.strip(",;:()").lower()
-        if not token:
-            continue
-        if stem(token) in matched:
-            if since_figure is not None and since_figure <= 1:
-                return True
-            since_term, since_figure = 0, None
-            continue
-        if _is_figure(token, skip):
-            if since_term is not None and since_term <= 2:
-                return True
-            since_figure = 0
-            continue
-        if token not in STOPWORDS:
-            since_term = None if since_term is None or since_term >= 2 else since_term + 1
-            since_figure = None if since_figure is None or since_figure >= 1 else since_figure + 1
-    return False
-
-
-def rank_units(question: str, hits: list[Hit]) -> list[ScoredUnit]:
-    """Sentences and table rows of the candidates, best answer first."""
-    idf, _ = _idf()
-    groups = _groups(question)
-    years = set(question_years(question))
-    quantitative = _is_quantitative(question)
-    default_idf = math.log(10)
-    weights = [(t, syns, idf.get(t, default_idf)) for t, syns in groups]
-    total_weight = sum(w for _, _, w in weights) or 1.0
-    pairs = list(zip(groups, groups[1:], strict=False))
-    expansions = acronyms()
-    how_many = bool(re.search(r"\b(how many|number of|headcount|count of)\b", question, re.I))
-    asks_rate = bool(re.search(r"\b(rate|ratio|frequency|per|percentage|percent|%)\b", question, re.I))
-    asks_change = bool(CHANGE_Q_RE.search(question))
-    scored: list[ScoredUnit] = []
-    for hit in hits:
-        hit.units = passage_units(hit.heading, hit.text)
-        heading_terms = set(terms(hit.heading))
-        previous_terms: set[str] = set()
-        for unit in hit.units:
-            searchable = unit.searchable()
-            display = unit.display()
-            for acronym in set(re.findall(r"\b([A-Z]{2,6})s?\b", searchable)):
-                if acronym in expansions:
-                    searchable += " " + expansions[acronym]
-            unit_terms = terms(searchable)
-            unit_set = set(unit_terms)
-            overlap = 0.0
-            matched: set[str] = set()
-            for term, syns, weight in weights:
-                if term in unit_set:
-                    overlap += weight
-                    matched.add(term)
-                elif syns & unit_set:
-                    overlap += 0.8 * weight
-                    matched |= syns & unit_set
-                elif term in heading_terms or term in previous_terms:
-                    overlap += 0.3 * weight  # context: the heading, or the sentence just before
-            adjacency = sum(1.0 for (a, sa), (b, sb) in pairs if _adjacent(unit_terms, {a} | sa, {b} | sb))
-            score = overlap / total_weight * 10 + adjacency
-            unit_years = set(re.findall(r"\b(?:19|20)\d\d\b", searchable))
-            if years:
-                if years & unit_years:
-                    score += 1.5
-                elif unit_years:
-                    score -= 1.5
-                elif any(y in hit.heading or y in hit.text[:200] for y in years):
-                    score += 0.75  # "2024 at a glance" above a panel of bare figures
-            figures = _figures(unit.text, years | unit_years)
-            if how_many and not asks_rate:
-                figures = [f for f in figures if not f.endswith("%")]  # a count, not a share
-            if quantitative:
-                if figures:
-                    score += 2.0
-                elif how_many and NUMBER_WORD_RE.search(unit.text):
-                    score += 1.0  # "five severe vehicle accidents"
-                else:
-                    score -= 3.0
-                # Acronyms count as their expansion when measuring closeness ("PSEs for 2024 was 38").
-                for acronym, expansion in expansions.items():
-                    if acronym in searchable and set(terms(expansion)) & matched:
-                        matched.add(stem(acronym.lower()))
-                if figures and _proximity(display.replace("(columns:", " ").split(), matched, years):
-                    score += 1.0
-                if len(figures) > 5 and len(unit.text) > 150 and unit.kind == "sentence":
-                    score -= 1.5  # a table flattened into a "sentence"
-            if how_many and not asks_rate and re.search(r"\b(rate|per|ratio|frequency)\b", unit.text, re.I):
-                score -= 1.5
-            if quantitative and not asks_change and len(figures) == 1 and CHANGE_UNIT_RE.search(unit.text):
-                score -= 1.0  # only the change is given ("increased by $2.1 billion"), not the level
-            length = len(unit.text)
-            if length > 350:
-                score -= (length - 350) / 150
-            if length < 25 and unit.kind == "sentence":
-                score -= 2.0
-            score += 1.5 * hit.rank
-            scored.append(ScoredUnit(unit, hit, score))
-            previous_terms = unit_set
-    scored.sort(key=lambda s: -s.score)
-    return scored
-
-
-def _adjacent(unit_terms: list[str], first: set[str], second: set[str]) -> bool:
-    return any(unit_terms[i] in first and unit_terms[i + 1] in second for i in range(len(unit_terms) - 1))

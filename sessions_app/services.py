@@ -162,6 +162,13 @@ def sessions_mark_idle(*, now: datetime | None = None, idle_after_s: int | None 
     )
 
 
+def sessions_sweep(*, idle_after_s: int | None = None) -> int:
+    """Mark idle sessions, then refresh ``SRE_User`` (online times move on even when none changed)."""
+    marked = sessions_mark_idle(idle_after_s=idle_after_s)
+    sre_user_publish()
+    return marked
+
+
 def sre_user_publish(*, summary: dict | None = None, key: str | None = None) -> dict:
     """Write the wireframe's ``SRE_User`` summary (computed from the database) to Redis."""
     summary = summary if summary is not None else selectors.session_summary()

@@ -15,11 +15,12 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from telemetry.models import DeadLetter
 from telemetry.validation import InvalidMessage, ValidReading, validate_message
+from tier0site.batches import excerpt, store_isolating
 
 logger = logging.getLogger(__name__)
 
@@ -82,18 +83,33 @@ def _copy_escape(raw: bytes) -> bytes:
     return raw.replace(b"\\", b"\\\\").replace(b"\n", b"\\n").replace(b"\r", b"\\r").replace(b"\t", b"\\t")
 
 
-def _validate(messages: Iterable[RawMessage], result: IngestResult) -> tuple[list, list]:
-    valid, dead = [], []
-    prefix = settings.MQTT_TOPIC_PREFIX
+def reading_parse(message: RawMessage) -> ValidReading:
+    """Validate one raw message (raises ``InvalidMessage`` with the reason)."""
+    if b"\\u0000" in message.payload:
+        raise InvalidMessage("schema: NUL characters cannot be stored")
+    return validate_message(message.topic, message.payload, prefix=settings.MQTT_TOPIC_PREFIX)
+
+
+def _validate(messages: Iterable[RawMessage]) -> tuple[list, list]:
+    valid, rejected = [], []
     for message in messages:
-        result.received += 1
         try:
-            if b"\\u0000" in message.payload:
-                raise InvalidMessage("schema: NUL characters cannot be stored")
-            valid.append((message, validate_message(message.topic, message.payload, prefix=prefix)))
+            valid.append((message, reading_parse(message)))
         except InvalidMessage as exc:
-            dead.append(DeadLetter(source="mqtt", topic=message.topic[:512], payload=_as_text(message.payload), reason=str(exc)))
-    return valid, dead
+            rejected.append((message, str(exc)))
+    return valid, rejected
+
+
+def _dead_letter(message: RawMessage, reason: str) -> DeadLetter:
+    kept = excerpt(message.payload)
+    return DeadLetter(
+        source="mqtt",
+        topic=message.topic[:512],
+        payload=_as_text(kept.head),
+        payload_size=kept.size,
+        payload_sha256=kept.sha256,
+        reason=reason[:2000],
+    )
 
 
 def _as_text(raw: bytes) -> str:
@@ -118,52 +134,30 @@ def _write_valid(valid: list[tuple[RawMessage, ValidReading]]) -> int:
     return stored
 
 
-def _write_one_by_one(valid: list, dead: list) -> tuple[int, list]:
-    """Isolate the messages the database refuses, so one cannot block the rest."""
-    stored, accepted = 0, []
-    for message, reading in valid:
-        try:
-            with transaction.atomic():
-                stored += _write_valid([(message, reading)])
-            accepted.append((message, reading))
-        except DatabaseError as exc:
-            if not _is_data_error(exc):
-                raise
-            dead.append(
-                DeadLetter(
-                    source="mqtt", topic=message.topic[:512], payload=_as_text(message.payload), reason=f"database: {exc}"[:2000]
-                )
-            )
-    return stored, accepted
-
-
-def _is_data_error(exc: DatabaseError) -> bool:
-    # SQLSTATE class 22 (data exception) and 23 (integrity): the row is at fault,
-    # not the database; anything else (connection lost, shutdown) is retried.
-    sqlstate = getattr(getattr(exc, "__cause__", None), "sqlstate", None) or ""
-    return sqlstate[:2] in {"22", "23"}
-
-
 def readings_ingest(*, messages: Iterable[RawMessage]) -> IngestResult:
-    """Store a batch of raw MQTT messages in one transaction (see module doc).
+    """Validate and store a batch of raw MQTT messages in one transaction (see module doc)."""
+    valid, rejected = _validate(messages)
+    return readings_store(valid=valid, rejected=rejected)
+
+
+def readings_store(*, valid: list[tuple[RawMessage, ValidReading]], rejected: list[tuple[RawMessage, str]]) -> IngestResult:
+    """Store validated readings, and the refused messages as dead letters, in one transaction.
 
     Raises ``DatabaseError`` when the database is unavailable: nothing is then
     committed and the caller keeps the batch (unacknowledged) to retry.
     """
-    result = IngestResult()
-    valid, dead = _validate(messages, result)
+    result = IngestResult(received=len(valid) + len(rejected))
+    dead = [_dead_letter(message, reason) for message, reason in rejected]
     accepted = valid
     with transaction.atomic():
         if valid:
-            try:
-                with transaction.atomic():
-                    stored = _write_valid(valid)
-            except DatabaseError as exc:
-                if not _is_data_error(exc):
-                    raise
-                logger.warning("batch refused by the database; isolating bad rows", extra={"error": str(exc)[:200]})
-                stored, accepted = _write_one_by_one(valid, dead)
-            result.stored = stored
+            # A row PostgreSQL refuses becomes a dead letter instead of blocking the batch.
+            counts, refused = store_isolating(valid, _write_valid, reason_prefix="database: ")
+            result.stored = sum(counts)
+            if refused:
+                refused_ids = {id(item) for item, _reason in refused}
+                accepted = [item for item in valid if id(item) not in refused_ids]
+                dead.extend(_dead_letter(message, reason) for (message, _reading), reason in refused)
         if dead:
             DeadLetter.objects.bulk_create(dead)
     result.dead_lettered = len(dead)

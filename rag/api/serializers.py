@@ -3,8 +3,6 @@
 from django.conf import settings
 from rest_framework import serializers
 
-from rag.models import SystemLog
-
 
 class StrictCharField(serializers.CharField):
     """A CharField that refuses numbers and other non-strings instead of coercing them."""
@@ -27,57 +25,8 @@ class QueryInputSerializer(serializers.Serializer):
 
 class QueryOutputSerializer(serializers.Serializer):
     answer = serializers.CharField()
-    type = serializers.ChoiceField(choices=["documents", "safety", "images", "logs"])
+    type = serializers.ChoiceField(choices=["documents", "safety", "images", "logs", "none"])
     sources = serializers.ListField(child=serializers.DictField())
     data = serializers.DictField()
     synthesized = serializers.BooleanField()
     provider = serializers.CharField()
-
-
-class LogFilterSerializer(serializers.Serializer):
-    ip = serializers.CharField(required=False, max_length=64)
-    status = serializers.IntegerField(required=False, min_value=100, max_value=599)
-    status_min = serializers.IntegerField(required=False, min_value=100, max_value=599)
-    status_max = serializers.IntegerField(required=False, min_value=100, max_value=599)
-    since = serializers.DateTimeField(required=False)
-    until = serializers.DateTimeField(required=False)
-    path = serializers.CharField(required=False, max_length=500)
-    method = serializers.CharField(required=False, max_length=16)
-
-    def validate(self, attrs):
-        if attrs.get("since") and attrs.get("until") and attrs["since"] >= attrs["until"]:
-            raise serializers.ValidationError("since must be before until")
-        return attrs
-
-
-class LogStatsFilterSerializer(serializers.Serializer):
-    since = serializers.DateTimeField(required=False)
-    until = serializers.DateTimeField(required=False)
-    status = serializers.IntegerField(required=False, min_value=100, max_value=599)
-    status_min = serializers.IntegerField(required=False, min_value=100, max_value=599)
-    status_max = serializers.IntegerField(required=False, min_value=100, max_value=599)
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=10)
-
-    def validate(self, attrs):
-        if attrs.get("since") and attrs.get("until") and attrs["since"] >= attrs["until"]:
-            raise serializers.ValidationError("since must be before until")
-        return attrs
-
-
-class SystemLogSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = SystemLog
-        fields = [
-            "log_file",
-            "line_number",
-            "ip",
-            "timestamp",
-            "method",
-            "path",
-            "protocol",
-            "status",
-            "size",
-            "referer",
-            "user_agent",
-            "response_time_ms",
-        ]

@@ -1,39 +1,25 @@
-"""Thin RAG API views: questions, log listing and log statistics."""
+"""Thin RAG API view: questions."""
 
 from functools import partial
 
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from rag import selectors
 from rag.answering import QuestionError, answer_question
-from rag.api.serializers import (
-    LogFilterSerializer,
-    LogStatsFilterSerializer,
-    QueryInputSerializer,
-    QueryOutputSerializer,
-    SystemLogSerializer,
-)
-from rag.selectors import StatusFilter, Window
+from rag.api.serializers import QueryInputSerializer, QueryOutputSerializer
 from tier0site.api import validated_input
 
 _validated = partial(validated_input, prefix="")
 
 
-def _status_filter(filters: dict) -> StatusFilter | None:
-    if "status" in filters:
-        return StatusFilter(filters["status"], filters["status"], str(filters["status"]))
-    if "status_min" in filters or "status_max" in filters:
-        low, high = filters.get("status_min", 100), filters.get("status_max", 599)
-        return StatusFilter(low, high, f"{low}-{high}")
-    return None
-
-
 class QueryApi(APIView):
-    """Answer a question about the bp report, the system logs or the site images."""
+    """Answer a question about the ingested documents, the system logs or the site images."""
+
+    permission_classes = [IsAuthenticated]  # a question changes nothing: any signed-in user
+    throttle_scope = "query"  # each answer may call Cohere (cost): tighter than the user rate
 
     @extend_schema(request=QueryInputSerializer, responses={200: QueryOutputSerializer})
     def post(self, request):
@@ -43,30 +29,3 @@ class QueryApi(APIView):
         except QuestionError as exc:
             raise ValidationError({"error": str(exc)}) from exc
         return Response(result)
-
-
-class LogListApi(APIView):
-    @extend_schema(parameters=[LogFilterSerializer], responses={200: SystemLogSerializer(many=True)})
-    def get(self, request):
-        filters = _validated(LogFilterSerializer, request.query_params)
-        rows = selectors.log_list(
-            ip=filters.get("ip"),
-            status=filters.get("status"),
-            status_low=filters.get("status_min"),
-            status_high=filters.get("status_max"),
-            start=filters.get("since"),
-            end=filters.get("until"),
-            path_contains=filters.get("path"),
-            method=filters.get("method"),
-        )
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(rows, request, view=self)
-        return paginator.get_paginated_response(SystemLogSerializer(page, many=True).data)
-
-
-class LogStatsApi(APIView):
-    @extend_schema(parameters=[LogStatsFilterSerializer])
-    def get(self, request):
-        filters = _validated(LogStatsFilterSerializer, request.query_params)
-        window = Window(filters.get("since"), filters.get("until"), "requested window")
-        return Response(selectors.log_stats(window=window, status=_status_filter(filters), limit=filters["limit"]))

@@ -1,45 +1,62 @@
 """Question routing and offline answers with citations (the whole bp report, indexed once)."""
 
 import json
-import sys
-import types
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
 from rag.answering import answer_question, classify
 
-ROUTES = [
-    ("How many safety incidents occurred in BP operations in 2024?", "safety"),
-    ("Describe BP Oil Drill Operations and Hard Hat requirements.", "safety"),
-    ("List the most frequent IP devices generating Error 400.", "logs"),
-    ("What is the p95 response time over the last hour?", "logs"),
-    ("Which IPs had the most 5xx errors yesterday?", "logs"),
-    ("Give me turbine sites that have workers without hats.", "images"),
-    ("Give me turbine sites that have workers with high safety compliance.", "images"),
-    ("Get sites where an engineer has a hard hat and tablet in hand.", "images"),
-    ("Show me camera images from site 3", "images"),
-    ("What was bp's underlying replacement cost profit in 2024?", "documents"),
-    ("What was the return on average capital employed in 2024?", "documents"),
-]
+ROUTING = json.loads(Path(__file__).with_name("routing_questions.json").read_text())
 
 
-@pytest.mark.parametrize(("question", "expected"), ROUTES)
-def test_classification(question, expected):
-    assert classify(question) == expected
+def _routes_as_labelled(item: dict, kind: str) -> bool:
+    # "safety" is a document answer that also lists site images.
+    return kind == item["type"] or (item["type"] == "documents" and kind == "safety")
+
+
+@pytest.mark.django_db
+def test_routing_by_evidence_over_the_labelled_set(bp_report, brief, offline):
+    wrong = [(q["question"], q["type"], kind) for q in ROUTING if not _routes_as_labelled(q, kind := classify(q["question"]))]
+    held_out = [q for q in ROUTING if q["split"] == "held_out"]
+    assert len(held_out) >= 10 and {q["type"] for q in held_out} == {"documents", "logs", "images", "none"}
+    assert len(wrong) <= len(ROUTING) // 20, wrong
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("question", "said", "page"),
+    [
+        ("Where can images and embeddings be stored?", "MongoDB", 4),
+        ("What does the Describe Image Context button generate?", "word cloud", 4),
+    ],
+)
+def test_document_questions_that_mention_images_are_answered_from_the_brief(bp_report, brief, offline, question, said, page):
+    result = answer_question(question)
+    assert result["type"] == "documents"
+    assert said in result["answer"]
+    assert result["sources"][0]["document"] == "assignment brief" and result["sources"][0]["page"] == page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("question", ["What is the weather like?", "How do I bake sourdough bread?", "zyxwvut qwertyuiop"])
+def test_off_topic_questions_answer_none_without_sources(bp_report, brief, offline, question):
+    result = answer_question(question)
+    assert result["type"] == "none" and result["sources"] == []
+    assert result["answer"].startswith("I don't know") and "documents" in result["answer"]
 
 
 @pytest.mark.django_db
 def test_headline_safety_question_quotes_38_with_its_page(bp_report, offline):
     result = answer_question("How many safety incidents occurred in BP operations in 2024?")
-    assert result["type"] == "safety" and result["provider"] == "offline" and result["synthesized"] is False
+    assert result["type"] in ("documents", "safety") and result["provider"] == "offline" and result["synthesized"] is False
     document_part = result["answer"].split("\n\nSite images:")[0]
     assert "38" in document_part
     cited = [s["page"] for s in result["sources"] if "page" in s]
     assert set(cited[:3]) & {3, 16, 58}
     first = result["sources"][0]
     assert first["document"] and first["snippet"] and f"page {first['page']}" in result["answer"]
-    assert "Site images:" in result["answer"]
 
 
 @pytest.mark.django_db
@@ -55,7 +72,7 @@ def test_question_set_score(bp_report, bp_questions, offline):
         if not ok:
             misses.append((item["question"], text[:160]))
     assert len(bp_questions) >= 15
-    assert correct >= int(0.9 * len(bp_questions)), misses
+    assert correct >= int(0.92 * len(bp_questions)), misses
 
 
 @pytest.mark.django_db
@@ -64,8 +81,6 @@ def test_answers_are_extracted_not_canned(bp_report, offline):
     assert "96" in spills["answer"] and spills["sources"][0]["page"] == 58
     bonus = answer_question("What was the formulaic outcome of the 2024 annual bonus?")
     assert "22.5" in bonus["answer"] and bonus["answer"] != spills["answer"]
-    unknown = answer_question("zyxwvut qwertyuiop")
-    assert "No passage" in unknown["answer"] and unknown["sources"] == []
 
 
 @pytest.mark.django_db
@@ -74,14 +89,6 @@ def test_ask_command_prints_the_api_json(bp_report, offline, capsys):
     result = json.loads(capsys.readouterr().out)
     assert set(result) == {"answer", "type", "sources", "data", "synthesized", "provider"}
     assert "94.3" in result["answer"] and result["type"] == "documents"
-
-
-@pytest.mark.django_db
-def test_image_questions_without_imaging_say_no_records_exist(monkeypatch, offline):
-    monkeypatch.setitem(sys.modules, "imaging.selectors", None)  # import fails
-    result = answer_question("Give me turbine sites that have workers without hats")
-    assert result["type"] == "images"
-    assert "No image records exist yet" in result["answer"]
 
 
 @pytest.mark.django_db
@@ -96,7 +103,7 @@ def test_image_and_safety_questions_use_the_imaging_selector(monkeypatch, bp_rep
             "data": {"matched": 2},
         }
 
-    monkeypatch.setitem(sys.modules, "imaging.selectors", types.SimpleNamespace(images_answer_question=images_answer_question))
+    monkeypatch.setattr("rag.answering.images_answer_question", images_answer_question)
     images = answer_question("Give me turbine sites that have workers without hats")
     assert images["type"] == "images" and "site-03" in images["answer"]
     assert images["sources"][0] == {"image": {"id": 1, "site_id": "site-03"}}
@@ -107,14 +114,30 @@ def test_image_and_safety_questions_use_the_imaging_selector(monkeypatch, bp_rep
     assert len(calls) == 2
 
 
-def test_site_questions_about_the_report_are_not_image_questions():
+@pytest.mark.django_db
+def test_site_questions_about_the_report_are_not_image_questions(bp_report):
     assert classify("How many sites did the X Convenience acquisition add?") == "documents"
-    assert classify("How many workers did bp employ in 2024?") == "documents"
+    assert classify("How many workers did bp employ in 2024?") in ("documents", "safety")
 
 
 @pytest.mark.django_db
-def test_describe_question_quotes_passages_and_names_what_the_report_lacks(bp_report, offline):
+def test_describe_question_quotes_passages_not_the_brief_quoting_it(bp_report, brief, offline):
     result = answer_question("Describe BP Oil Drill Operations and Hard Hat requirements.")
     assert result["type"] == "safety"
     assert "drilling" in result["answer"].lower()
-    assert "No indexed passage mentions: hat" in result["answer"]
+    # The brief quotes this very question as an example; a quotation is not an answer.
+    assert "assignment brief" not in result["answer"].split("\n\nSite images:")[0]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("question", "figure", "page"),
+    [
+        ("How many employees did bp have at year end 2024?", "100,500", 3),
+        ("How many employees did bp have in 2023?", "87,800", 3),
+    ],
+)
+def test_key_figure_panels_answer_with_the_number_and_page(bp_report, offline, question, figure, page):
+    result = answer_question(question)
+    assert figure in result["answer"].split("Also page")[0]
+    assert result["sources"][0]["page"] == page

@@ -100,3 +100,36 @@ def test_row_value_reads_the_cell_for_the_year_asked():
     assert row_value(row, "2023") == "100" and row_value(row, "2021") is None
     assert row_value(Unit("2024 38", "row", label="Tier 1 and 2 process safety events"), "2024") == "38"
     assert row_value(Unit("events 39 33 26 7.5% 2.5%", "row", header="2024 2023 2022"), "2024") is None  # columns do not line up
+
+
+def test_running_headers_and_footers_are_found_by_repetition_not_by_name():
+    from rag.pdfparse import running_lines, split_page
+
+    pages = {
+        n: f"Quarterly Review of Anything {n}\nBody text {'abcdefg'[n]} talks about pumps.\nTable 2024 2023\nAcme Corp Report 2031 {n}"
+        for n in range(1, 7)
+    }
+    pages[7] = "A page without the header.\nAcme Corp Report 2031 7"
+    running = running_lines(pages)
+    assert running == {"quarterly review of anything", "acme corp report"}
+    text = " ".join(t for _, t in split_page(pages[3], running))
+    assert "pumps" in text and "2024 2023" in text and "Acme" not in text and "Quarterly" not in text
+
+
+def test_key_figure_panel_columns_become_one_card_per_figure():
+    from rag.panels import has_panel, panel_cards, panel_passages
+
+    layout = "\n".join(
+        [
+            "2031 at a glance                                        Contents",
+            "100,500a                    61                          Our strategy   8",
+            "employees                   countries of operation      Risk factors  65",
+            "(2030 87,800)               (2030 61)",
+        ]
+    )
+    plain = "2031 at a glance\n100,500a 61\nemployees countries of operation\n(2030 87,800) (2030 61)"
+    assert has_panel(plain)
+    cards = panel_cards(layout)
+    assert cards == ["employees 100,500a (2030 87,800)", "countries of operation 61 (2030 61)"]
+    heading, text = panel_passages(plain, cards)[0]
+    assert heading == "2031 at a glance – employees" and text == "employees 100,500a in 2031 (2030 87,800)"

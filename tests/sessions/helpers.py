@@ -14,8 +14,9 @@ from django.conf import settings
 from django.db import connection
 
 from sessions_app import amqp
-from sessions_app.consumer import SessionConsumer
+from sessions_app.consumer import session_worker
 from sessions_app.publisher import ConfirmedPublisher, Outgoing
+from tier0site.workers import BatchWorker
 
 BASE_DIR = Path(settings.BASE_DIR)
 # Events in the recent past (the consumer refuses times an hour or more ahead).
@@ -53,11 +54,11 @@ def publish(queue: str, messages: list) -> None:
     assert report.confirmed == len(outgoing)
 
 
-def consume(queue: str, **options) -> SessionConsumer:
+def consume(queue: str, **options) -> BatchWorker:
     """Run a consumer in this process until the queue has been quiet for a moment."""
     options.setdefault("idle_exit_s", 0.4)
     options.setdefault("live_interval_s", 0)
-    consumer = SessionConsumer(queue=queue, **options)
+    consumer = session_worker(queue=queue, **options)
     consumer.run()
     return consumer
 
@@ -103,6 +104,8 @@ class ConsumerProcess:
             "SESSIONS_SRE_USER_KEY": sre_key,
             "SESSIONS_LIVE_INTERVAL_S": "0",
             "LOG_LEVEL": "WARNING",
+            # The same cache namespace as the test (heartbeats, redelivery counts).
+            "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
             # libpq names the process's connections, so a test can cut exactly these.
             "PGAPPNAME": f"tier0-test-consumer-{queue}",
         }

@@ -7,11 +7,12 @@ import pytest
 from django.utils import timezone
 from django_redis import get_redis_connection
 
-from sessions_app.consumer import SessionConsumer
 from sessions_app.models import UserSession
 from sessions_app.services import sessions_mark_idle
 from sessions_app.simulator import Population, message_stream
+from sessions_app.sweeper import Sweeper
 from sessions_app.validation import SessionEvent, Snapshot, message_parse
+from tier0site.workers import worker_heartbeats
 
 
 def _session(session_id: str, *, status: str, last_activity, last_event_at=None):
@@ -39,12 +40,14 @@ def test_idle_sweep_marks_active_sessions_idle_after_five_minutes(sre_key, queue
     assert status == {"OLD": "idle", "FRESH": "active", "UNKNOWN": "idle", "GONE": "disconnected"}
     assert sessions_mark_idle(now=now + timedelta(minutes=2)) == 1  # FRESH's turn
 
-    # The consumer's sweep refreshes SRE_User when it changes something.
+    # The sweeper process's step marks them and refreshes SRE_User, and says it is alive.
     _session("LATER", status="active", last_activity=now - timedelta(minutes=10))
-    consumer = SessionConsumer(queue=queue, live_interval_s=0)
-    assert consumer.sweep() == 1
-    consumer._publish_summary_if_stale()
+    sweeper = Sweeper()
+    sweeper.step()
+    assert sweeper.marked == 1
     assert json.loads(get_redis_connection("default").get(sre_key))["by_status"]["idle"] == 4
+    beat = next(b for b in worker_heartbeats() if b["worker"] == "sweeper")
+    assert (beat["batches"], beat["messages_stored"]) == (1, 1)
 
 
 def test_simulated_sessions_follow_login_active_idle_logout():

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -49,7 +50,30 @@ def subprocess_env() -> dict:
         "MQTT_PORT": str(settings.MQTT_PORT),
         "MQTT_TOPIC_PREFIX": settings.MQTT_TOPIC_PREFIX,
         "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
+        "WORKER_HEARTBEAT_S": "0.2",  # tests wait on the consumer's heartbeat
     }
+
+
+def mqtt_session_create(client_id: str) -> None:
+    """Open the consumer's persistent session (subscribed) before it starts.
+
+    From then on the broker queues every message for it, so a test can publish
+    at once instead of guessing how long the process takes to subscribe. It
+    acknowledges nothing: whatever the broker hands it stays in the session.
+    """
+    from telemetry import mqtt
+
+    client = mqtt.make_client(client_id, persistent=True, manual_ack=True)
+    subscribed = threading.Event()
+    client.on_subscribe = lambda *_args: subscribed.set()
+    mqtt.connect(client)
+    client.loop_start()
+    try:
+        client.subscribe(mqtt.telemetry_subscription(shared=False), qos=1)
+        assert subscribed.wait(10), "no SUBACK from the broker"
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 class ConsumerProcess:
@@ -79,9 +103,14 @@ class ConsumerProcess:
 @pytest.fixture
 def consumer_process(mosquitto, topic_prefix, tmp_path):
     started: list[ConsumerProcess] = []
+    sessions: set[str] = set()
 
     def start(client_id: str | None = None, *extra: str) -> ConsumerProcess:
-        process = ConsumerProcess(client_id or f"test-{uuid.uuid4().hex[:8]}", tmp_path / "consumer.log").start(*extra)
+        client_id = client_id or f"test-{uuid.uuid4().hex[:8]}"
+        if client_id not in sessions:
+            mqtt_session_create(client_id)
+            sessions.add(client_id)
+        process = ConsumerProcess(client_id, tmp_path / "consumer.log").start(*extra)
         started.append(process)
         return process
 

@@ -16,11 +16,12 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import channel_layers, get_channel_layer
 
-from telemetry.consumer import MqttIngestWorker
+from telemetry.consumer import mqtt_ingest_worker
 from telemetry.models import DeadLetter, DeviceState, TelemetryReading
 from telemetry.publisher import fleet_publish
 from telemetry.simulator import Fleet
 from tests.telemetry.conftest import reading_payload, topic_for
+from tier0site.workers import BatchWorker, worker_heartbeats
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -40,11 +41,11 @@ def worker_thread(mosquitto, topic_prefix):
     """The ingest worker running in a thread of this process (its own DB connection)."""
     workers = []
 
-    def start(**kwargs) -> MqttIngestWorker:
-        worker = MqttIngestWorker(client_id=f"test-{uuid.uuid4().hex[:8]}", flush_interval_s=0.05, **kwargs)
+    def start(**kwargs) -> BatchWorker:
+        worker = mqtt_ingest_worker(client_id=f"test-{uuid.uuid4().hex[:8]}", **kwargs)
         thread = threading.Thread(target=worker.run, daemon=True)
         thread.start()
-        wait_until(worker.connected.is_set, 10)
+        wait_until(worker.transport.connected.is_set, 10)
         workers.append((worker, thread))
         return worker
 
@@ -117,8 +118,7 @@ def test_malformed_wrong_schema_and_mismatched_messages_land_in_dead_letters(wor
 
 def test_a_killed_consumer_loses_nothing_and_duplicates_nothing_after_restart(consumer_process):
     fleet = Fleet(devices=5000, seed=11)
-    consumer = consumer_process("test-kill-restart")
-    time.sleep(1.5)  # connected and subscribed
+    consumer = consumer_process("test-kill-restart")  # its session exists: the broker queues for it
     total = 20_000
     publisher = threading.Thread(target=fleet_publish, kwargs={"fleet": fleet, "count": total, "rate": 8000})
     publisher.start()
@@ -140,9 +140,9 @@ def test_a_killed_consumer_loses_nothing_and_duplicates_nothing_after_restart(co
 
 def test_sigterm_finishes_the_batch_in_hand_and_exits_cleanly(consumer_process, fleet):
     consumer = consumer_process(None, "--batch-size", "100000", "--flush-interval", "30")
-    time.sleep(1.5)
     fleet_publish(fleet, count=3000)
-    time.sleep(1)  # received, held in the batch (30 s flush interval)
+    # Received and held in the inbox (30 s flush interval), as its heartbeat says.
+    wait_until(lambda: any(b["worker"] == "mqtt_consumer" and b["backlog"] == 3000 for b in worker_heartbeats()))
     assert TelemetryReading.objects.count() == 0
     assert consumer.stop() == 0
     assert TelemetryReading.objects.count() == 3000

@@ -16,10 +16,12 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from logs.models import LogFile
+from logs.services import log_file_delete, log_file_ingest
 from rag.answering import answer_question
 from rag.logsim import generate_lines
 from rag.models import Document
-from rag.services import document_ingest, log_file_delete, log_file_ingest
+from rag.services import document_ingest
 
 DEFAULT_REPORT = Path(settings.SEED_DATA_DIR) / "documents/bp-annual-report-and-form-20f-2024.pdf"
 DEFAULT_QUESTIONS = Path(settings.BASE_DIR) / "tests/rag/bp_questions.json"
@@ -112,7 +114,6 @@ class Command(BaseCommand):
                 if batch:
                     handle.write("\n".join(batch) + "\n")
             result = log_file_ingest(path=path)
-        from rag.models import LogFile
 
         log_file = LogFile.objects.filter(path=str(path.resolve())).order_by("-id").first()
         try:

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from sessions_app.consumer import SessionConsumer
+from sessions_app.consumer import session_worker
 from tier0site.workers import ShutdownFlag, serve_metrics
 
 
@@ -15,14 +15,17 @@ class Command(BaseCommand):
         parser.add_argument("--prefetch", type=int, default=settings.SESSIONS_PREFETCH, help="unacknowledged messages in hand")
         parser.add_argument("--batch-size", type=int, default=settings.SESSIONS_BATCH_SIZE)
         parser.add_argument(
-            "--flush-interval", type=float, default=settings.SESSIONS_FLUSH_INTERVAL_S, help="seconds to wait to fill a batch"
+            "--flush-interval",
+            type=float,
+            default=settings.SESSIONS_FLUSH_INTERVAL_S,
+            help="seconds a partial batch may wait for more messages (0: stored as soon as the previous commit is done)",
         )
         parser.add_argument("--exit-when-idle", type=float, default=None, help="stop after this many seconds without messages")
         parser.add_argument("--metrics-port", type=int, default=settings.SESSIONS_CONSUMER_METRICS_PORT, help="0: off")
 
     def handle(self, *args, **options):
         serve_metrics(options["metrics_port"])
-        consumer = SessionConsumer(
+        worker = session_worker(
             queue=options["queue"],
             prefetch=options["prefetch"],
             batch_size=options["batch_size"],
@@ -30,7 +33,7 @@ class Command(BaseCommand):
             idle_exit_s=options["exit_when_idle"],
             shutdown=ShutdownFlag().install(),
         )
-        totals = consumer.run()
+        totals = worker.run()
         self.stdout.write(
             f"stopped: received {totals.received}, applied {totals.applied}, superseded {totals.superseded}, "
             f"snapshots {totals.snapshots}, dead-lettered {totals.dead_lettered}, database retries {totals.db_errors}"

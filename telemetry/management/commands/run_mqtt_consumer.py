@@ -1,11 +1,10 @@
 """Consume telemetry from MQTT into PostgreSQL until SIGTERM."""
 
 import os
-import socket
 
 from django.core.management.base import BaseCommand
 
-from telemetry.consumer import MqttIngestWorker
+from telemetry.consumer import mqtt_ingest_worker
 from tier0site.workers import ShutdownFlag, serve_metrics
 
 
@@ -18,13 +17,18 @@ class Command(BaseCommand):
             "--shared", action="store_true", help="join the shared subscription so several consumers split the load"
         )
         parser.add_argument("--batch-size", type=int, default=None)
-        parser.add_argument("--flush-interval", type=float, default=None, help="seconds to wait before flushing a partial batch")
+        parser.add_argument(
+            "--flush-interval",
+            type=float,
+            default=None,
+            help="seconds a partial batch may wait for more messages (default 0: stored as soon as the previous commit is done)",
+        )
         parser.add_argument("--metrics-port", type=int, default=int(os.environ.get("MQTT_CONSUMER_METRICS_PORT", "9101")))
 
     def handle(self, *args, **options):
         serve_metrics(options["metrics_port"])
-        worker = MqttIngestWorker(
-            client_id=options["client_id"] or f"tier0-consumer-{socket.gethostname()}",
+        worker = mqtt_ingest_worker(
+            client_id=options["client_id"],
             shared=options["shared"],
             batch_size=options["batch_size"],
             flush_interval_s=options["flush_interval"],

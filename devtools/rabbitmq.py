@@ -1,0 +1,201 @@
+"""A RabbitMQ node of our own, from Debian's rabbitmq-server, on loopback ports.
+
+Every node gets its own node name, AMQP port, Erlang distribution port, data
+and log folder, configuration, plugin list and ``HOME`` (where Erlang reads the
+cookie), and all of them use an ``epmd`` on a port of the caller's
+``RabbitEnv`` instead of the machine's (4369), so nothing is shared with the
+machine's RabbitMQ. Management and Prometheus plugins are off unless asked for.
+
+A cluster is nodes built from one ``RabbitEnv`` (same cookie, same epmd) and
+joined with ``node.join(first)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pika
+import pika.exceptions
+
+from sessions_app import amqp  # also quiets pika's INFO logging
+from telemetry.broker import free_port
+
+RABBIT_SBIN = Path(os.environ.get("RABBITMQ_SBIN", "/usr/lib/rabbitmq/bin"))
+EPMD = shutil.which("epmd") or "/usr/bin/epmd"
+
+
+class RabbitError(RuntimeError):
+    """A node did not start, stop or join in time."""
+
+
+@dataclass
+class RabbitEnv:
+    """What the nodes of one cluster share: a root folder, an Erlang cookie and an epmd port."""
+
+    root: Path
+    cookie: str = field(default_factory=lambda: secrets.token_hex(16))
+    epmd_port: int = field(default_factory=free_port)
+
+    def node(self, name: str, *, plugins: tuple[str, ...] = (), amqp_port: int | None = None) -> RabbitNode:
+        return RabbitNode(env=self, name=name, plugins=plugins, amqp_port=amqp_port or free_port())
+
+    def stop_epmd(self) -> None:
+        """Stop the epmd the nodes started (it outlives them)."""
+        subprocess.run(  # noqa: S603 - fixed binary, our own port
+            [EPMD, "-port", str(self.epmd_port), "-kill"], capture_output=True, timeout=10, check=False
+        )
+
+
+@dataclass
+class RabbitNode:
+    env: RabbitEnv
+    name: str
+    amqp_port: int
+    plugins: tuple[str, ...] = ()
+    dist_port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def nodename(self) -> str:
+        return f"{self.name}@localhost"
+
+    @property
+    def dir(self) -> Path:
+        return Path(self.env.root) / self.name
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.amqp_port}/%2F"
+
+    def environ(self) -> dict[str, str]:
+        """The environment rabbitmq-server and rabbitmqctl read for this node."""
+        d = self.dir
+        return {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "ERL_"))},
+            "HOME": str(d),  # Erlang reads $HOME/.erlang.cookie
+            "ERL_EPMD_PORT": str(self.env.epmd_port),
+            "RABBITMQ_NODENAME": self.nodename,
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.amqp_port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_CONF_ENV_FILE": str(d / "rabbitmq-env.conf"),  # not /etc/rabbitmq's
+            "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq.conf"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(d / "advanced.config"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(d / "enabled_plugins"),
+            "RABBITMQ_MNESIA_BASE": str(d / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(d / "log"),
+            "RABBITMQ_LOGS": str(d / "log" / "rabbit.log"),
+            "RABBITMQ_PID_FILE": str(d / "rabbit.pid"),
+            "RABBITMQ_CTL_DIST_PORT_MIN": str(self.dist_port + 1),  # CLI tools, not the machine's 35672
+            "RABBITMQ_CTL_DIST_PORT_MAX": str(self.dist_port + 10),
+        }
+
+    def _write_files(self) -> None:
+        d = self.dir
+        (d / "log").mkdir(parents=True, exist_ok=True)
+        cookie = d / ".erlang.cookie"
+        if not cookie.exists():
+            cookie.write_text(self.env.cookie)
+            cookie.chmod(0o400)  # Erlang refuses a cookie file others can read
+        (d / "rabbitmq-env.conf").write_text("")
+        (d / "advanced.config").write_text("[].\n")
+        (d / "enabled_plugins").write_text("[" + ",".join(self.plugins) + "].\n")
+        (d / "rabbitmq.conf").write_text(
+            "\n".join(
+                [
+                    f"listeners.tcp.default = 127.0.0.1:{self.amqp_port}",
+                    "loopback_users.guest = true",
+                    "log.console = false",
+                    "log.file.level = warning",
+                    # The machine is shared and small: never block publishers on its disk or memory figures.
+                    "disk_free_limit.absolute = 50MB",
+                    "vm_memory_high_watermark.relative = 0.8",
+                ]
+            )
+            + "\n"
+        )
+
+    def start(self, *, timeout_s: float = 90) -> RabbitNode:
+        self._write_files()
+        out = open(self.dir / "log" / "stdout.log", "ab")  # noqa: SIM115 - lives as long as the node
+        self.process = subprocess.Popen(  # noqa: S603 - Debian's script, our environment
+            [str(RABBIT_SBIN / "rabbitmq-server")],
+            env=self.environ(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # kill() takes the whole process group
+        )
+        self.wait_ready(timeout_s=timeout_s)
+        return self
+
+    def wait_ready(self, *, timeout_s: float = 90) -> None:
+        """Wait until the node accepts an AMQP connection (it listens once booted)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self.process and self.process.poll() is not None:
+                raise RabbitError(f"{self.nodename} exited ({self.process.returncode}): {self.log_tail()}")
+            with contextlib.suppress(pika.exceptions.AMQPError, OSError):
+                socket.create_connection(("127.0.0.1", self.amqp_port), timeout=1).close()  # quiet probe first
+                pika.BlockingConnection(amqp.connection_parameters(self.url)).close()
+                return
+            if time.monotonic() > deadline:
+                raise RabbitError(f"{self.nodename} not ready after {timeout_s}s: {self.log_tail()}")
+            time.sleep(0.2)
+
+    def log_tail(self, chars: int = 800) -> str:
+        text = ""
+        for name in ("stdout.log", "rabbit.log"):
+            with contextlib.suppress(OSError):
+                text += (self.dir / "log" / name).read_text(errors="replace")[-chars:]
+        return text[-chars:]
+
+    def kill(self) -> None:
+        """SIGKILL the node (an unplanned crash): the Erlang VM and its port programs."""
+        if self.process and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def stop(self, *, timeout_s: float = 30) -> None:
+        """A clean stop (SIGTERM: the Erlang VM shuts down in order), SIGKILL if it hangs."""
+        if not self.process or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def ctl(self, *args: str, timeout_s: float = 60) -> str:
+        """Run rabbitmqctl against this node."""
+        result = subprocess.run(  # noqa: S603 - Debian's CLI, our node
+            [str(RABBIT_SBIN / "rabbitmqctl"), "-n", self.nodename, *args],
+            env=self.environ(),
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RabbitError(f"rabbitmqctl {' '.join(args)}: {(result.stderr or result.stdout).strip()[-500:]}")
+        return result.stdout
+
+    def join(self, seed: RabbitNode) -> None:
+        """Join ``seed``'s cluster (both nodes from one RabbitEnv: same cookie and epmd)."""
+        self.ctl("stop_app")
+        self.ctl("join_cluster", seed.nodename)
+        self.ctl("start_app")
+        self.wait_ready()
+
+    def delete(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

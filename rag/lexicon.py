@@ -1,0 +1,155 @@
+"""Words as PostgreSQL's ``english`` text-search configuration sees them.
+
+The reranker and the full-text index must agree on what a word is: a question
+term matches a passage in Python exactly when PostgreSQL would match it. So
+stems and stop words come from PostgreSQL's own ``english_stem`` dictionary
+(Snowball English with the ``english`` stop list), looked up in batches and
+cached in the process; document frequencies come from ``ts_stat`` over the
+same ``search`` column the GIN index serves.
+"""
+
+import math
+import re
+import threading
+from collections.abc import Iterable
+
+from django.db import connection
+
+from rag.pdfparse import YEAR_RE
+
+WORD_RE = re.compile(r"[a-z0-9][a-z0-9'’&-]*")
+# Words that phrase a request rather than name its topic ("give me", "how many", "please list").
+# PostgreSQL's stop list covers the function words; these are the question-asking verbs and modals it keeps.
+REQUEST_WORDS = frozenset({
+    "many", "much", "whether", "could", "would", "shall", "may", "might", "must", "also", "please", "give", "show",
+    "tell", "list", "describe", "explain", "yes", "like",
+    # Words about when, or that refer to the issuer of a document rather than to the topic asked about.
+    "year", "years", "end", "start", "beginning", "full", "date", "january", "december", "occur", "occurred",
+    "number", "company", "group", "report", "reported",
+})  # fmt: skip
+# A stem found in at least this share of passages names what the whole corpus is about (a company's name in its
+# own report), so it cannot tell passages apart: it is left out of the question's terms, like a stop word.
+DOMINANT_SHARE = 0.35
+DOMINANT_MIN_PASSAGES = 20  # a shorter document has too few passages to tell its subject from chance
+
+_lock = threading.Lock()
+_stems: dict[str, str] = {}  # word -> PostgreSQL stem, "" for a stop word
+_stats: dict = {"key": None, "idf": {}, "dominant": frozenset()}
+
+
+def _normal(word: str) -> str:
+    return word.replace("’", "'").strip("'-")
+
+
+def stems(words: Iterable[str]) -> dict[str, str]:
+    """{word: stem}, "" for stop words; unknown words cost one query per call, not per word."""
+    wanted = set(words)
+    missing = [w for w in wanted if w not in _stems]
+    if missing:
+        with connection.cursor() as cursor:
+            # english_stem returns {} for a stop word; words with digits go through unchanged, as in the index.
+            cursor.execute(
+                "SELECT w, CASE WHEN w ~ '[0-9]' THEN w ELSE coalesce((ts_lexize('english_stem', w))[1], '') END"
+                " FROM unnest(%s::text[]) AS w",
+                [[_normal(w) for w in missing]],
+            )
+            found = dict(cursor.fetchall())
+        with _lock:
+            for word in missing:
+                _stems[word] = found.get(_normal(word), "")
+    return {w: _stems[w] for w in wanted}
+
+
+def stem(word: str) -> str:
+    return stems([word])[word]
+
+
+def is_content_word(word: str) -> bool:
+    return word not in REQUEST_WORDS and bool(_stems[word] if word in _stems else stem(word))
+
+
+def terms(text: str) -> list[str]:
+    """The stems of ``text``'s content words, in order (years are matched apart, not as terms)."""
+    words = [w for w in WORD_RE.findall(text.lower()) if w not in REQUEST_WORDS and not YEAR_RE.match(w)]
+    if any(w not in _stems for w in words):
+        stems(words)
+    dominant = _stats["dominant"]
+    out = []
+    for word in words:
+        found = _stems[word]
+        if found and found not in dominant:
+            out.append(found)
+    return out
+
+
+def warm(texts: Iterable[str]) -> None:
+    """Look up every word of ``texts`` at once (one query instead of one per answer)."""
+    vocabulary: set[str] = set()
+    for text in texts:
+        vocabulary.update(WORD_RE.findall(text.lower()))
+    stems(vocabulary)
+
+
+def idf_table() -> dict[str, float]:
+    """{stem: inverse document frequency} over all passages, from ``ts_stat`` (as of the last ``refresh``)."""
+    if _stats["key"] is None:
+        refresh()
+    return _stats["idf"]
+
+
+def current_key() -> tuple[int, int] | None:
+    return _stats["key"]
+
+
+def refresh() -> tuple[int, int]:
+    """Rebuild the tables when passages were added or removed; called once per question."""
+    key = corpus_key()
+    if _stats["key"] == key:
+        return key
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT word, ndoc FROM ts_stat('SELECT search FROM rag_passage')")
+        rows = cursor.fetchall()
+        names = _document_names(cursor)
+    passages = max(key[0], 1)
+    table = {word: math.log((passages + 1) / (ndoc + 0.5)) for word, ndoc in rows}
+    dominant = frozenset(word for words in names.values() for word in words if not YEAR_RE.match(word))
+    with _lock:
+        _stats.update(key=key, idf=table, dominant=dominant, names=names, rarest=math.log((passages + 1) / 0.5))
+    return key
+
+
+def _document_names(cursor) -> dict[int, frozenset[str]]:
+    """Per document: its dominant stems (each document judged alone, so a second one changes nothing for the
+    first) and the years in its title: the words by which a question names it."""
+    cursor.execute(
+        "SELECT c.document_id, s.word FROM (SELECT document_id, count(*) AS n FROM rag_passage GROUP BY 1) c,"
+        " LATERAL ts_stat(format('SELECT search FROM rag_passage WHERE document_id = %%s', c.document_id)) s"
+        " WHERE c.n >= %s AND s.ndoc >= %s * c.n",
+        [DOMINANT_MIN_PASSAGES, DOMINANT_SHARE],
+    )
+    names: dict[int, set[str]] = {}
+    for document_id, word in cursor.fetchall():
+        names.setdefault(document_id, set()).add(word)
+    cursor.execute("SELECT id, title FROM rag_document")
+    for document_id, title in cursor.fetchall():
+        names.setdefault(document_id, set()).update(w for w in WORD_RE.findall(title.lower()) if YEAR_RE.match(w))
+    return {d: frozenset(words) for d, words in names.items()}
+
+
+def named_documents(question: str) -> set[int]:
+    """Documents the question names (by a dominant word, "bp", or a year in the title); call after ``idf_table``."""
+    words = WORD_RE.findall(question.lower())
+    asked = set(stems(words).values()) | {w for w in words if YEAR_RE.match(w)}
+    return {d for d, names in _stats.get("names", {}).items() if names & asked}
+
+
+def rarest_idf() -> float:
+    """The idf of a word no passage holds (call after ``idf_table``)."""
+    return _stats.get("rarest", 1.0)
+
+
+def corpus_key() -> tuple[int, int]:
+    """Changes whenever passages are added or removed (cache key for derived tables)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), coalesce(max(id), 0) FROM rag_passage")
+        return cursor.fetchone()

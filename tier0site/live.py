@@ -1,0 +1,116 @@
+"""Live events for the dashboard: the one list of groups and event types, one publisher.
+
+Every pipeline that tells the page something publishes through ``Publisher``
+to one of the ``EVENTS`` below; the websocket consumer
+(``dashboard/consumers.py``) joins exactly these groups and relays exactly these
+types, and a test checks the page's scripts handle the same list. Adding an
+event means adding it here, and nowhere else on the server side.
+
+``Publisher`` coalesces: pipelines ``add`` what happened as often as they like
+and at most one event per ``interval_s`` (about a second) goes out, merged.
+Sending never stops the caller: the channel layer may live on a Redis that is
+away (or failing over), so each send has a short timeout and failures are logged.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LiveEvent:
+    group: str  # the channel-layer group
+    type: str  # the event's "type" ("a.b" is dispatched to the consumer's a_b handler)
+
+    @property
+    def handler(self) -> str:
+        return self.type.replace(".", "_")
+
+
+TELEMETRY = LiveEvent("telemetry", "telemetry.update")
+SESSIONS = LiveEvent("sessions", "sessions.update")
+FAILOVER = LiveEvent("failover", "failover.progress")
+IMAGES = LiveEvent("images", "images.update")
+
+EVENTS: tuple[LiveEvent, ...] = (TELEMETRY, SESSIONS, FAILOVER, IMAGES)
+GROUPS: tuple[str, ...] = tuple(dict.fromkeys(event.group for event in EVENTS))
+
+
+def _replace(_pending: Any, item: Any) -> Any:
+    return item
+
+
+class Publisher:
+    """Coalesces what a pipeline reports into at most one event per ``interval_s``.
+
+    - ``merge(pending, item)`` folds an ``add``-ed item into what is pending
+      (``pending`` is None at first); the default keeps the newest item.
+    - ``render(pending, elapsed_s)`` turns what is pending into the event's
+      fields; the default sends the pending dict as it is.
+    - ``interval_s`` 0 or less, or ``enabled=False``, turns publishing off.
+    """
+
+    def __init__(
+        self,
+        event: LiveEvent,
+        *,
+        interval_s: float = 1.0,
+        merge: Callable[[Any, Any], Any] = _replace,
+        render: Callable[[Any, float], dict] | None = None,
+        enabled: bool = True,
+        timeout_s: float = 1.0,
+    ) -> None:
+        self.event = event
+        self.interval_s = interval_s
+        self.merge = merge
+        self.render = render or (lambda pending, _elapsed: dict(pending))
+        self.enabled = enabled and interval_s > 0
+        self.timeout_s = timeout_s
+        self.pending: Any = None
+        self.started = time.monotonic()
+        self.last_sent: float | None = None  # the first event goes out at once
+        self.sent = 0
+
+    def add(self, item: Any) -> None:
+        if self.enabled:
+            self.pending = self.merge(self.pending, item)
+
+    def flush(self, *, force: bool = False) -> bool:
+        """Send what is pending if an interval has passed (or ``force``); True if sent."""
+        if self.pending is None:
+            return False
+        now = time.monotonic()
+        elapsed = now - (self.started if self.last_sent is None else self.last_sent)
+        if not force and self.last_sent is not None and elapsed < self.interval_s:
+            return False
+        pending, self.pending, self.last_sent = self.pending, None, now
+        return self._send({**self.render(pending, elapsed), "type": self.event.type})
+
+    def _send(self, message: dict) -> bool:
+        layer = get_channel_layer()
+        if layer is None:
+            return False
+
+        async def send():
+            await asyncio.wait_for(layer.group_send(self.event.group, message), self.timeout_s)
+
+        try:
+            async_to_sync(send)()
+        except Exception:  # noqa: BLE001 - the dashboard is optional; the pipeline must go on
+            logger.warning("live event not published", extra={"event": self.event.type}, exc_info=True)
+            return False
+        self.sent += 1
+        return True
+
+
+def rate_per_s(count: int, elapsed_s: float) -> float | None:
+    """Messages per second over an interval, as the page shows it."""
+    return round(count / elapsed_s, 1) if elapsed_s else None
