@@ -103,7 +103,12 @@ class PostgresImageStore:
         for flag in FLAG_FIELDS:
             values[flag] = compliance.get(flag)
         values["compliance_score"] = compliance.get("compliance_score")
-        obj, _ = self._model().objects.update_or_create(path=record["path"], defaults=values)
+        model = self._model()
+        obj = model(path=record["path"], **values)
+        # One INSERT ... ON CONFLICT (path) DO UPDATE instead of update_or_create's lock, select and write.
+        model.objects.bulk_create([obj], update_conflicts=True, unique_fields=["path"], update_fields=list(values))
+        if obj.pk is None or set(values) < set(RECORD_FIELDS) - {"path"}:
+            obj = model.objects.get(path=record["path"])  # a partial record: read back what the row now holds
         return self._to_dict(obj)
 
     def find(self, filters: dict, *, limit: int = 100, offset: int = 0) -> tuple[int, list[dict]]:

@@ -234,6 +234,9 @@ def equipment_score(rgb: np.ndarray, hands, objects: list[dict]) -> dict:
             best = {**best, "score": float(obj["score"]), "what": obj["label"].lower()}
     if best["measurable"]:
         patch = rgb[y0:y1, x0:x1]
+        shrink = KMEANS_MAX_SIDE / max(patch.shape[:2])
+        if shrink < 1:  # a large frame's hands: k-means cost grows with every pixel, shapes survive at this size
+            patch = cv2.resize(patch, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
         # Several colour counts: a device stands out as one region at some granularity, not always the same one.
         rects = [r for colours in (3, 4, 5) for r in _one_colour_rectangles(patch, colours)]
         for rect in rects:
@@ -243,6 +246,7 @@ def equipment_score(rgb: np.ndarray, hands, objects: list[dict]) -> dict:
     return best
 
 
+KMEANS_MAX_SIDE = 240  # pixels; the seed images' hands regions are all smaller, so only large frames shrink
 MIN_HANDS_SIDE = 60  # pixels: below this a tablet is a handful of pixels and cannot be told from a sleeve
 
 
