@@ -45,6 +45,7 @@ class ImageFilterSerializer(serializers.Serializer):
     has_safety_vest = StrictBooleanField(required=False)
     has_inspection_equipment = StrictBooleanField(required=False)
     reviewed = StrictBooleanField(required=False)
+    uncertain = StrictBooleanField(required=False, help_text="true: people in view and a flag the analyser was not sure of")
     min_compliance = serializers.FloatField(required=False, min_value=0, max_value=100)
     page = serializers.IntegerField(required=False, min_value=1, default=1)
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=500, default=100)

@@ -266,3 +266,13 @@ def test_word_cloud_colours_are_readable_on_white():
 
     for colour in WORDCLOUD_COLOURS:
         assert (1.05) / (luminance(colour) + 0.05) >= 4.5, colour
+
+
+def test_uncertain_filter_and_view(api_client, scanned):
+    body = api_client.get("/api/images", {"uncertain": "true"}).json()
+    for image in body["results"]:
+        assert image["persons"] > 0 and image["safety_compliance"]["uncertain"]
+    others = api_client.get("/api/images", {"uncertain": "false"}).json()
+    assert body["count"] + others["count"] == len(scanned)
+    assert all(not i["safety_compliance"]["uncertain"] for i in others["results"])
+    assert api_client.get("/api/images", {"uncertain": "maybe"}).status_code == 400

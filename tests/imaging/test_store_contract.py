@@ -101,3 +101,13 @@ def test_word_frequencies_name_each_thing_once(store):
     words = images_word_frequencies(store=store)
     assert set(words) == {"worker", "hard hat", "tablet"}  # no "hard", "hat", "no hard hat", "safety vest", "sure"
     assert words["hard hat"] == 2 + 2  # the tag (2) plus "hard" and "hat" from the prose folded in
+
+
+def test_uncertain_filter_finds_what_a_person_should_review(store):
+    store.save(make_record("/x/sure.jpg", people=[(True, False, False)]))
+    store.save(make_record("/x/unsure.jpg", people=[(None, False, False)]))  # the hat was not judged
+    store.save(make_record("/x/nobody.jpg"))
+    names = lambda **f: sorted(r["filename"] for r in store.find(f)[1])  # noqa: E731
+    assert names(uncertain=True) == ["unsure.jpg"]
+    assert names(uncertain=False) == ["nobody.jpg", "sure.jpg"]
+    assert store.get(store.get_by_path("/x/unsure.jpg")["id"])["safety_compliance"]["has_hard_hat"] is None
