@@ -120,3 +120,13 @@ def test_admin_needs_a_staff_login_and_its_lists_render(client, staff_user, user
         if model._meta.app_label in PROJECT_APPS:
             url = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
             assert client.get(url).status_code == 200, url
+
+
+@pytest.mark.django_db
+def test_the_api_root_lists_every_endpoint(api_client):
+    body = api_client.get("/api/").json()
+    paths = {e["path"] for e in body["endpoints"]}
+    for path in ("/api/health", "/api/devices", "/api/devices/<str:device_id>/series", "/api/telemetry/rate", "/api/sites"):
+        assert path in paths
+    assert "/api/dashboard/simulate-user-traffic" in paths
+    assert "Token" in body["authentication"]

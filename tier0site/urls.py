@@ -6,10 +6,12 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from tier0site.api_root import ApiRootApi
 from tier0site.metrics import metrics
 from tier0site.views import HealthApi, VersionApi
 
 api_patterns = [
+    path("", ApiRootApi.as_view(), name="api-root"),
     path("health", HealthApi.as_view(), name="health"),
     path("version", VersionApi.as_view(), name="version"),
     path("", include("accounts.api.urls")),
@@ -19,6 +21,7 @@ api_patterns = [
     path("", include("logs.api.urls")),
     path("", include("imaging.api.urls")),
     path("", include("failover.api.urls")),
+    path("", include("dashboard.api.urls")),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     # Signed-in users only (anonymous: to the login page); the split view serves its
     # start-up script as a file, so the Content-Security-Policy needs no inline script.

@@ -169,6 +169,17 @@ TELEMETRY_BATCH_SIZE = env.int("TELEMETRY_BATCH_SIZE", 5000)
 # soon as the previous commit is done), which gives the lowest latency at any rate.
 TELEMETRY_FLUSH_INTERVAL_S = env.float("TELEMETRY_FLUSH_INTERVAL_S", 0.0)
 TELEMETRY_LIVE_INTERVAL_S = env.float("TELEMETRY_LIVE_INTERVAL_S", 1.0)
+# Liveness: a device is online while its last message arrived within
+# DEVICE_OFFLINE_AFTER_S (default three expected reporting intervals; the default
+# simulator visits each of its 100,000 devices about every 555 s).
+DEVICE_REPORT_INTERVAL_S = env.float("DEVICE_REPORT_INTERVAL_S", 600.0)
+DEVICE_OFFLINE_AFTER_S = env.float("DEVICE_OFFLINE_AFTER_S", 3 * DEVICE_REPORT_INTERVAL_S)
+# How often monitor_devices looks for devices that fell silent and rolls readings up.
+DEVICE_MONITOR_INTERVAL_S = env.float("DEVICE_MONITOR_INTERVAL_S", 5.0)
+# Every ROLLUP_INTERVAL_S the monitor rolls what arrived since its last round into
+# per-minute and hourly rollups; after a restart it starts ROLLUP_LOOKBACK_S back.
+ROLLUP_LOOKBACK_S = env.float("ROLLUP_LOOKBACK_S", 180.0)
+ROLLUP_INTERVAL_S = env.float("ROLLUP_INTERVAL_S", 30.0)
 # Larger messages are dead-lettered unread (MQTT and AMQP bodies alike); Mosquitto's
 # message_size_limit matches it so the broker refuses them first.
 TELEMETRY_MAX_PAYLOAD_BYTES = env.int("TELEMETRY_MAX_PAYLOAD_BYTES", 64 * 1024)
