@@ -20,9 +20,7 @@ import numpy as np
 
 from imaging.analysers import ppe, ssd
 from imaging.analysers.base import DecodedImage, judgement
-from imaging.analysers.offline import EMBEDDING_MODEL as OFFLINE_EMBEDDING_MODEL
-from imaging.analysers.offline import WORK_SIDE as QUALITY_SIDE
-from imaging.analysers.offline import _quality, embed_pixels
+from imaging.analysers.camera import EMBEDDING_MODEL, QUALITY_SIDE, camera_health, embed_pixels
 
 NAME = "offline-nn"
 PERSON_THRESHOLD = 0.42  # detector score for a person (tuned on the training sources)
@@ -166,7 +164,7 @@ def analyse_neural(image: DecodedImage) -> dict:
     height, width = original.shape[:2]
     # Camera health on the pixels as they came, at the classic analyser's scale (its thresholds depend on it);
     # everything else on a lighting-normalised copy.
-    quality = _quality(*_quality_inputs(original))
+    quality = camera_health(*_quality_inputs(original))
     rgb = ppe.normalise(original)
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
     boxes, scores = ssd.detect_tiled(rgb)
@@ -212,4 +210,4 @@ class NeuralAnalyser:
         return analyse_neural(image)
 
     def embed(self, image: DecodedImage, analysis: dict) -> tuple[list[float], str]:
-        return embed_pixels(image), OFFLINE_EMBEDDING_MODEL
+        return embed_pixels(image), EMBEDDING_MODEL
