@@ -149,3 +149,12 @@ def test_three_questions_on_altered_copies(seed_images, analyser, tmp_path):
                 assert "Turbine2.png" in result["data"]["uncertain_images"], (variant, result["answer"])
         ImageRecord.objects.all().delete()  # the next variant's answers see only its own copies
     assert exact["no hats"] == 5 and exact["high"] >= 4 and exact["hat and tablet"] >= 2, exact
+
+
+def test_scan_images_without_model_files_names_the_fix(settings, tmp_path, image_tree):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    settings.IMAGES_MODELS_DIR = str(tmp_path / "no-models")
+    with pytest.raises(CommandError, match=r"scripts/fetch_models\.py"):
+        call_command("scan_images", str(image_tree), "--offline")
