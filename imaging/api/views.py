@@ -9,7 +9,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from imaging import selectors, services
+from imaging import rendering, selectors, services
 from imaging.compliance import REVIEWABLE
 from imaging.services import CATEGORY_TYPES, SITE_IDS, ReviewError
 from imaging.stores import store_default
@@ -26,6 +26,7 @@ class ImageFilterSerializer(serializers.Serializer):
     has_safety_vest = serializers.BooleanField(required=False)
     has_inspection_equipment = serializers.BooleanField(required=False)
     reviewed = serializers.BooleanField(required=False)
+    uncertain = serializers.BooleanField(required=False, help_text="true: people in view and a flag the analyser was not sure of")
     min_compliance = serializers.FloatField(required=False, min_value=0, max_value=100)
 
 
@@ -103,7 +104,7 @@ class ImageFileApi(APIView):
     def get(self, request, image_id: str):
         record = _record_or_404(store_default(), image_id)
         try:
-            data, content_type = selectors.image_file(record=record)
+            data, content_type = rendering.image_file(record=record)
         except OSError as exc:
             raise NotFound({"error": f"The file of image {image_id} is no longer readable."}) from exc
         return HttpResponse(data, content_type=content_type)
@@ -114,7 +115,7 @@ class ImageThumbnailApi(APIView):
     def get(self, request, image_id: str):
         record = _record_or_404(store_default(), image_id)
         try:
-            data = selectors.image_thumbnail(record=record)
+            data = rendering.image_thumbnail(record=record)
         except OSError as exc:
             raise NotFound({"error": f"The file of image {image_id} is no longer readable."}) from exc
         return HttpResponse(data, content_type="image/jpeg")
@@ -140,7 +141,7 @@ class ImageWordCloudApi(APIView):
     @extend_schema(parameters=[OpenApiParameter("site_id", str)], responses={(200, "image/png"): bytes})
     def get(self, request):
         query = _validated(WordCloudQuerySerializer, request.query_params)
-        png = selectors.images_wordcloud_png(site_id=query.get("site_id"), store=store_default())
+        png = rendering.images_wordcloud_png(site_id=query.get("site_id"), store=store_default())
         if png is None:
             where = f"site {query['site_id']}" if query.get("site_id") else "any site"
             raise NotFound({"error": f"No scanned images for {where} yet."})

@@ -5,6 +5,7 @@ Local defaults match a developer machine (PostgreSQL, Redis, RabbitMQ on
 those defaults where they would be unsafe (see ``production.py``).
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -368,9 +369,17 @@ IMAGES_STORE = env.str("IMAGES_STORE", "auto")  # auto | postgres | mongodb
 IMAGES_MONGO_DB = env.str("IMAGES_MONGO_DB", "tier0_images")
 # Provider: "auto" uses Cohere when COHERE_API_KEY is set, else the offline analyser.
 IMAGES_PROVIDER = env.str("IMAGES_PROVIDER", "auto")  # auto | offline | cohere
+# Offline analyser: offline-nn (SSD person detector + BlazePose, bundled models) or offline-cv (classic OpenCV).
+IMAGES_OFFLINE_ANALYSER = env.str("IMAGES_OFFLINE_ANALYSER", "offline-nn")
 COHERE_IMAGE_EMBED_MODEL = env.str("COHERE_IMAGE_EMBED_MODEL", "embed-v4.0")
 IMAGES_ROOT = env.str("IMAGES_ROOT", str(SEED_DATA_DIR / "images"))
 IMAGES_WATCH_INTERVAL_S = env.float("IMAGES_WATCH_INTERVAL_S", 5.0)
+# Largest image decoded (PIL's MAX_IMAGE_PIXELS): 50 megapixels; bigger files are reported and skipped as bombs.
+IMAGES_MAX_PIXELS = env.int("IMAGES_MAX_PIXELS", 50_000_000)
+# Model files of the neural analyser (fetched by scripts/fetch_models.py; outside the repository).
+IMAGES_MODELS_DIR = env.str(
+    "IMAGES_MODELS_DIR", str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tier0" / "models")
+)
 
 # --- Failover / HA ---------------------------------------------------------------
 # Off unless HA_DATABASE_HOSTS / REDIS_SENTINELS are set (``manage.py ha_up`` prints
