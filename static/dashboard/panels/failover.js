@@ -27,14 +27,17 @@ export async function loadFailover() {
     return;
   }
   const d = r.data;
-  const configured = d.configured !== false;
-  $("fo-hint").hidden = configured;
-  $("fo-hint-text").textContent = configured ? "" : d.hint || "The failover topology is not running.";
-  $("fo-controls").hidden = !configured;
-  if (!configured) return;
+  const nodes = Array.isArray(d.nodes) ? d.nodes : [];
+  // Without the HA topology (configured: false, or no node layout) the status says how to start it.
+  const usable = d.configured !== false && !(d.hint && !nodes.length);
+  $("fo-hint").hidden = usable;
+  $("fo-controls").hidden = !usable;
+  if (!usable) {
+    setChildren($("fo-hint-text"), withCode(d.hint || "The failover topology is not running."));
+    return;
+  }
   if (d.current_region) state.region = d.current_region;
   updateTarget();
-  const nodes = Array.isArray(d.nodes) ? d.nodes : [];
   $("fo-nodes").hidden = !nodes.length;
   $("fo-current").textContent = `Serving region: ${d.current_region}` + (d.redis_master ? ` · Redis master: ${d.redis_master}` : "");
   // Ports are identifiers: printed as they are, never with thousands separators.
@@ -45,6 +48,11 @@ export async function loadFailover() {
   );
   const history = await api("/api/failover/history");
   if (history.ok) fillTable($("fo-history").querySelector("table"), results(history.data), { columns: ["started_at", "kind", "status", "source_region", "target_region", "total_s"] });
+}
+
+// `command` spans of a hint become <code>, the rest stays text.
+function withCode(text) {
+  return text.split("`").map((part, i) => (i % 2 ? el("code", { text: part }) : part));
 }
 
 function trail(text) {
