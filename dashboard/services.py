@@ -11,6 +11,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 
+from accounts.services import sre_staff_group
+
 logger = logging.getLogger(__name__)
 
 
@@ -18,8 +20,8 @@ logger = logging.getLogger(__name__)
 def sre_user_create(*, username: str, password: str, staff: bool = True, update: bool = False):
     """Create (or, with ``update``, reset) an SRE sign-in account.
 
-    Staff accounts may run staff-only actions such as a failover; viewers see
-    the dashboard only. Raises ``ValueError`` for an existing user without
+    Staff accounts may run staff-only actions such as a failover and get the
+    "SRE staff" group's admin permissions; viewers see the dashboard only. Raises ``ValueError`` for an existing user without
     ``update`` and ``django.core.exceptions.ValidationError`` for a weak password.
     """
     model = get_user_model()
@@ -33,6 +35,8 @@ def sre_user_create(*, username: str, password: str, staff: bool = True, update:
     user.is_staff = staff
     user.is_active = True
     user.save()
+    group = sre_staff_group()
+    (user.groups.add if staff else user.groups.remove)(group)
     return user
 
 

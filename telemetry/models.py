@@ -64,11 +64,13 @@ class DeviceState(models.Model):
 
 
 class DeadLetter(models.Model):
-    """A message that could not be stored, kept whole with the reason."""
+    """A message that could not be stored, with the reason: its first 4 KiB, its full size and hash."""
 
     source = models.CharField(max_length=32, default="mqtt")
     topic = models.CharField(max_length=512, blank=True)
-    payload = models.TextField()
+    payload = models.TextField()  # the first 4 KiB (tier0site.batches.DEAD_LETTER_KEEP_BYTES)
+    payload_size = models.PositiveIntegerField(default=0)  # bytes of the whole payload
+    payload_sha256 = models.CharField(max_length=64, blank=True)
     reason = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from telemetry.models import DeadLetter
 from telemetry.validation import InvalidMessage, ValidReading, validate_message
-from tier0site.batches import store_isolating
+from tier0site.batches import excerpt, store_isolating
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +111,15 @@ def _validate(messages: Iterable[RawMessage]) -> tuple[list, list]:
 
 
 def _dead_letter(message: RawMessage, reason: str) -> DeadLetter:
-    return DeadLetter(source="mqtt", topic=message.topic[:512], payload=_as_text(message.payload), reason=reason)
+    kept = excerpt(message.payload)
+    return DeadLetter(
+        source="mqtt",
+        topic=message.topic[:512],
+        payload=_as_text(kept.head),
+        payload_size=kept.size,
+        payload_sha256=kept.sha256,
+        reason=reason[:2000],
+    )
 
 
 def _as_text(raw: bytes) -> str:

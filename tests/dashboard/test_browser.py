@@ -74,6 +74,8 @@ class Stack:
             "SESSIONS_QUEUE": f"e2e_users_{uuid.uuid4().hex[:8]}",
             # No failover topology unless a test starts one: a developer's .run/ha must not leak in.
             "HA_DATA_DIR": str(tmp / "no-ha"),
+            # Only the workers a test starts could be running: health expects none ("Live").
+            "HEALTH_WORKERS": "",
         }
         self.web: subprocess.Popen | None = None
         self.processes: list[subprocess.Popen] = []

@@ -16,8 +16,10 @@ PANELS = ["Deployment Version", "Site Active Users", "Active Connected Devices",
 
 
 @pytest.fixture
-def signed_in(mosquitto):
-    # The broker is up so the health check (and "Application status: Live") is true.
+def signed_in(mosquitto, settings):
+    # The broker is up so the health check (and "Application status: Live") is true; no worker
+    # process runs in these page tests, so none is expected.
+    settings.HEALTH_WORKERS = []
     def sign_in(**user_fields):
         user = UserFactory(**user_fields)
         client = Client()
@@ -81,6 +83,7 @@ def test_non_staff_never_sees_the_failover_panel(signed_in):
 
 def test_status_says_what_is_failing_when_a_part_is_down(settings, db):
     settings.MQTT_PORT = 1  # nothing listens there
+    settings.HEALTH_WORKERS = []
     client = Client()
     client.force_login(UserFactory())
     html = client.get("/").content.decode()
