@@ -262,6 +262,13 @@ def test_sign_in_live_devices_liveness_history_reconnect_and_screenshots(chromiu
     page.click("#tab-version")
     assert page.inner_text("#site-version").startswith("v1.0.0057_region")
 
+    # No HA topology here: the failover panel says how to start one instead of showing errors.
+    page.click("#tab-failover")
+    page.wait_for_selector("[data-testid=fo-hint]", state="visible")
+    assert "make run-ha" in page.inner_text("[data-testid=fo-hint]")
+    assert not page.locator("[data-testid=fo-start]").is_visible()
+    assert "unreachable" not in page.inner_text("#panel-failover")
+
     # A new database: the empty image panel says which command fills it.
     page.click("#tab-images")
     page.wait_for_selector("#gallery [data-testid=empty-guidance]")
