@@ -7,8 +7,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 TOKEN_HELP = (
-    "Send 'Authorization: Token <key>'. A staff user creates keys in the admin (Auth Token > Tokens), "
-    "or: .venv/bin/python manage.py drf_create_token USERNAME. The dashboard's session cookie works too."
+    "POST /api/auth/login with {\"username\": ..., \"password\": ...} answers a token (shown once); "
+    "send it as 'Authorization: Token <token>'. The dashboard's session works too."
 )
 
 
