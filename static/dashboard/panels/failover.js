@@ -9,6 +9,7 @@ let trailItems = null;
 let started = 0;
 let steps = new Map();
 let refusalShown = null;
+let requestPending = false;
 
 function target() {
   return cfg.regions.find((r) => r !== state.region) || "";
@@ -92,6 +93,8 @@ function showProgress(ev) {
 }
 
 function finish(ev) {
+  // The request stays open while the old primary is rebuilt as the new standby.
+  if (requestPending) $("fo-busy").textContent = "Failover done; rebuilding the old primary as the new standby (the button comes back when it is ready)…";
   if (typeof ev.total_s === "number") $("fo-time").textContent = `${ev.total_s.toFixed(3)} seconds`;
   else if (started) $("fo-time").textContent = `${((performance.now() - started) / 1000).toFixed(3)} seconds (measured in the browser)`;
   loadVersion()
@@ -119,10 +122,14 @@ async function run() {
   reset();
   $("fo-time").textContent = "running…";
   $("fo-start").disabled = true;
+  requestPending = true;
+  $("fo-busy").textContent = "running…";
   started = performance.now();
   const poll = setInterval(loadHealth, 1000);
   const r = await api(`/api/failover/${encodeURIComponent(target())}`, { method: "POST", body: {}, timeoutMs: 180000 });
   clearInterval(poll);
+  requestPending = false;
+  $("fo-busy").textContent = "";
   $("fo-start").disabled = false;
   if (!r.ok) {
     if (r.data && r.data.event) showProgress(r.data.event);
