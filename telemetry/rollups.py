@@ -100,8 +100,8 @@ def rollups_refresh(*, start: datetime, end: datetime) -> tuple[int, int]:
 def rollups_refresh_arrived(*, now: datetime | None = None) -> tuple[int, int]:
     """Roll up what arrived since the last call (see the module doc); (minute rows, hour rows) written."""
     until = (now or timezone.now()) - COMMIT_MARGIN
-    stored = cache.get(WATERMARK_KEY)  # an ISO time: the cache stores JSON
-    since = datetime.fromisoformat(stored) if stored else until - timedelta(seconds=settings.ROLLUP_LOOKBACK_S)
+    watermark = cache.get(WATERMARK_KEY)  # ISO text: cache values are JSON
+    since = datetime.fromisoformat(watermark) if watermark else until - timedelta(seconds=settings.ROLLUP_LOOKBACK_S)
     if since >= until:
         return 0, 0
     written = _roll(TOUCH_ARRIVED, [since, until])
