@@ -7,8 +7,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 TOKEN_HELP = (
-    "Send 'Authorization: Token <key>'. Get a key with POST /api/auth/login {username, password}; "
-    "list and revoke yours at /api/auth/tokens. The dashboard's session cookie works too."
+    'POST /api/auth/login with {"username": ..., "password": ...} answers a token (shown once); '
+    "send it as 'Authorization: Token <token>'. The dashboard's session works too."
 )
 
 
