@@ -21,7 +21,7 @@ from logs.questions import answer_log_question
 from rag.pdfparse import row_value
 from rag.providers import ProviderUnavailable, configured_provider
 from rag.retrieval import question_years, retrieve, unmatched_words
-from rag.routing import decide, document_evidence, image_evidence, log_evidence
+from rag.routing import Evidence, decide, document_evidence, image_evidence, log_evidence
 from rag.scoring import FIGURE_RE, is_quantitative, rank_units
 
 logger = logging.getLogger(__name__)
@@ -47,9 +47,14 @@ class Routed:
 
 def route(question: str) -> Routed:
     """Ask every source for its evidence (see ``rag.routing``) and pick the answer type."""
+    logs, images = log_evidence(question), image_evidence(question)
+    if logs.score == 1.0 or (images.score == 1.0 and images.shaped):
+        # Documents cannot beat full evidence (ties go to the source whose own data is asked about): skip them.
+        skipped = Evidence("documents", 0.0, missing=list(logs.missing))
+        return Routed(decide([skipped, logs, images]), [skipped, logs, images], [], [])
     hits = retrieve(question)
     ranked = rank_units(question, hits) if hits else []
-    evidence = [document_evidence(question, ranked), log_evidence(question), image_evidence(question)]
+    evidence = [document_evidence(question, ranked), logs, images]
     return Routed(decide(evidence), evidence, hits, ranked)
 
 

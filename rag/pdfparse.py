@@ -133,7 +133,7 @@ def running_lines(pages: dict[int, str]) -> set[str]:
     for text in pages.values():
         for shape in {_line_shape(clean_line(raw)) for raw in text.splitlines()}:
             # Lines of only numbers (a table's year header) repeat because tables do, not because they run.
-            if len(re.findall(r"[a-z]{2,}", shape)) >= 2:
+            if re.search(r"[a-z]{3,}", shape):
                 seen[shape] = seen.get(shape, 0) + 1
     floor = max(RUNNING_MIN_PAGES, RUNNING_SHARE * len(pages))
     return {shape for shape, count in seen.items() if count >= floor}

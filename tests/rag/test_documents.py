@@ -106,7 +106,7 @@ def test_running_headers_and_footers_are_found_by_repetition_not_by_name():
     from rag.pdfparse import running_lines, split_page
 
     pages = {
-        n: f"Quarterly Review of Anything {n}\nBody text {'abcdefg'[n]} talks about pumps.\nTable 2024 2023\nAcme Corp Report 2031 {n}"
+        n: f"Quarterly Review of Anything {n}\nBody text {'abcdefg'[n]} talks about pumps.\n2024 2023\nAcme Corp Report 2031 {n}"
         for n in range(1, 7)
     }
     pages[7] = "A page without the header.\nAcme Corp Report 2031 7"
