@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pypdf
-from pypdf.errors import PdfReadError
+from pypdf.errors import PyPdfError
 
 from rag.panels import has_panel, panel_cards
 
@@ -45,7 +45,7 @@ def pdf_pages(path: Path, wanted: list[int] | None = None) -> tuple[int, dict[in
             try:
                 if not reader.decrypt(""):
                     raise PdfUnreadable("encrypted (password required)")
-            except (NotImplementedError, PdfReadError) as exc:
+            except (NotImplementedError, PyPdfError) as exc:
                 raise PdfUnreadable(f"encrypted: {exc}") from exc
         count = len(reader.pages)
         numbers = [n for n in (wanted or range(1, count + 1)) if 1 <= n <= count]
@@ -57,8 +57,10 @@ def pdf_pages(path: Path, wanted: list[int] | None = None) -> tuple[int, dict[in
         }
     except PdfUnreadable:
         raise
-    except (PdfReadError, OSError, ValueError, KeyError, TypeError, AssertionError) as exc:
-        raise PdfUnreadable(f"broken PDF: {exc.__class__.__name__}: {exc}") from exc
+    # A hostile or damaged file can make a third-party parser raise anything (pypdf's LimitReachedError is no
+    # PdfReadError; RecursionError, struct.error, ...): every failure is this one file's, reported and skipped.
+    except Exception as exc:  # noqa: BLE001
+        raise PdfUnreadable(f"unreadable PDF: {exc.__class__.__name__}: {str(exc)[:200]}") from exc
     return count, pages, panels
 
 
