@@ -70,7 +70,7 @@ FOOTNOTE_RUN_RE = re.compile(r"\b([A-Za-z]{4,}?[sytend])(?:ab|abc|abcd|abcde|bc|
 def clean_line(line: str) -> str:
     line = GLYPHS_RE.sub("", line).replace("\u00a0", " ").strip()
     # Key-performance-indicator marker ("l") glued to a heading or standing alone:
-    # "lTier 1 ..." -> "Tier 1 ...", "TCFDlGreenhouse" -> "TCFD Greenhouse", "38 l 33.6" -> "38 33.6".
+    # "lTier 1 ..." -> "Tier 1 ...", "ABClGreenhouse" -> "ABC Greenhouse", "38 l 33.6" -> "38 33.6".
     line = re.sub(r"^l(?=[A-Z][a-z])", "", line)
     line = re.sub(r"(?<=[A-Z]{3})l(?=[A-Z][a-z])", " ", line)  # after an acronym
     line = re.sub(r"(?:(?<=\s)|^)l(?=\s|$)", "", line)
