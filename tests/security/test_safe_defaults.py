@@ -22,7 +22,9 @@ PRODUCTION_ENV = {
     "RABBITMQ_URL": "amqp://tier0:s3cret@rabbitmq:5672/%2F",
 }
 # Absolute file-system paths, driver error text, tracebacks: none of it belongs in an answer.
-INTERNALS = re.compile(r"(?<![\w/.])/(home|work|tmp|var|usr|etc|opt|root|srv|mnt|run)/|\[Errno|Traceback|(?<!manage)\.py\b")  # commands named in hints are fine
+INTERNALS = re.compile(
+    r"(?<![\w/.])/(home|work|tmp|var|usr|etc|opt|root|srv|mnt|run)/|\[Errno|Traceback|(?<!manage)\.py\b"
+)  # commands named in hints are fine
 
 
 def _production(code: str) -> subprocess.CompletedProcess:
@@ -52,7 +54,11 @@ def test_production_sends_hsts_csp_and_redirects_to_https():
     assert redirect == "301 https://sre.example.com/accounts/login/"
     assert ok == "200"
     assert "max-age=31536000" in hsts and "includeSubDomains" in hsts
-    assert "default-src 'self'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    assert (
+        "default-src 'self'" in csp
+        and "script-src 'self'" in csp
+        and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    )
 
 
 def test_a_404_lists_nothing(asgi_server):
