@@ -217,7 +217,7 @@ def retrieve(question: str, *, limit: int = 50, query_vector: list[float] | None
     fused: dict[int, float] = {}
     _fuse(fused, _fts(lexemes, limit))
     weights: dict[str, float] = {}
-    for term, syns in _groups(question):
+    for term, syns in question_groups(question):
         weights[term] = idf.get(term, UNSEEN_IDF)
         for syn in syns:
             weights.setdefault(syn, SYNONYM_WEIGHT * idf.get(syn, UNSEEN_IDF))
@@ -256,7 +256,7 @@ def unmatched_words(question: str) -> list[str]:
     return out
 
 
-def _groups(question: str) -> list[tuple[str, set[str]]]:
+def question_groups(question: str) -> list[tuple[str, set[str]]]:
     """Each direct question term with the synonyms that may stand in for it."""
     out: list[tuple[str, set[str]]] = []
     for term in terms(question):

@@ -18,7 +18,7 @@ from django.db import connection
 
 from logs.questions import LOG_VOCABULARY, log_question_shape
 from rag.lexicon import idf_table, rarest_idf, terms
-from rag.retrieval import _groups
+from rag.retrieval import question_groups
 from rag.scoring import ScoredUnit, unquoted
 
 ABSTAIN_BELOW = 0.55  # no source holds at least this share of the question: answer "none"
@@ -67,7 +67,7 @@ def _weights(question: str) -> list[tuple[str, set[str], float]]:
     """(term, synonyms, weight) for the question's topic words; numbers and dates are shapes, not topics."""
     idf = idf_table()
     rarest = rarest_idf()
-    return [(t, syns, idf.get(t, rarest)) for t, syns in _groups(question) if not re.search(r"\d", t)]
+    return [(t, syns, idf.get(t, rarest)) for t, syns in question_groups(question) if not re.search(r"\d", t)]
 
 
 def _coverage(source: str, weights, held_terms: set[str], *, synonyms: bool = True) -> Evidence:
