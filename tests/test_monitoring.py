@@ -75,3 +75,10 @@ def test_compose_provisions_prometheus_and_grafana_with_the_dashboard():
     datasource = yaml.safe_load((DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yml").read_text())
     assert datasource["datasources"][0]["url"] == "http://prometheus:9090"
     assert {"prometheus", "grafana"} <= set(compose["volumes"])
+
+
+def test_every_worker_health_expects_runs_under_make_run_and_compose():
+    procfile = {line.split(":", 1)[0] for line in (Path(settings.BASE_DIR) / "Procfile").read_text().splitlines() if line}
+    services = set(yaml.safe_load((Path(settings.BASE_DIR) / "docker-compose.yml").read_text())["services"])
+    for worker in settings.HEALTH_WORKERS:
+        assert worker in procfile and worker in services, worker
