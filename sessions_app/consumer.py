@@ -28,7 +28,7 @@ from sessions_app import amqp, selectors
 from sessions_app.services import StoreResult, sessions_store, sre_user_publish
 from sessions_app.validation import InvalidMessage, SessionEvent, message_parse
 from tier0site import live
-from tier0site.batches import store_isolating
+from tier0site.batches import excerpt, store_isolating
 from tier0site.transports import AmqpTransport
 from tier0site.workers import BatchWorker, Delivery, ShutdownFlag, reset_db_connection
 
@@ -128,6 +128,7 @@ class SessionSink:
 
     def _dead_letter(self, delivery: Delivery, reason: str) -> None:
         properties = delivery.meta
+        kept = excerpt(delivery.body)  # a flood of huge junk cannot fill the dead-letter queue
         headers = dict(properties.headers or {})
         headers.update(
             {
@@ -135,12 +136,14 @@ class SessionSink:
                 "x-original-queue": self.transport.queue,
                 "x-rejected-at": timezone.now().isoformat(),
                 "x-rejected-by": self.consumer_name,
+                "x-payload-size": kept.size,
+                "x-payload-sha256": kept.sha256,
             }
         )
         self.transport.publish(
             exchange=amqp.dead_letter_exchange(self.transport.queue),
             routing_key=self.transport.queue,
-            body=delivery.body,
+            body=kept.head,
             properties=pika.BasicProperties(
                 delivery_mode=pika.DeliveryMode.Persistent,
                 content_type=properties.content_type,

@@ -17,7 +17,6 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from telemetry.api.fastpath import DeviceListFastPath  # noqa: E402
 from tier0site.access_log import AccessLogMiddleware  # noqa: E402
 from tier0site.routing import websocket_urlpatterns  # noqa: E402
 
@@ -25,11 +24,11 @@ from tier0site.routing import websocket_urlpatterns  # noqa: E402
 # cyclic garbage collector's scans, which otherwise pause requests (p99 tails).
 gc.freeze()
 
-# Access lines as JSON (outermost per protocol, so the fast path's answers are logged too).
+# Access lines as JSON (outermost per protocol).
 _logged = AccessLogMiddleware if settings.ACCESS_LOG else (lambda app: app)
 application = ProtocolTypeRouter(
     {
-        "http": _logged(DeviceListFastPath(django_asgi_app)),
+        "http": _logged(django_asgi_app),
         "websocket": _logged(AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),
     }
 )

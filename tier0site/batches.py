@@ -7,7 +7,9 @@ come back with the database's reason. Any other database error (connection
 lost, server shutting down) propagates: the caller retries the whole batch.
 """
 
+import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.db import DatabaseError, DataError, IntegrityError, transaction
@@ -47,3 +49,23 @@ def store_isolating(
                 raise
             refused.append((item, f"{reason_prefix}{exc}"[:2000]))
     return results, refused
+
+
+# What a dead letter keeps of a refused message: enough to see what it was, not
+# enough for a flood of huge junk to fill the disk.
+DEAD_LETTER_KEEP_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    head: bytes  # at most DEAD_LETTER_KEEP_BYTES
+    size: int  # the whole payload's size
+    sha256: str  # the whole payload's hash
+
+    @property
+    def truncated(self) -> bool:
+        return self.size > len(self.head)
+
+
+def excerpt(body: bytes) -> Excerpt:
+    return Excerpt(body[:DEAD_LETTER_KEEP_BYTES], len(body), hashlib.sha256(body).hexdigest())

@@ -1,4 +1,4 @@
-"""What a worker tells the world besides storing: heartbeats, throughput logs, after-store hooks.
+"""What a worker tells the world besides storing: counters, heartbeats, throughput logs, after-store hooks.
 
 Imported through ``tier0site.workers`` (``worker_heartbeats``, ``register_after_store``).
 """
@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.cache import cache
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 logger = logging.getLogger("tier0site.workers")
 
@@ -117,3 +117,42 @@ class ThroughputLog:
             backlog,
             extra={"worker": self.worker, "backlog": backlog, **{f"{k}_delta": v for k, v in delta.items()}},
         )
+
+
+class Totals(dict):
+    """Counts since start; ``totals.stored`` reads ``totals["stored"]`` (0 if never counted)."""
+
+    def __getattr__(self, name: str) -> int:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self.get(name, 0)
+
+    def add(self, counts: dict[str, int]) -> None:
+        for name, value in counts.items():
+            self[name] = self.get(name, 0) + value
+
+
+_METRICS: dict[str, object] = {}
+
+
+def _metric(kind, name: str, documentation: str, **options):
+    """One Prometheus metric per name in this process, however many workers are built (tests build many)."""
+    if name not in _METRICS:
+        _METRICS[name] = kind(name, documentation, **options)
+    return _METRICS[name]
+
+
+class WorkerMetrics:
+    BATCH_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+
+    def __init__(self, prefix: str, counters: dict[str, str]) -> None:
+        names = {"received": "Messages received", "db_errors": "Batch attempts that failed on the database and were retried"}
+        names.update(counters)
+        self.counters = {name: _metric(Counter, f"{prefix}_{name}_total", doc) for name, doc in names.items()}
+        self.batch_size = _metric(Histogram, f"{prefix}_batch_size", "Messages per batch", buckets=self.BATCH_BUCKETS)
+        self.commit_seconds = _metric(Histogram, f"{prefix}_commit_seconds", "Time to store and commit one batch")
+
+    def count(self, counts: dict[str, int]) -> None:
+        for name, value in counts.items():
+            if value and name in self.counters:
+                self.counters[name].inc(value)

@@ -22,7 +22,9 @@ Shared by every worker, batch or not (the failover watcher, the idle sweep):
 ``every`` (a loop that runs a step each interval until SIGTERM).
 """
 
+import itertools
 import logging
+import os
 import signal
 import threading
 import time
@@ -33,11 +35,14 @@ from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import DatabaseError, connection
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import start_http_server
 
+from tier0site.redelivery import DeliveryCounts
 from tier0site.worker_status import (  # noqa: F401 - heartbeats and hooks are part of this module's API
     Heartbeat,
     ThroughputLog,
+    Totals,
+    WorkerMetrics,
     register_after_store,
     run_after_store,
     unregister_after_store,
@@ -180,45 +185,6 @@ class Inbox:
         return len(self._items)
 
 
-class Totals(dict):
-    """Counts since start; ``totals.stored`` reads ``totals["stored"]`` (0 if never counted)."""
-
-    def __getattr__(self, name: str) -> int:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return self.get(name, 0)
-
-    def add(self, counts: dict[str, int]) -> None:
-        for name, value in counts.items():
-            self[name] = self.get(name, 0) + value
-
-
-_METRICS: dict[str, object] = {}
-
-
-def _metric(kind, name: str, documentation: str, **options):
-    """One Prometheus metric per name in this process, however many workers are built (tests build many)."""
-    if name not in _METRICS:
-        _METRICS[name] = kind(name, documentation, **options)
-    return _METRICS[name]
-
-
-class WorkerMetrics:
-    BATCH_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
-
-    def __init__(self, prefix: str, counters: dict[str, str]) -> None:
-        names = {"received": "Messages received", "db_errors": "Batch attempts that failed on the database and were retried"}
-        names.update(counters)
-        self.counters = {name: _metric(Counter, f"{prefix}_{name}_total", doc) for name, doc in names.items()}
-        self.batch_size = _metric(Histogram, f"{prefix}_batch_size", "Messages per batch", buckets=self.BATCH_BUCKETS)
-        self.commit_seconds = _metric(Histogram, f"{prefix}_commit_seconds", "Time to store and commit one batch")
-
-    def count(self, counts: dict[str, int]) -> None:
-        for name, value in counts.items():
-            if value and name in self.counters:
-                self.counters[name].inc(value)
-
-
 def reset_db_connection() -> None:
     """Drop a broken database connection; the next query opens a new one."""
     try:
@@ -257,6 +223,8 @@ class BatchWorker:
         self.throughput = ThroughputLog(name)
         self.last_stored_at: float | None = None
         self.clock = time.monotonic
+        self.redeliveries = DeliveryCounts(name)
+        self.crash_marker = settings.WORKER_CRASH_ON_MARKER.encode()
 
     # the loop ------------------------------------------------------------------
     def run(self) -> Totals:
@@ -325,16 +293,48 @@ class BatchWorker:
 
     # one batch -----------------------------------------------------------------
     def _store_next(self) -> bool:
-        """Store and acknowledge up to a batch; False if stopped while the database was away."""
+        """Store and acknowledge up to a batch, in order; False if stopped while the database was away."""
         batch = self.inbox.take(self.batch_size)
+        for redelivered, run in itertools.groupby(batch, key=lambda d: d.redelivered):
+            run = list(run)
+            stored = self._replay(run) if redelivered else self._store_batch(run)
+            if not stored:
+                return False
+        return True
+
+    def _replay(self, run: list[Delivery]) -> bool:
+        """Redelivered messages: see ``tier0site.redelivery`` for why and how they are counted."""
+        counts = self.redeliveries
+        if not any(counts.counted([d.body for d in run])):
+            counts.count([d.body for d in run])
+            stored = self._store_batch(run)
+            if stored:
+                counts.forget([d.body for d in run])
+            return stored
+        # Some were in hand when a replay crashed: one at a time, so only the culprit is counted again.
+        for delivery in run:
+            (deliveries,) = counts.count([delivery.body])
+            if counts.too_many(deliveries):
+                reason = f"poison: delivered {deliveries} times; the consumer died each time it had this message in hand"
+                logger.error("poison message dead-lettered", extra={"worker": self.name, "deliveries": deliveries})
+                stored = self._store_batch([], poison=[(delivery, reason)])
+            else:
+                stored = self._store_batch([delivery])
+            if not stored:
+                return False
+            counts.forget([delivery.body])
+        return True
+
+    def _store_batch(self, batch: list[Delivery], *, poison: list | None = None) -> bool:
         parsed, rejected = self._parse(batch)
+        rejected.extend(poison or ())
         started = time.perf_counter()
         result = self._store_with_retry(parsed, rejected)
         if result is None:
             return False
         self.sink.before_ack(result)
-        self.transport.ack(batch)
-        self._account(len(batch), result, time.perf_counter() - started)
+        self.transport.ack(batch + [d for d, _reason in poison or ()])
+        self._account(len(batch) + len(poison or ()), result, time.perf_counter() - started)
         run_after_store(self.sink.kind, result)
         self.sink.after_ack(result)
         return True
@@ -343,6 +343,8 @@ class BatchWorker:
         """Each message parsed on its own: whatever one raises makes it a dead letter, never a crash."""
         parsed, rejected = [], []
         for delivery in batch:
+            if self.crash_marker and self.crash_marker in delivery.body:
+                os.abort()  # WORKER_CRASH_ON_MARKER: tests' stand-in for a message that kills the process
             size = len(delivery.body)
             if size > self.max_payload_bytes:
                 rejected.append((delivery, f"size: payload of {size} bytes is over the {self.max_payload_bytes}-byte limit"))

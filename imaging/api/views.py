@@ -105,7 +105,6 @@ class ImageDetailApi(APIView):
     def get(self, request, image_id: str):
         record = _record_or_404(store_default(), image_id)
         body = selectors.image_public(record)
-        body["path"] = record["path"]
         body["analysis"] = record.get("analysis", {})
         body["embedding_model"] = record.get("embedding_model", "")
         body["embedding_dimensions"] = len(record.get("embedding") or [])

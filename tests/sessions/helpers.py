@@ -104,6 +104,8 @@ class ConsumerProcess:
             "SESSIONS_SRE_USER_KEY": sre_key,
             "SESSIONS_LIVE_INTERVAL_S": "0",
             "LOG_LEVEL": "WARNING",
+            # The same cache namespace as the test (heartbeats, redelivery counts).
+            "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
             # libpq names the process's connections, so a test can cut exactly these.
             "PGAPPNAME": f"tier0-test-consumer-{queue}",
         }

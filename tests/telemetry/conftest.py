@@ -58,11 +58,12 @@ def mqtt_session_create(client_id: str) -> None:
     """Open the consumer's persistent session (subscribed) before it starts.
 
     From then on the broker queues every message for it, so a test can publish
-    at once instead of guessing how long the process takes to subscribe.
+    at once instead of guessing how long the process takes to subscribe. It
+    acknowledges nothing: whatever the broker hands it stays in the session.
     """
     from telemetry import mqtt
 
-    client = mqtt.make_client(client_id, persistent=True)
+    client = mqtt.make_client(client_id, persistent=True, manual_ack=True)
     subscribed = threading.Event()
     client.on_subscribe = lambda *_args: subscribed.set()
     mqtt.connect(client)
@@ -102,10 +103,13 @@ class ConsumerProcess:
 @pytest.fixture
 def consumer_process(mosquitto, topic_prefix, tmp_path):
     started: list[ConsumerProcess] = []
+    sessions: set[str] = set()
 
     def start(client_id: str | None = None, *extra: str) -> ConsumerProcess:
         client_id = client_id or f"test-{uuid.uuid4().hex[:8]}"
-        mqtt_session_create(client_id)
+        if client_id not in sessions:
+            mqtt_session_create(client_id)
+            sessions.add(client_id)
         process = ConsumerProcess(client_id, tmp_path / "consumer.log").start(*extra)
         started.append(process)
         return process

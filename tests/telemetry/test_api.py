@@ -138,6 +138,8 @@ def test_health_names_the_failing_part(anon_client, settings):
     assert response.json()["status"] == "degraded" and "mqtt" in response.json()["failing"]
 
 
-def test_openapi_schema_and_metrics_are_served(anon_client, api_client):
+def test_openapi_schema_and_metrics_are_served(anon_client, api_client, staff_user, client):
     assert api_client.get("/api/schema").status_code == 200
-    assert b"django_http_requests" in anon_client.get("/metrics").content
+    assert anon_client.get("/metrics").status_code == 401  # not public (tests/security)
+    client.force_login(staff_user)
+    assert b"django_http_requests" in client.get("/metrics").content

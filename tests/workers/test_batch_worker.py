@@ -76,20 +76,24 @@ def test_a_lone_message_is_stored_at_once_a_linger_holds_it_and_shutdown_stores_
     assert queue_depth(queue)[0] == 0
 
 
-def test_oversized_and_unreadable_messages_become_dead_letters_and_their_neighbours_are_stored(queue, sre_key, settings):
-    settings.TELEMETRY_MAX_PAYLOAD_BYTES = 4096
+def test_oversized_and_unreadable_messages_become_dead_letters_and_their_neighbours_are_stored(queue, sre_key):
     good = _events(3, "NB")
-    nested = b"[" * 200_000 + b"]" * 200_000  # RecursionError in json.loads, whatever the validator catches
-    too_big = json.dumps({**good[0], "username": "x" * 5000}).encode()
+    nested = b"[" * 20_000 + b"]" * 20_000  # under the 64 KiB cap; RecursionError in json.loads
+    too_big = json.dumps({**good[0], "username": "x" * 70_000}).encode()
     huge_int = json.dumps({**good[0], "session_id": "NB-INT"}).encode().replace(b'"login"', b'"login", "n": ' + b"9" * 6000)
     publish(queue, [good[0], too_big, nested, good[1], huge_int, good[2]])
     worker = consume(queue)
 
     assert UserSession.objects.filter(session_id__startswith="NB-").count() == 3
     assert worker.totals.dead_lettered == 3
-    reasons = sorted(headers["x-death-reason"] for headers, _body in dead_letters(queue))
-    assert any("over the 4096-byte limit" in r for r in reasons)
-    assert len(reasons) == 3
+    letters = dead_letters(queue)
+    assert len(letters) == 3
+    for headers, body in letters:
+        # Dead letters keep the first 4 KiB of a payload with its full size and hash.
+        assert len(body) <= 4096 and headers["x-payload-size"] >= len(body) and len(headers["x-payload-sha256"]) == 64
+    reasons = {headers["x-payload-size"]: headers["x-death-reason"] for headers, _body in letters}
+    assert "over the 65536-byte limit" in reasons[len(too_big)]
+    assert reasons[len(nested)] and reasons[len(huge_int)]  # whatever was raised, the reason says it
     assert queue_depth(queue)[0] == 0
 
 
