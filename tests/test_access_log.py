@@ -1,4 +1,4 @@
-"""The web server's output is JSON lines only, access lines included (daphne as the Procfile runs it)."""
+"""The web server's output is JSON lines only, access lines included (the Procfile's run_web)."""
 
 import contextlib
 import json
@@ -23,15 +23,8 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _procfile_daphne_flags() -> list[str]:
-    line = next(x for x in (REPO / "Procfile").read_text().splitlines() if x.startswith("web:"))
-    words = line.split()
-    start = next(i for i, w in enumerate(words) if w.endswith("daphne")) + 1
-    return words[start : words.index("-b", start)]
-
-
 @pytest.mark.django_db
-def test_daphne_writes_access_lines_as_json(tmp_path):
+def test_the_web_server_writes_access_lines_as_json(tmp_path):
     port = _free_port()
     db = connection.settings_dict
     env = {
@@ -40,13 +33,11 @@ def test_daphne_writes_access_lines_as_json(tmp_path):
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "HA_DATA_DIR": str(tmp_path / "no-ha"),
     }
-    flags = _procfile_daphne_flags()
-    assert flags == ["-v", "0"]
-    daphne = str(Path(sys.executable).with_name("daphne"))
+    assert "manage.py run_web" in (REPO / "Procfile").read_text()
     log = tmp_path / "web.log"
     with log.open("wb") as out:
         web = subprocess.Popen(  # noqa: S603 - our own server
-            [daphne, *flags, "-b", "127.0.0.1", "-p", str(port), "tier0site.asgi:application"],
+            [sys.executable, "manage.py", "run_web", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
             cwd=REPO,
             env=env,
             stdout=out,
@@ -73,6 +64,6 @@ def test_daphne_writes_access_lines_as_json(tmp_path):
     lines = [line for line in log.read_text().splitlines() if line.strip()]
     records = [json.loads(line) for line in lines]  # every line is JSON: no plain-text access lines
     access = [r for r in records if r["logger"] == "tier0.access"]
-    assert {"path": "/api/version", "status": 200, "method": "GET"}.items() <= access[0].items()
+    assert any({"path": "/api/version", "status": 200, "method": "GET"}.items() <= r.items() for r in access)
     assert any(r["path"] == "/no-such-page" and r["status"] == 404 for r in access)
     assert all({"ms", "bytes", "client"} <= r.keys() for r in access)

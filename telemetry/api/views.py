@@ -80,7 +80,7 @@ class DeviceTelemetryApi(APIView):
 class DeviceSeriesApi(APIView):
     """A device's chart over 15m or 1h (raw readings), 24h (per-minute rollups) or 7d (hourly rollups)."""
 
-    @extend_schema(parameters=[SeriesFilterSerializer], responses={200: serializers.DictField()})
+    @extend_schema(parameters=[SeriesFilterSerializer], responses={200: dict})
     def get(self, request, device_id: str):
         filters = _validated(SeriesFilterSerializer, request.query_params)
         if selectors.device_get(device_id=device_id) is None:
@@ -91,7 +91,7 @@ class DeviceSeriesApi(APIView):
 class MessageRateApi(APIView):
     """Messages stored per fixed bucket, by the time the consumer stored them."""
 
-    @extend_schema(parameters=[RateFilterSerializer], responses={200: serializers.DictField()})
+    @extend_schema(parameters=[RateFilterSerializer], responses={200: dict})
     def get(self, request):
         filters = _validated(RateFilterSerializer, request.query_params)
         return Response(history.message_rate(**filters))
