@@ -5,7 +5,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.urls import reverse
 from django.views.generic import TemplateView
 
-from telemetry.device_types import DEVICE_TYPES, SITES, STATES
+from telemetry.device_types import ALL_STATES, DEVICE_TYPES, SITES
 from tier0site.health import deployment_version, health_report
 
 # The wireframe's names for the four device types ("Sensor Device List").
@@ -54,7 +54,7 @@ class DashboardView(LoginRequiredMixin, TemplateView):
             "staff": user.is_staff,
             "wsPath": "/ws/live/",
             "sites": list(SITES),
-            "states": list(STATES),
+            "states": list(ALL_STATES),
             "deviceTypes": {
                 name: {"label": DEVICE_TYPE_LABELS.get(name, name), "metrics": len(t.metrics)} for name, t in DEVICE_TYPES.items()
             },

@@ -75,7 +75,8 @@ class Drill:
         self.users = UserLoad(url=stack.rabbit.url, queue=QUEUE, rate=config.user_rate)
         self.ledgers = {"telemetry": self.devices.ledger, "sessions": self.users.ledger}
         self.down: set[str] = set()
-        self.crashes: list[str] = []
+        self.crashes: list[tuple[str, str]] = []  # (phase, where the consumer died)
+        self._conn: psycopg.Connection | None = None
 
     def start_load(self) -> None:
         self._set_phase("steady")
@@ -88,6 +89,10 @@ class Drill:
         for load in (self.devices, self.users):
             load.join(timeout=60)
 
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
     def _set_phase(self, phase: str) -> None:
         self.devices.phase = phase
         self.users.phase = phase
@@ -95,7 +100,6 @@ class Drill:
     # --- one fault ---------------------------------------------------------------------
     def run_fault(self, fault: str) -> dict:
         cfg = self.config
-        self.crashes = []
         # Start from a caught-up pipeline, so what the fault costs is counted against the fault.
         steady = {name: ledger.acked_keys("steady") for name, ledger in self.ledgers.items()}
         self._wait_stored("steady", steady, since=time.time(), flowing_after=None)
@@ -147,7 +151,7 @@ class Drill:
             "catch_up_s": max(waits) if waits else None,
             "loss_allowed": phase in LOSS_ALLOWED,
             **{k: round(v, 2) for k, v in extra.items()},
-            "consumer_restarts_after_crash": self.crashes,
+            "consumer_restarts_after_crash": [what for when, what in self.crashes if when == phase],
             **per,
         }
 
@@ -162,7 +166,8 @@ class Drill:
     def _supervise(self) -> None:
         for name, proc in list(self.stack.consumers.items()):
             if name not in self.down and proc.poll() is not None:
-                self.crashes.append(f"{name}: {self.stack.consumer_log_tail(name, 300)}")
+                where = _crash_summary(self.stack.consumer_log_tail(name, 6000))
+                self.crashes.append((self.devices.phase, f"{name}: {where}"))
                 self.stack.consumer_start(name)
 
     def _wait_stored(
@@ -200,16 +205,33 @@ class Drill:
         return {n: round(max(0.0, t - since), 2) if t is not None else None for n, t in done_at.items()}
 
     def _flowing(self, pipeline: str, after: float) -> bool:
-        sql = FLOWING_SQL[pipeline]
-        with contextlib.suppress(psycopg.Error), self.stack.db() as conn:
-            return conn.execute(sql, [after]).fetchone()[0]
-        return False
+        row = self._query(FLOWING_SQL[pipeline], after)
+        return bool(row and row[0][0])
 
     def _stored(self, pipeline: str, phase: str) -> dict[str, int]:
         sql, arg = (TELEMETRY_SQL, phase) if pipeline == "telemetry" else (SESSIONS_SQL, site_marker(phase))
-        with contextlib.suppress(psycopg.Error), self.stack.db() as conn:
-            return dict(conn.execute(sql, [arg]).fetchall())
-        return {}
+        return dict(self._query(sql, arg) or [])
+
+    def _query(self, sql: str, arg) -> list[tuple] | None:
+        """One query on a kept connection (the machine is small: no connection per poll); None while it is down."""
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = self.stack.db()
+            return self._conn.execute(sql, [arg]).fetchall()
+        except psycopg.Error:
+            with contextlib.suppress(psycopg.Error):
+                if self._conn is not None:
+                    self._conn.close()
+            self._conn = None
+            return None
+
+
+def _crash_summary(log: str) -> str:
+    """The project's frames of the last traceback and the error: where the consumer died, in a few lines."""
+    lines = log.splitlines()
+    ours = [ln.strip() for ln in lines if ln.strip().startswith('File "') and ".venv" not in ln and "/lib/python" not in ln]
+    error = next((ln for ln in reversed(lines) if ln and not ln.startswith(" ")), "")
+    return " | ".join([*ours[-3:], error])[-600:]
 
 
 def run_drill(stack: DrillStack, config: DrillConfig, faults: tuple[str, ...], emit) -> list[dict]:
@@ -222,10 +244,12 @@ def run_drill(stack: DrillStack, config: DrillConfig, faults: tuple[str, ...], e
         for fault in faults:
             results.append(drill.run_fault(fault))
             emit(results[-1])
+        drill.stop_load()
+        results.append(drill.figures("steady", {}, load_on=False))
+        emit(results[-1])
     finally:
         drill.stop_load()
-    results.append(drill.figures("steady", {}, load_on=False))
-    emit(results[-1])
+        drill.close()
     return results
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import shutil
 import signal
@@ -32,8 +31,6 @@ from failover.nodes import _chown_postgres
 from telemetry import mqtt
 from telemetry.broker import MosquittoProcess
 from telemetry.simulator import Fleet
-
-logger = logging.getLogger(__name__)
 
 DATABASE = "tier0_drill"
 QUEUE = "drill_user_activity"
@@ -56,7 +53,6 @@ class DrillStack:
         self.rabbit_env = RabbitEnv(root=self.root / "rabbitmq")
         self.rabbit = self.rabbit_env.node("drill")
         self.consumers: dict[str, subprocess.Popen] = {}
-        self.crashes: dict[str, int] = dict.fromkeys(CONSUMERS, 0)
 
     # --- whole stack ----------------------------------------------------------------
     def up(self) -> DrillStack:
@@ -71,10 +67,11 @@ class DrillStack:
         pg.pg_start(self.pg)
         with self.pg.connect() as conn:
             conn.execute(f'CREATE DATABASE "{DATABASE}"')
+        self.rabbit.start(wait=False)  # it boots while the database is migrated
         topo.redis_start(self.redis)
         self.mosquitto.start()
-        self.rabbit.start()
         self.manage("migrate", "--noinput", "-v", "0")
+        self.rabbit.wait_ready()
         for name in CONSUMERS:
             self.consumer_start(name)
         self.wait_ingesting()
@@ -103,12 +100,15 @@ class DrillStack:
         raise RuntimeError(f"the MQTT consumer stored nothing in {timeout_s}s: {self.consumer_log_tail('mqtt_consumer')}")
 
     def down(self) -> None:
+        # Everything is deleted next: no clean shutdowns to wait for.
         for name in list(self.consumers):
-            self.consumer_stop(name)
-        with contextlib.suppress(Exception):
-            self.rabbit.delete()
+            self.consumer_kill(name)
+        self.rabbit.kill()
         self.rabbit_env.stop_epmd()
-        self.mosquitto.stop()
+        if self.mosquitto.process and self.mosquitto.process.poll() is None:
+            self.kill("mosquitto")
+        with contextlib.suppress(Exception):
+            self.kill("postgresql")
         topo.topology_down(self.topology)
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -163,27 +163,6 @@ class DrillStack:
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-
-    def consumer_stop(self, name: str) -> None:
-        proc = self.consumers.pop(name)
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-    def supervise(self) -> list[str]:
-        """Restart a consumer that died on its own (a process manager would); returns their names."""
-        died = []
-        for name, proc in list(self.consumers.items()):
-            if proc.poll() is not None:
-                self.crashes[name] += 1
-                died.append(name)
-                logger.warning("drill: %s exited with %s; restarted", name, proc.returncode)
-                self.consumer_start(name)
-        return died
 
     def consumer_log_tail(self, name: str, chars: int = 600) -> str:
         with contextlib.suppress(OSError):

@@ -124,7 +124,8 @@ class RabbitNode:
             + "\n"
         )
 
-    def start(self, *, timeout_s: float = 90) -> RabbitNode:
+    def start(self, *, timeout_s: float = 90, wait: bool = True) -> RabbitNode:
+        """Start the node; with ``wait=False`` return at once (call ``wait_ready`` later: it boots in seconds)."""
         self._write_files()
         out = open(self.dir / "log" / "stdout.log", "ab")  # noqa: SIM115 - lives as long as the node
         self.process = subprocess.Popen(  # noqa: S603 - Debian's script, our environment
@@ -134,7 +135,8 @@ class RabbitNode:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # kill() takes the whole process group
         )
-        self.wait_ready(timeout_s=timeout_s)
+        if wait:
+            self.wait_ready(timeout_s=timeout_s)
         return self
 
     def wait_ready(self, *, timeout_s: float = 90) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
 from imaging.analysers.base import Analyser, ImageDecodeError, image_decode
@@ -188,6 +189,11 @@ def images_scan(
         except OSError as exc:
             report.skipped.append({"path": str(path), "reason": f"cannot read: {exc.strerror or exc}"})
             logger.warning("skipped image %s: %s", path, exc)
+        except DatabaseError:
+            raise  # the store is down: not this file's fault; the whole scan fails (--watch retries it)
+        except Exception as exc:  # noqa: BLE001 - one file (or an analyser bug on it) must never stop the scan
+            report.skipped.append({"path": str(path), "reason": f"analysis failed: {type(exc).__name__}: {exc}"})
+            logger.exception("skipped image %s", path)
         finally:
             if progress:
                 progress(done)
@@ -213,7 +219,12 @@ def images_watch(
 ) -> None:
     """Rescan every ``interval_s`` until ``stop`` (a ShutdownFlag) is set; cheap when nothing changed."""
     while not stop.is_set:
-        report = images_scan(root=root, store=store, analyser=analyser)
+        close_old_connections()  # a database restart between scans: reconnect instead of failing forever
+        try:
+            report = images_scan(root=root, store=store, analyser=analyser)
+        except Exception as exc:  # noqa: BLE001 - the watcher outlives a vanished folder or a database outage
+            logger.warning("image scan of %s failed: %s; retrying in %ss", root, exc, interval_s)
+            report = ScanReport(skipped=[{"path": str(root), "reason": f"scan failed: {type(exc).__name__}: {exc}"}])
         if on_report:
             on_report(report)
         if stop.wait(interval_s):

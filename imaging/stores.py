@@ -3,7 +3,7 @@
 A record is a plain dict in the seed's document shape plus bookkeeping
 (``id`` is a string in both stores). Filters use the flat names of the API:
 ``device_type, site_id, has_hard_hat, has_safety_vest, has_inspection_equipment,
-min_compliance, reviewed, has_people``.
+min_compliance, reviewed, has_people, uncertain`` (people in view and a flag left unknown).
 """
 
 from __future__ import annotations
@@ -103,7 +103,12 @@ class PostgresImageStore:
         for flag in FLAG_FIELDS:
             values[flag] = compliance.get(flag)
         values["compliance_score"] = compliance.get("compliance_score")
-        obj, _ = self._model().objects.update_or_create(path=record["path"], defaults=values)
+        model = self._model()
+        obj = model(path=record["path"], **values)
+        # One INSERT ... ON CONFLICT (path) DO UPDATE instead of update_or_create's lock, select and write.
+        model.objects.bulk_create([obj], update_conflicts=True, unique_fields=["path"], update_fields=list(values))
+        if obj.pk is None or set(values) < set(RECORD_FIELDS) - {"path"}:
+            obj = model.objects.get(path=record["path"])  # a partial record: read back what the row now holds
         return self._to_dict(obj)
 
     def find(self, filters: dict, *, limit: int = 100, offset: int = 0) -> tuple[int, list[dict]]:
@@ -117,6 +122,9 @@ class PostgresImageStore:
             qs = qs.filter(compliance_score__lte=filters["max_compliance"])
         if filters.get("has_people") is not None:
             qs = qs.filter(persons__gt=0) if filters["has_people"] else qs.filter(persons=0)
+        if filters.get("uncertain") is not None:
+            unsure = Q(persons__gt=0) & (Q(has_hard_hat=None) | Q(has_safety_vest=None) | Q(has_inspection_equipment=None))
+            qs = qs.filter(unsure) if filters["uncertain"] else qs.exclude(unsure)
         if filters.get("site_ids"):
             qs = qs.filter(site_id__in=filters["site_ids"])
         if filters.get("ids"):
@@ -222,6 +230,13 @@ class MongoImageStore:
             query.setdefault("safety_compliance.compliance_score", {})["$lte"] = filters["max_compliance"]
         if filters.get("has_people") is not None:
             query["persons"] = {"$gt": 0} if filters["has_people"] else 0
+        if filters.get("uncertain") is not None:
+            unsure = [{f"safety_compliance.{flag}": None} for flag in FLAG_FIELDS]
+            if filters["uncertain"]:
+                query["persons"] = {"$gt": 0}
+                query["$or"] = unsure
+            else:
+                query["$nor"] = [{"persons": {"$gt": 0}, "$or": unsure}]
         if filters.get("site_ids"):
             query["site_id"] = {"$in": list(filters["site_ids"])}
         if filters.get("ids"):

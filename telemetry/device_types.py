@@ -101,7 +101,14 @@ DEVICE_TYPES: dict[str, DeviceType] = {
     )
 }
 
-STATES = ("OK", "WARN", "ALERT")
+# Device states in order of severity; ALERT and CRITICAL are alarms. A state
+# outside these is stored as UNKNOWN (and counted in the drift view), never refused.
+STATES = ("OK", "WARN", "ALERT", "CRITICAL")
+UNKNOWN_STATE = "UNKNOWN"
+ALL_STATES = (*STATES, UNKNOWN_STATE)
+ALARM_STATES = frozenset({"ALERT", "CRITICAL"})
+# States the dashboard shows as they arrive (live alerts).
+NOTABLE_STATES = frozenset({"WARN", "ALERT", "CRITICAL"})
 
 # Ten field sites with their coordinates (the seed names four of them).
 SITES: dict[str, tuple[float, float]] = {

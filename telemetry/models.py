@@ -12,10 +12,10 @@ from django.db import models
 class TelemetryReading(models.Model):
     id = models.BigAutoField(primary_key=True)
     device_id = models.CharField(max_length=64)
-    device_type = models.CharField(max_length=32)
+    device_type = models.CharField(max_length=64)
     site_id = models.CharField(max_length=64)
     timestamp_utc = models.DateTimeField()
-    firmware = models.CharField(max_length=32, blank=True)
+    firmware = models.CharField(max_length=64, blank=True)
     metrics = models.JSONField()
     status = models.JSONField()
     location = models.JSONField(null=True, blank=True)
@@ -35,11 +35,11 @@ class DeviceState(models.Model):
     """The latest reading of each device: one row per device, upserted by ingest."""
 
     device_id = models.CharField(max_length=64, primary_key=True)
-    device_type = models.CharField(max_length=32)
+    device_type = models.CharField(max_length=64)
     site_id = models.CharField(max_length=64)
     state = models.CharField(max_length=8)
     timestamp_utc = models.DateTimeField()
-    firmware = models.CharField(max_length=32, blank=True)
+    firmware = models.CharField(max_length=64, blank=True)
     metrics = models.JSONField()
     status = models.JSONField()
     location = models.JSONField(null=True, blank=True)
@@ -110,3 +110,32 @@ class RollupHour(_Rollup):
     class Meta(_Rollup.Meta):
         db_table = "telemetry_rollup_hour"
         constraints = [models.UniqueConstraint(fields=["device_id", "bucket"], name="telemetry_rollup_hour_key")]
+
+
+class SchemaSeen(models.Model):
+    """What ingest has seen of one device type: each metric name and each state (schema drift).
+
+    ``kind`` is ``metric`` (name = the metric), ``state`` (name = the stored
+    state; their counts sum to the readings stored) or ``unknown_state`` (name =
+    the state as the device sent it). One upsert per stored batch keeps it current.
+    """
+
+    KIND_METRIC = "metric"
+    KIND_STATE = "state"
+    KIND_UNKNOWN_STATE = "unknown_state"
+
+    device_type = models.CharField(max_length=64)
+    kind = models.CharField(max_length=16)
+    name = models.CharField(max_length=64)
+    count = models.BigIntegerField()
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        db_table = "telemetry_schema_seen"
+        constraints = [models.UniqueConstraint(fields=["device_type", "kind", "name"], name="telemetry_schema_seen_key")]
+        ordering = ["device_type", "kind", "name"]
+        verbose_name_plural = "schema seen (drift)"
+
+    def __str__(self) -> str:
+        return f"{self.device_type} {self.kind} {self.name}"

@@ -12,10 +12,10 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Q
+from django.db.models import Count, F, Func, Q, TextField, Value
 from prometheus_client import Counter
 
-from telemetry.device_types import STATES
+from telemetry.device_types import ALL_STATES
 from telemetry.liveness import is_online, online_cutoff
 from telemetry.models import DeadLetter, DeviceState, TelemetryReading
 from telemetry.services import device_cache_version_key
@@ -169,7 +169,7 @@ def site_summary() -> list[dict]:
     cached = cache.get(key)
     if cached is not None:
         return cached
-    state_counts = {state.lower(): Count("device_id", filter=Q(state=state)) for state in STATES}
+    state_counts = {state.lower(): Count("device_id", filter=Q(state=state)) for state in ALL_STATES}
     online = Count("device_id", filter=online_filter(True))
     sites = {
         row["site_id"]: {**row, "offline": row["devices"] - row["online"], "by_type": {}}
@@ -190,3 +190,15 @@ def dead_letter_list(*, source: str | None = None):
     if source:
         queryset = queryset.filter(source=source)
     return queryset.order_by("-created_at")
+
+
+def dead_letter_summary() -> dict:
+    """Dead letters per source and per kind of reason (the text before the first colon)."""
+    by_source = dict(DeadLetter.objects.values_list("source").annotate(n=Count("id")).order_by())
+    kinds = (
+        DeadLetter.objects.annotate(kind=Func(F("reason"), Value(":"), Value(1), function="split_part", output_field=TextField()))
+        .values("source", "kind")
+        .annotate(count=Count("id"))
+        .order_by("-count")
+    )
+    return {"dead_lettered": by_source, "by_reason": list(kinds)}

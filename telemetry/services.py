@@ -18,6 +18,8 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
+from telemetry.device_types import NOTABLE_STATES
+from telemetry.drift import schema_seen_record
 from telemetry.models import DeadLetter
 from telemetry.validation import InvalidMessage, ValidReading, validate_message
 from tier0site.batches import excerpt, store_isolating
@@ -94,9 +96,7 @@ def _copy_escape(raw: bytes) -> bytes:
 
 
 def reading_parse(message: RawMessage) -> ValidReading:
-    """Validate one raw message (raises ``InvalidMessage`` with the reason)."""
-    if b"\\u0000" in message.payload:
-        raise InvalidMessage("schema: NUL characters cannot be stored")
+    """Validate one raw message (raises ``InvalidMessage`` with the reason, and nothing else)."""
     return validate_message(message.topic, message.payload, prefix=settings.MQTT_TOPIC_PREFIX)
 
 
@@ -114,7 +114,7 @@ def _dead_letter(message: RawMessage, reason: str) -> DeadLetter:
     kept = excerpt(message.payload)
     return DeadLetter(
         source="mqtt",
-        topic=message.topic[:512],
+        topic=_as_text(message.topic)[:512],
         payload=_as_text(kept.head),
         payload_size=kept.size,
         payload_sha256=kept.sha256,
@@ -122,7 +122,9 @@ def _dead_letter(message: RawMessage, reason: str) -> DeadLetter:
     )
 
 
-def _as_text(raw: bytes) -> str:
+def _as_text(raw: bytes | str) -> str:
+    if isinstance(raw, str):  # a topic
+        raw = raw.encode("utf-8", errors="backslashreplace")
     return raw.decode("utf-8", errors="backslashreplace").replace("\x00", "\\x00")
 
 
@@ -134,7 +136,7 @@ def _write_valid(valid: list[tuple[RawMessage, ValidReading]]) -> int:
         with cursor.copy("COPY telemetry_staging (ts, p) FROM STDIN") as copy:
             copy.write(
                 b"".join(
-                    reading.timestamp.isoformat().encode() + b"\t" + _copy_escape(message.payload) + b"\n"
+                    reading.timestamp.isoformat().encode() + b"\t" + _copy_escape(reading.document) + b"\n"
                     for message, reading in valid
                 )
             )
@@ -168,13 +170,14 @@ def readings_store(*, valid: list[tuple[RawMessage, ValidReading]], rejected: li
                 refused_ids = {id(item) for item, _reason in refused}
                 accepted = [item for item in valid if id(item) not in refused_ids]
                 dead.extend(_dead_letter(message, reason) for (message, _reading), reason in refused)
+            schema_seen_record(readings=[reading for _message, reading in accepted])
         if dead:
             DeadLetter.objects.bulk_create(dead)
     result.dead_lettered = len(dead)
     result.duplicates = len(accepted) - result.stored
     for _message, reading in accepted:
         result.groups.add((reading.site_id, reading.device_type))
-        if reading.state != "OK":
+        if reading.state in NOTABLE_STATES:
             result.alerts[reading.device_id] = reading
     return result
 

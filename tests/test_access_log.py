@@ -62,6 +62,8 @@ def test_the_web_server_writes_access_lines_as_json(tmp_path):
         web.terminate()
         web.wait(timeout=15)
     lines = [line for line in log.read_text().splitlines() if line.strip()]
+    for line in lines:
+        assert line.startswith("{"), f"not a JSON line: {line!r}"
     records = [json.loads(line) for line in lines]  # every line is JSON: no plain-text access lines
     access = [r for r in records if r["logger"] == "tier0.access"]
     assert any({"path": "/api/version", "status": 200, "method": "GET"}.items() <= r.items() for r in access)

@@ -1,9 +1,23 @@
-"""Image analysis providers: offline computer vision (default) and Cohere."""
+"""Image analysis providers: the neural offline analyser (default), the classic one, and Cohere."""
 
 from django.conf import settings
 
 from imaging.analysers.base import Analyser
-from imaging.analysers.offline import OfflineAnalyser
+
+
+def analyser_offline(kind: str | None = None) -> Analyser:
+    """The offline analyser: ``offline-nn`` (neural, bundled models) unless ``offline-cv`` is asked for.
+
+    The neural one raises ``ModelMissing`` naming the fix when its model files are absent or altered.
+    """
+    kind = kind or settings.IMAGES_OFFLINE_ANALYSER
+    if kind == "offline-cv":
+        from imaging.analysers.offline import OfflineAnalyser
+
+        return OfflineAnalyser()
+    from imaging.analysers.neural import NeuralAnalyser
+
+    return NeuralAnalyser()
 
 
 def analyser_default() -> Analyser:
@@ -19,4 +33,4 @@ def analyser_default() -> Analyser:
             timeout_s=settings.COHERE_TIMEOUT_S,
             retries=settings.COHERE_MAX_RETRIES,
         )
-    return OfflineAnalyser()
+    return analyser_offline()

@@ -8,6 +8,7 @@ flags are ``None`` when nobody is in view.
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -15,6 +16,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 # Largest image we agree to decode (about 50 megapixels): bigger is a bomb, not a camera frame.
+# ``IMAGES_MAX_PIXELS`` overrides it; ``ImagingConfig.ready`` sets PIL's own limit to the same value.
 MAX_PIXELS = 50_000_000
 
 
@@ -43,13 +45,19 @@ def image_decode(data: bytes) -> DecodedImage:
     """Decode fully (so truncated files fail here, not later) or raise ImageDecodeError."""
     if not data:
         raise ImageDecodeError("empty file")
+    limit = Image.MAX_IMAGE_PIXELS or MAX_PIXELS
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            if img.width * img.height > MAX_PIXELS:
-                raise ImageDecodeError(f"image too large ({img.width}x{img.height})")
-            fmt = img.format or "unknown"
-            img.load()  # raises OSError on a truncated file
-            rgb = np.asarray(img.convert("RGB"))
+        with warnings.catch_warnings():
+            # Between 1x and 2x the limit PIL only warns: refuse those too, before decoding a pixel.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                if img.width * img.height > limit:
+                    raise ImageDecodeError(f"image too large ({img.width}x{img.height}, limit {limit} pixels)")
+                fmt = img.format or "unknown"
+                img.load()  # raises OSError on a truncated file
+                rgb = np.asarray(img.convert("RGB"))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageDecodeError(f"decompression bomb refused: {exc}") from exc
     except UnidentifiedImageError as exc:
         raise ImageDecodeError("not an image") from exc
     except (OSError, SyntaxError, ValueError) as exc:

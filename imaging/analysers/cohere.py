@@ -17,7 +17,7 @@ import time
 
 import httpx
 
-from imaging.analysers import offline
+from imaging.analysers import analyser_offline
 from imaging.analysers.base import DecodedImage, judgement
 from tier0site.workers import Backoff
 
@@ -59,7 +59,7 @@ class CohereAnalyser:
         self.embed_model = embed_model
         self.timeout_s = timeout_s
         self.retries = retries
-        self.fallback = fallback or offline.OfflineAnalyser()
+        self.fallback = fallback or analyser_offline()
         self.sleep = sleep  # held as an attribute so tests do not wait
 
     def _post(self, path: str, body: dict) -> dict:

@@ -30,9 +30,11 @@ import cv2
 import numpy as np
 
 from imaging.analysers.base import DecodedImage, judgement
+from imaging.analysers.camera import EMBEDDING_MODEL, embed_pixels
+from imaging.analysers.camera import camera_health as _quality
+from imaging.analysers.offline_shapes import _frac, _iou, _overlap, _tablets
 
 NAME = "offline-cv"
-EMBEDDING_MODEL = "offline-hsv-hog-v1"
 WORK_SIDE = 400
 BODY_MIN_WEIGHT = 0.9  # HOG SVM margin: below this, pipes and railings fire too  # analyse at this longest side: enough for faces, fast on 2 cores
 
@@ -84,60 +86,6 @@ def _skin(ycrcb: np.ndarray, hsv: np.ndarray) -> np.ndarray:
     hue |= cv2.inRange(hsv, np.array((150, 25, 45), np.uint8), np.array((180, 220, 255), np.uint8))
     mask = cr_cb & hue
     return cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-
-
-def _frac(mask: np.ndarray, x: int, y: int, w: int, h: int) -> float:
-    H, W = mask.shape
-    x0, y0, x1, y1 = max(0, x), max(0, y), min(W, x + w), min(H, y + h)
-    if x1 <= x0 or y1 <= y0:
-        return 0.0
-    return float(np.count_nonzero(mask[y0:y1, x0:x1])) / ((y1 - y0) * (x1 - x0))
-
-
-def _iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    iy = max(0, min(ay + ah, by + bh) - max(ay, by))
-    inter = ix * iy
-    union = aw * ah + bw * bh - inter
-    return inter / union if union else 0.0
-
-
-def _overlap(a, b) -> float:
-    """Intersection over the smaller box: a helmet split in two halves still counts once."""
-    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    return ix * iy / max(1, min(a[2] * a[3], b[2] * b[3]))
-
-
-def _quality(gray: np.ndarray, hsv: np.ndarray) -> dict:
-    brightness = float(hsv[..., 2].mean())
-    contrast = float(gray.std())
-    lap = float(cv2.Laplacian(gray, cv2.CV_64F).var())
-    # Flat share: pixels whose 15x15 neighbourhood barely varies (tape, a lens cap, a wall of fog).
-    g = gray.astype(np.float32)
-    mean = cv2.blur(g, (15, 15))
-    var = cv2.blur(g * g, (15, 15)) - mean * mean
-    coverage = float(np.count_nonzero(var < 6.0)) / var.size
-    too_dark = brightness < 45
-    blurred = lap < 40
-    covered = coverage > 0.6
-    problems = [name for name, bad in (("too dark", too_dark), ("blurred", blurred), ("lens covered", covered)) if bad]
-    # Confidence grows with the distance from the nearest threshold.
-    margins = [abs(brightness - 45) / 45, abs(np.log10(max(lap, 1e-3)) - np.log10(40)), abs(coverage - 0.6) / 0.6]
-    return {
-        "brightness": round(brightness, 1),
-        "contrast": round(contrast, 1),
-        "blur_variance": round(lap, 1),
-        "coverage": round(coverage, 3),
-        "too_dark": too_dark,
-        "blurred": blurred,
-        "covered": covered,
-        "ok": not problems,
-        "problems": problems,
-        "confidence": round(min(0.99, 0.5 + 0.5 * min(1.0, min(margins))), 3),
-    }
 
 
 def _faces(gray: np.ndarray, skin: np.ndarray) -> list[Head]:
@@ -271,46 +219,6 @@ def _bodies(bgr: np.ndarray) -> list[tuple[tuple[int, int, int, int], float]]:
     return [
         (tuple(int(v / k) for v in r), float(wt)) for r, wt in zip(rects, np.ravel(weights), strict=False) if wt > BODY_MIN_WEIGHT
     ]
-
-
-def _tablets(bgr: np.ndarray, gray: np.ndarray) -> list[dict]:
-    """Hand-sized, nearly rectangular regions that are even inside: a screen, a tablet back, a clipboard."""
-    H, W = gray.shape
-    g = gray.astype(np.float32)
-    mean = cv2.blur(g, (7, 7))
-    local_sd = np.sqrt(np.maximum(cv2.blur(g * g, (7, 7)) - mean * mean, 0))
-    edges = cv2.dilate(cv2.Canny(cv2.GaussianBlur(gray, (3, 3), 0), 40, 120), np.ones((3, 3), np.uint8))
-    flat = ((local_sd < 9) & (edges == 0)).astype(np.uint8) * 255
-    flat = cv2.morphologyEx(flat, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    contours, _ = cv2.findContours(flat, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    out = []
-    for c in contours:
-        area = cv2.contourArea(c)
-        if not (0.01 * H * W <= area <= 0.2 * H * W):
-            continue
-        (_cx, _cy), (rw, rh), _angle = cv2.minAreaRect(c)
-        if min(rw, rh) < 6:
-            continue
-        fill = area / (rw * rh)
-        aspect = max(rw, rh) / min(rw, rh)
-        # Hands hold a device by its corners: allow up to half of its rectangle to be covered.
-        if fill < 0.45 or aspect > 2.2:
-            continue
-        x, y, w, h = cv2.boundingRect(c)
-        if x <= 1 or y <= 1 or x + w >= W - 2 or y + h >= H - 2:
-            continue  # a flat patch cut by the frame is background (sky, wall, floor)
-        inside = np.zeros_like(gray)
-        cv2.drawContours(inside, [c], -1, 255, -1)
-        sd = float(gray[inside > 0].std())
-        out.append(
-            {
-                "box": (x, y, w, h),
-                "evenness": round(max(0.0, 1 - sd / 30), 3),
-                "fill": round(fill, 2),
-                "brightness": round(float(gray[inside > 0].mean()), 1),
-            }
-        )
-    return out
 
 
 def _describe(persons: int, people: list[dict], quality: dict, hsv: np.ndarray) -> tuple[str, list[str]]:
@@ -463,35 +371,6 @@ def analyse_pixels(image: DecodedImage) -> dict:
         **flags,
         "quality": quality,
     }
-
-
-def embed_pixels(image: DecodedImage) -> list[float]:
-    """Image features: HSV colour histogram + gradient-orientation grid + tiny thumbnail, L2-normalised.
-
-    Each block is normalised first so colour, edges and layout weigh the same.
-    """
-    rgb = cv2.resize(image.rgb, (128, 128), interpolation=cv2.INTER_AREA)
-    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)
-    colour = cv2.calcHist([hsv], [0, 1, 2], None, [12, 4, 4], [0, 180, 0, 256, 0, 256]).ravel()
-    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
-    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
-    mag, ang = cv2.cartToPolar(gx, gy, angleInDegrees=True)
-    bins = (np.mod(ang, 180) // 22.5).astype(np.int32)  # 8 unsigned orientations
-    grad = np.zeros((4, 4, 8), np.float32)
-    for i in range(4):
-        for j in range(4):
-            cell_b = bins[i * 32 : (i + 1) * 32, j * 32 : (j + 1) * 32].ravel()
-            cell_m = mag[i * 32 : (i + 1) * 32, j * 32 : (j + 1) * 32].ravel()
-            grad[i, j] = np.bincount(cell_b, weights=cell_m, minlength=8)[:8]
-    thumb = cv2.resize(gray, (8, 8), interpolation=cv2.INTER_AREA).ravel()
-    thumb = thumb - thumb.mean()
-    blocks = [np.sqrt(colour), grad.ravel(), thumb]
-    parts = [b / (np.linalg.norm(b) or 1.0) for b in blocks]
-    vec = np.concatenate(parts)
-    vec /= np.linalg.norm(vec) or 1.0
-    return [round(float(v), 6) for v in vec]
 
 
 class OfflineAnalyser:

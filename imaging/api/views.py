@@ -1,53 +1,33 @@
 """Thin image API views: validate the query, call a selector or service, answer."""
 
 from functools import partial
-from urllib.parse import urlencode
 
 from django.http import HttpResponse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from imaging import selectors, services
+from imaging import rendering, selectors, services
 from imaging.compliance import REVIEWABLE
 from imaging.services import CATEGORY_TYPES, SITE_IDS, ReviewError
 from imaging.stores import store_default
-from tier0site.api import validated_input
+from tier0site.api import PAGINATION_PARAMS, BoundedPagination, PageSerializer, validated_input
 
 _validated = partial(validated_input, prefix="Invalid parameter ")
-
-
-@extend_schema_field(OpenApiTypes.BOOL)
-class StrictBooleanField(serializers.Field):
-    """true/false/1/0 only: a typo must be a 400, not a silent "false"."""
-
-    default_error_messages = {"invalid": "must be true or false."}
-
-    def to_internal_value(self, data):
-        value = str(data).strip().lower()
-        if value in ("true", "1", "yes"):
-            return True
-        if value in ("false", "0", "no"):
-            return False
-        self.fail("invalid")
-
-    def to_representation(self, value):
-        return value
 
 
 class ImageFilterSerializer(serializers.Serializer):
     device_type = serializers.ChoiceField(choices=sorted(CATEGORY_TYPES.values()), required=False)
     site_id = serializers.ChoiceField(choices=list(SITE_IDS), required=False)
-    has_hard_hat = StrictBooleanField(required=False)
-    has_safety_vest = StrictBooleanField(required=False)
-    has_inspection_equipment = StrictBooleanField(required=False)
-    reviewed = StrictBooleanField(required=False)
+    # DRF's BooleanField: true/false/1/0/yes/no/on/off; anything else (a typo) is a 400.
+    has_hard_hat = serializers.BooleanField(required=False)
+    has_safety_vest = serializers.BooleanField(required=False)
+    has_inspection_equipment = serializers.BooleanField(required=False)
+    reviewed = serializers.BooleanField(required=False)
+    uncertain = serializers.BooleanField(required=False, help_text="true: people in view and a flag the analyser was not sure of")
     min_compliance = serializers.FloatField(required=False, min_value=0, max_value=100)
-    page = serializers.IntegerField(required=False, min_value=1, default=1)
-    page_size = serializers.IntegerField(required=False, min_value=1, max_value=500, default=100)
 
 
 class SimilarQuerySerializer(serializers.Serializer):
@@ -78,26 +58,17 @@ def _record_or_404(store, image_id: str) -> dict:
 
 
 class ImageListApi(APIView):
-    @extend_schema(parameters=[ImageFilterSerializer], responses={200: dict}, operation_id="api_images_list")
+    @extend_schema(parameters=[ImageFilterSerializer, PageSerializer], responses={200: dict}, operation_id="api_images_list")
     def get(self, request):
-        filters = _validated(ImageFilterSerializer, request.query_params)
-        page, page_size = filters.pop("page"), filters.pop("page_size")
-        total, rows = selectors.image_list(filters=filters, limit=page_size, offset=(page - 1) * page_size, store=store_default())
+        # A plain dict: with a QueryDict, DRF reads an absent boolean as false.
+        query = {key: value for key, value in request.query_params.items() if key not in PAGINATION_PARAMS}
+        filters = _validated(ImageFilterSerializer, query)
+        store = store_default()
 
-        def url(n):
-            query = request.query_params.copy()
-            query["page"] = n
-            return request.build_absolute_uri(f"{request.path}?{urlencode(query)}")
+        def fetch(page: int, page_size: int) -> tuple[int, list]:
+            return selectors.image_list(filters=filters, limit=page_size, offset=(page - 1) * page_size, store=store)
 
-        last = max(1, -(-total // page_size))
-        return Response(
-            {
-                "count": total,
-                "next": url(page + 1) if page < last else None,
-                "previous": url(page - 1) if page > 1 else None,
-                "results": rows,
-            }
-        )
+        return Response(BoundedPagination().paginate_fetched(request, fetch))
 
 
 class ImageDetailApi(APIView):
@@ -133,7 +104,7 @@ class ImageFileApi(APIView):
     def get(self, request, image_id: str):
         record = _record_or_404(store_default(), image_id)
         try:
-            data, content_type = selectors.image_file(record=record)
+            data, content_type = rendering.image_file(record=record)
         except OSError as exc:
             raise NotFound({"error": f"The file of image {image_id} is no longer readable."}) from exc
         return HttpResponse(data, content_type=content_type)
@@ -144,7 +115,7 @@ class ImageThumbnailApi(APIView):
     def get(self, request, image_id: str):
         record = _record_or_404(store_default(), image_id)
         try:
-            data = selectors.image_thumbnail(record=record)
+            data = rendering.image_thumbnail(record=record)
         except OSError as exc:
             raise NotFound({"error": f"The file of image {image_id} is no longer readable."}) from exc
         return HttpResponse(data, content_type="image/jpeg")
@@ -170,7 +141,7 @@ class ImageWordCloudApi(APIView):
     @extend_schema(parameters=[OpenApiParameter("site_id", str)], responses={(200, "image/png"): bytes})
     def get(self, request):
         query = _validated(WordCloudQuerySerializer, request.query_params)
-        png = selectors.images_wordcloud_png(site_id=query.get("site_id"), store=store_default())
+        png = rendering.images_wordcloud_png(site_id=query.get("site_id"), store=store_default())
         if png is None:
             where = f"site {query['site_id']}" if query.get("site_id") else "any site"
             raise NotFound({"error": f"No scanned images for {where} yet."})

@@ -3,18 +3,16 @@
 from rest_framework import serializers
 
 from sessions_app.models import ConnectionStatus, SiteSnapshot, UserSession
-from tier0site.api import identifier
+from tier0site.api import PAGINATION_PARAMS, identifier
 
 
 class SessionFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ConnectionStatus.values, required=False)
     region = serializers.CharField(required=False, validators=[identifier])
     site_id = serializers.CharField(required=False, validators=[identifier])
-    page = serializers.IntegerField(required=False, min_value=1, default=1)
-    page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100)
 
     def validate(self, attrs):
-        unknown = sorted(set(self.initial_data) - set(self.fields))
+        unknown = sorted(set(self.initial_data) - set(self.fields) - PAGINATION_PARAMS)
         if unknown:
             raise serializers.ValidationError(f"unknown filter {', '.join(unknown)}; use {', '.join(self.fields)}")
         return attrs

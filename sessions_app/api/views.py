@@ -1,9 +1,7 @@
 """Thin sessions API views: validate the query, call a selector, answer."""
 
 from functools import partial
-from urllib.parse import urlencode
 
-from django.core.paginator import Paginator
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
@@ -16,34 +14,18 @@ from sessions_app.api.serializers import (
     SummarySerializer,
     UserSessionSerializer,
 )
-from tier0site.api import IDENTIFIER, validated_input
+from tier0site.api import IDENTIFIER, BoundedPagination, PageSerializer, validated_input
 
 _validated = partial(validated_input, prefix="Invalid filter ")
 
 
-def _page_url(request, page: int) -> str:
-    query = request.query_params.copy()
-    query["page"] = page
-    return request.build_absolute_uri(f"{request.path}?{urlencode(query)}")
-
-
 class UserListApi(APIView):
-    @extend_schema(parameters=[SessionFilterSerializer], responses={200: UserSessionSerializer(many=True)})
+    @extend_schema(parameters=[SessionFilterSerializer, PageSerializer], responses={200: UserSessionSerializer(many=True)})
     def get(self, request):
         filters = _validated(SessionFilterSerializer, request.query_params)
-        page_number, page_size = filters.pop("page"), filters.pop("page_size")
-        paginator = Paginator(selectors.session_list(**filters), page_size)
-        if page_number > paginator.num_pages:
-            raise NotFound({"error": f"Page {page_number} is past the last page ({paginator.num_pages})."})
-        page = paginator.page(page_number)
-        return Response(
-            {
-                "count": paginator.count,
-                "next": _page_url(request, page_number + 1) if page.has_next() else None,
-                "previous": _page_url(request, page_number - 1) if page.has_previous() else None,
-                "results": UserSessionSerializer(page.object_list, many=True).data,
-            }
-        )
+        pagination = BoundedPagination()
+        rows = pagination.paginate_queryset(selectors.session_list(**filters), request, view=self)
+        return pagination.get_paginated_response(UserSessionSerializer(rows, many=True).data)
 
 
 class UserSummaryApi(APIView):

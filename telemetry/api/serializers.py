@@ -2,27 +2,26 @@
 
 from rest_framework import serializers
 
-from telemetry.device_types import DEVICE_TYPES, STATES
+from telemetry.device_types import ALL_STATES
 from telemetry.history import SERIES_RANGES
 from telemetry.liveness import is_online, online_cutoff
 from telemetry.models import DeadLetter, DeviceState
 from telemetry.selectors import DEVICE_FIELDS
-from tier0site.api import identifier
+from tier0site.api import BoundedDateTimeField, identifier
 
 
 class DeviceFilterSerializer(serializers.Serializer):
     site_id = serializers.CharField(required=False, validators=[identifier])
-    device_type = serializers.ChoiceField(choices=sorted(DEVICE_TYPES), required=False)
-    state = serializers.ChoiceField(choices=STATES, required=False)
+    # Any type a device reported: new types are stored too (see GET /api/device-types).
+    device_type = serializers.CharField(required=False, validators=[identifier])
+    state = serializers.ChoiceField(choices=ALL_STATES, required=False)
     online = serializers.BooleanField(required=False, allow_null=True, default=None)
-    page = serializers.IntegerField(required=False, min_value=1, default=1)
-    page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100)
 
 
 class ReadingFilterSerializer(serializers.Serializer):
-    start = serializers.DateTimeField(required=False)
-    end = serializers.DateTimeField(required=False)
-    cursor = serializers.CharField(required=False)
+    start = BoundedDateTimeField(required=False)
+    end = BoundedDateTimeField(required=False)
+    cursor = serializers.CharField(required=False, max_length=200)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=5000, default=100)
 
     def validate(self, attrs):

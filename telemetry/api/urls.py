@@ -8,6 +8,8 @@ urlpatterns = [
     path("devices/<str:device_id>/telemetry", views.DeviceTelemetryApi.as_view(), name="device-telemetry"),
     path("devices/<str:device_id>/series", views.DeviceSeriesApi.as_view(), name="device-series"),
     path("telemetry/rate", views.MessageRateApi.as_view(), name="telemetry-rate"),
+    path("device-types", views.DeviceTypeListApi.as_view(), name="device-type-list"),
     path("sites", views.SiteListApi.as_view(), name="site-list"),
     path("dead-letters", views.DeadLetterListApi.as_view(), name="dead-letter-list"),
+    path("dead-letters/summary", views.DeadLetterSummaryApi.as_view(), name="dead-letter-summary"),
 ]

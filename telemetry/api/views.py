@@ -1,7 +1,6 @@
 """Thin telemetry API views: validate the query, call a selector, answer."""
 
 from functools import partial
-from urllib.parse import urlencode
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
@@ -20,33 +19,27 @@ from telemetry.api.serializers import (
     ReadingSerializer,
     SeriesFilterSerializer,
 )
-from tier0site.api import validated_input
+from telemetry.broker_stats import broker_counters
+from telemetry.drift import device_type_drift
+from tier0site.api import PAGINATION_PARAMS, BoundedPagination, PageSerializer, validated_input
 
 _validated = partial(validated_input, prefix="Invalid filter ")
 
 
-def device_page_body(page: dict, page_url) -> dict:
-    """The paginated body of a device page; ``page_url(n)`` links page n."""
-    last_page = max(1, -(-page["count"] // page["page_size"]))
-    return {
-        "count": page["count"],
-        "next": page_url(page["page"] + 1) if page["page"] < last_page else None,
-        "previous": page_url(page["page"] - 1) if page["page"] > 1 else None,
-        "results": selectors.with_online(page["results"]),
-    }
-
-
-def page_url(base: str, query: dict, page: int) -> str:
-    return f"{base}?{urlencode({**query, 'page': page})}"
-
-
 class DeviceListApi(APIView):
-    @extend_schema(parameters=[DeviceFilterSerializer], responses={200: DeviceStateSerializer(many=True)})
+    @extend_schema(parameters=[DeviceFilterSerializer, PageSerializer], responses={200: DeviceStateSerializer(many=True)})
     def get(self, request):
-        filters = _validated(DeviceFilterSerializer, request.query_params)
-        page, cached = selectors.device_page(**filters)
-        base, query = request.build_absolute_uri(request.path), request.query_params.dict()
-        body = device_page_body(page, lambda n: page_url(base, query, n))
+        filters = _validated(
+            DeviceFilterSerializer, {k: v for k, v in request.query_params.items() if k not in PAGINATION_PARAMS}
+        )
+        cached = False
+
+        def fetch(page: int, page_size: int) -> tuple[int, list]:
+            nonlocal cached
+            result, cached = selectors.device_page(**filters, page=page, page_size=page_size)
+            return result["count"], selectors.with_online(result["results"])
+
+        body = BoundedPagination().paginate_fetched(request, fetch)
         return Response(body, headers={"X-Cache": "HIT" if cached else "MISS"})
 
 
@@ -103,6 +96,14 @@ class SiteListApi(APIView):
         return Response({"results": selectors.site_summary()})
 
 
+class DeviceTypeListApi(APIView):
+    """Each device type known or seen, with its schema drift (new metrics, stopped metrics, unknown states)."""
+
+    @extend_schema(responses={200: serializers.ListSerializer(child=serializers.DictField())})
+    def get(self, request):
+        return Response({"results": device_type_drift()})
+
+
 class DeadLetterListApi(generics.ListAPIView):
     permission_classes = [IsAdminUser]
     serializer_class = DeadLetterSerializer
@@ -113,3 +114,17 @@ class DeadLetterListApi(generics.ListAPIView):
 
     def get_queryset(self):
         return selectors.dead_letter_list(source=self.request.query_params.get("source"))
+
+
+class DeadLetterSummaryApi(APIView):
+    """Dead letters by source and reason, and what the broker dropped before any consumer saw it."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        try:
+            broker = {"reachable": True, **broker_counters(timeout_s=2.0)}
+        except (OSError, TimeoutError) as exc:
+            broker = {"reachable": False, "error": str(exc)[:200]}
+        return Response({**selectors.dead_letter_summary(), "broker": broker})

@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('telemetry', '0002_dead_letter_payload_size_and_hash'),
-        ('telemetry', '0003_reading_rollups'),
+        ("telemetry", "0002_dead_letter_payload_size_and_hash"),
+        ("telemetry", "0003_reading_rollups"),
     ]
 
-    operations = [
-    ]
+    operations = []

@@ -20,6 +20,7 @@ def signed_in(mosquitto, settings):
     # The broker is up so the health check (and "Application status: Live") is true; no worker
     # process runs in these page tests, so none is expected.
     settings.HEALTH_WORKERS = []
+
     def sign_in(**user_fields):
         user = UserFactory(**user_fields)
         client = Client()

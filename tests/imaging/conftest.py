@@ -2,8 +2,11 @@
 
 import io
 import json
+import logging
 import shutil
+import struct
 import uuid
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +14,9 @@ import pytest
 from django.conf import settings
 from PIL import Image
 
-from imaging.analysers.offline import OfflineAnalyser
+from imaging.analysers.neural import NeuralAnalyser
 from imaging.stores import MongoImageStore, PostgresImageStore
+from tests.imaging.mongo_server import SecantusServer, mongo_reachable
 
 SEED_IMAGES = Path(settings.SEED_DATA_DIR) / "images"
 LABELS = json.loads((Path(__file__).parent / "fixtures" / "seed_labels.json").read_text())["images"]
@@ -37,6 +41,16 @@ def synthetic(seed: int, size=(160, 240)) -> np.ndarray:
     return img.astype(np.uint8)
 
 
+def png_header(width: int, height: int) -> bytes:
+    """A 69-byte PNG: signature, an IHDR claiming width x height, a tiny IDAT and IEND (a decompression bomb's header)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(4))) + chunk(b"IEND", b"")
+
+
 @pytest.fixture(scope="session")
 def seed_images() -> Path:
     if not SEED_IMAGES.is_dir():
@@ -57,16 +71,21 @@ def image_tree(tmp_path, seed_images) -> Path:
 
 @pytest.fixture(scope="session")
 def analyser():
-    return OfflineAnalyser()
+    return NeuralAnalyser()
 
 
-def _mongo_store():
+@pytest.fixture(scope="session")
+def mongo_uri():
+    """A real MongoDB when one is reachable (``MONGODB_URI``), else SecantusDB started as a separate process."""
+    if mongo_reachable(MONGO_URI):
+        yield MONGO_URI
+        return
     try:
-        store = MongoImageStore(MONGO_URI, database=f"tier0_images_test_{uuid.uuid4().hex[:8]}", timeout_ms=500)
-        store.client.admin.command("ping")
-    except Exception as exc:  # noqa: BLE001 - any failure to reach MongoDB means "not available here"
-        pytest.skip(f"MongoDB not reachable at {MONGO_URI} ({type(exc).__name__}); the PostgreSQL run covers the contract")
-    return store
+        with SecantusServer() as uri:
+            logging.getLogger(__name__).warning("MongoDB contract tests run against SecantusDB at %s", uri)
+            yield uri
+    except (FileNotFoundError, RuntimeError) as exc:
+        pytest.skip(f"no MongoDB at {MONGO_URI} and no SecantusDB: {exc}")
 
 
 @pytest.fixture(params=["postgres", "mongodb"])
@@ -75,6 +94,8 @@ def store(request, db):
     if request.param == "postgres":
         yield PostgresImageStore()
         return
-    mongo = _mongo_store()
+    mongo = MongoImageStore(
+        request.getfixturevalue("mongo_uri"), database=f"tier0_images_test_{uuid.uuid4().hex[:8]}", timeout_ms=2000
+    )
     yield mongo
     mongo.client.drop_database(mongo.collection.database.name)

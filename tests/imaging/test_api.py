@@ -1,13 +1,14 @@
 """Image API: filters and their errors, detail with image and thumbnail, similar, summary, word cloud, review."""
 
 import io
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from imaging.services import images_scan
 from imaging.stores import PostgresImageStore
-from tests.imaging.conftest import jpeg_bytes, synthetic
+from tests.imaging.conftest import jpeg_bytes, png_header, synthetic
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +43,13 @@ def test_list_and_filters(api_client, scanned):
         "image_url",
         "thumbnail_url",
     } <= set(first)
-    assert set(first["safety_compliance"]) == {"has_hard_hat", "has_safety_vest", "has_inspection_equipment", "compliance_score"}
+    assert set(first["safety_compliance"]) == {
+        "has_hard_hat",
+        "has_safety_vest",
+        "has_inspection_equipment",
+        "compliance_score",
+        "uncertain",
+    }
     turbines = api_client.get("/api/images", {"device_type": "turbine"}).json()["results"]
     assert {r["device_type"] for r in turbines} == {"turbine"} and len(turbines) == 2
     some_site = turbines[0]["site_id"]
@@ -229,3 +236,43 @@ def test_admin_review(client, staff_user, scanned):
     saved = PostgresImageStore().get(record["id"])
     assert saved["review"] == {"persons": 2, "has_hard_hat": True, "has_safety_vest": False, "has_inspection_equipment": True}
     assert saved["reviewed_by"] == staff_user.username and saved["safety_compliance"]["compliance_score"] == 70
+
+
+def test_thumbnail_of_a_file_replaced_by_a_bomb_is_404_not_500(api_client, scanned):
+    record = next(iter(scanned.values()))
+    Path(record["path"]).write_bytes(png_header(20000, 20000))
+    assert api_client.get(f"/api/images/{record['id']}/thumbnail").status_code == 404
+    assert api_client.get(f"/api/images/{record['id']}/file").status_code == 404
+
+
+def test_word_cloud_terms_have_no_partial_or_negated_duplicates():
+    from collections import Counter
+
+    from imaging.selectors import _merge_partials
+
+    phrases = Counter({"hard hat": 4, "safety vest": 2, "turbine": 2})
+    tokens = Counter({"hard": 3, "hat": 3, "vest": 1, "engineer": 1})
+    merged = _merge_partials(phrases, tokens)
+    assert merged == Counter({"hard hat": 10, "safety vest": 3, "turbine": 2, "engineer": 1})
+
+
+def test_word_cloud_colours_are_readable_on_white():
+    from imaging.rendering import WORDCLOUD_COLOURS
+
+    def luminance(hex_colour):
+        channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    for colour in WORDCLOUD_COLOURS:
+        assert (1.05) / (luminance(colour) + 0.05) >= 4.5, colour
+
+
+def test_uncertain_filter_and_view(api_client, scanned):
+    body = api_client.get("/api/images", {"uncertain": "true"}).json()
+    for image in body["results"]:
+        assert image["persons"] > 0 and image["safety_compliance"]["uncertain"]
+    others = api_client.get("/api/images", {"uncertain": "false"}).json()
+    assert body["count"] + others["count"] == len(scanned)
+    assert all(not i["safety_compliance"]["uncertain"] for i in others["results"])
+    assert api_client.get("/api/images", {"uncertain": "maybe"}).status_code == 400

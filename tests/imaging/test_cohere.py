@@ -10,6 +10,7 @@ import pytest
 from imaging.analysers import analyser_default
 from imaging.analysers.base import image_decode
 from imaging.analysers.cohere import CohereAnalyser
+from imaging.analysers.neural import NeuralAnalyser
 from imaging.analysers.offline import EMBEDDING_MODEL, OfflineAnalyser
 
 GOOD_ANSWER = {
@@ -142,7 +143,7 @@ def test_falls_back_to_offline_when_cohere_keeps_failing(stand_in, image):
     stand_in.embed_script = [("status", 500)] * 3
     provider = make(stand_in)
     analysis = provider.analyse(image)
-    assert analysis["provider"] == "offline-cv (cohere fallback)"
+    assert analysis["provider"] == "offline-nn (cohere fallback)"
     assert "HTTP 500" in analysis["fallback_reason"]
     vector, model = provider.embed(image, analysis)
     assert model == EMBEDDING_MODEL
@@ -168,11 +169,14 @@ def test_timeout_falls_back(stand_in, image):
 
 def test_default_provider_follows_the_key(settings, stand_in):
     settings.COHERE_API_KEY = ""
+    assert isinstance(analyser_default(), NeuralAnalyser)
+    settings.IMAGES_OFFLINE_ANALYSER = "offline-cv"
     assert isinstance(analyser_default(), OfflineAnalyser)
+    settings.IMAGES_OFFLINE_ANALYSER = "offline-nn"
     settings.COHERE_API_KEY = "k"
     settings.COHERE_BASE_URL = stand_in.url
     settings.IMAGES_PROVIDER = "auto"
     provider = analyser_default()
     assert isinstance(provider, CohereAnalyser) and provider.base_url == stand_in.url
     settings.IMAGES_PROVIDER = "offline"
-    assert isinstance(analyser_default(), OfflineAnalyser)
+    assert isinstance(analyser_default(), NeuralAnalyser)

@@ -45,3 +45,16 @@ def test_review_wins():
     assert compliance_compute(a, {"persons": 0})["safety_compliance"]["compliance_score"] is None
     nobody = analysis()
     assert compliance_compute(nobody, {"persons": 2, "has_hard_hat": True})["safety_compliance"]["compliance_score"] == 40
+
+
+def test_unknown_judgements_are_left_out_and_named():
+    sure_bare = compliance_compute(analysis(person(False, None, False), person(None, None, False)), {})["safety_compliance"]
+    assert sure_bare["has_hard_hat"] is False  # one confident bare head settles "every worker wears a hat"
+    assert sure_bare["has_safety_vest"] is None and sure_bare["uncertain"] == ["has_safety_vest"]
+    assert sure_bare["compliance_score"] == 0.0  # hats 0 of 40, equipment 0 of 30; vests left out
+    unsure = compliance_compute(analysis(person(True, None, None), person(None, True, False)), {})["safety_compliance"]
+    assert unsure["has_hard_hat"] is None and unsure["has_safety_vest"] is None
+    assert unsure["has_inspection_equipment"] is None
+    assert unsure["compliance_score"] is None and len(unsure["uncertain"]) == 3
+    all_known = compliance_compute(analysis(person(True, None, None)), {"has_safety_vest": True})["safety_compliance"]
+    assert all_known["compliance_score"] == 100.0 and all_known["uncertain"] == ["has_inspection_equipment"]

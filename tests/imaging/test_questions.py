@@ -3,7 +3,8 @@
 import pytest
 
 from imaging import selectors, services
-from imaging.selectors import images_answer_question, question_filters
+from imaging.questions import question_filters
+from imaging.selectors import images_answer_question
 from imaging.stores import PostgresImageStore
 from tests.imaging.conftest import LABELS
 

@@ -12,7 +12,7 @@ from django.db import connection
 
 from imaging.services import CATEGORY_TYPES, SITE_IDS, images_scan, images_watch, site_for
 from imaging.stores import PostgresImageStore
-from tests.imaging.conftest import jpeg_bytes, synthetic
+from tests.imaging.conftest import jpeg_bytes, png_header, synthetic
 from tier0site.workers import ShutdownFlag
 
 pytestmark = pytest.mark.django_db
@@ -142,3 +142,76 @@ def test_scan_images_command_rejects_missing_folder(tmp_path):
 
     with pytest.raises(CommandError):
         call_command("scan_images", str(tmp_path / "nope"), "--offline")
+
+
+def test_pixel_limit_is_set_from_settings(settings):
+    from PIL import Image
+
+    assert Image.MAX_IMAGE_PIXELS == settings.IMAGES_MAX_PIXELS == 50_000_000
+
+
+def test_decompression_bomb_is_reported_and_the_rest_scanned(image_tree, analyser):
+    bomb = png_header(20000, 20000)
+    assert len(bomb) == 69
+    (image_tree / "TurbineImages" / "aaa bomb.png").write_bytes(bomb)  # sorts before the good images
+    (image_tree / "OilAndGas" / "big.png").write_bytes(png_header(9000, 8000))  # 72 MP: between 1x and 2x the limit
+    report = images_scan(root=image_tree, store=PostgresImageStore(), analyser=analyser)
+    reasons = {os.path.basename(s["path"]): s["reason"] for s in report.skipped}
+    assert set(reasons) == {"aaa bomb.png", "big.png"}
+    assert "bomb" in reasons["aaa bomb.png"] or "too large" in reasons["aaa bomb.png"]
+    assert report.new == 8
+
+
+def test_an_analyser_failure_skips_only_that_file(image_tree, analyser):
+    class Fussy:
+        name = analyser.name
+
+        def analyse(self, image):
+            if image.width == 240:
+                raise RuntimeError("model exploded")
+            return analyser.analyse(image)
+
+        def embed(self, image, analysis):
+            return analyser.embed(image, analysis)
+
+    (image_tree / "ThermalEngines" / "odd one.jpg").write_bytes(jpeg_bytes(synthetic(5)))
+    report = images_scan(root=image_tree, store=PostgresImageStore(), analyser=Fussy())
+    assert [os.path.basename(s["path"]) for s in report.skipped] == ["odd one.jpg"]
+    assert "model exploded" in report.skipped[0]["reason"]
+    assert report.new == 8
+
+
+@pytest.mark.django_db(transaction=True)
+def test_watch_survives_a_bomb_and_a_vanished_folder(image_tree, analyser, tmp_path):
+    store = PostgresImageStore()
+    stop = ShutdownFlag()
+    reports = []
+
+    def on_report(report):
+        reports.append(report)
+        if len(reports) == 1:
+            (image_tree / "TurbineImages" / "bomb.png").write_bytes(png_header(20000, 20000))
+        elif len(reports) == 2:
+            image_tree.rename(tmp_path / "moved away")
+        elif len(reports) == 3:
+            (tmp_path / "moved away").rename(image_tree)
+            (image_tree / "OilAndGas" / "late.jpg").write_bytes(jpeg_bytes(synthetic(9)))
+        elif len(reports) >= 5:
+            stop.set()
+
+    def watch():
+        try:
+            images_watch(root=image_tree, store=store, analyser=analyser, stop=stop, interval_s=0.05, on_report=on_report)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    thread.join(60)
+    stop.set()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert any("bomb.png" in s["path"] for s in reports[1].skipped)
+    assert "scan failed" in reports[2].skipped[0]["reason"]
+    assert any(r.new == 1 for r in reports[3:])
+    assert store.get_by_path(str(image_tree / "OilAndGas" / "late.jpg")) is not None

@@ -86,3 +86,28 @@ def test_embeddings_and_summary(store):
     row = next(r for r in summary if r["site_id"] == "WY-ALPHA" and r["device_type"] == "turbine")
     assert row["images"] == 3 and row["images_with_people"] == 2
     assert row["average_compliance"] == 70.0  # (100 + 40) / 2; the empty image has no score
+
+
+def test_word_frequencies_name_each_thing_once(store):
+    from imaging.selectors import images_word_frequencies
+
+    store.save(
+        {
+            **make_record("/x/w.jpg", people=[(True, False, True)]),
+            "keywords": ["worker", "hard hat", "no hard hat", "tablet"],
+            "description": "2 workers in view; 1 wearing a hard hat; 1 without a safety vest; 1 not sure about tablet.",
+        }
+    )
+    words = images_word_frequencies(store=store)
+    assert set(words) == {"worker", "hard hat", "tablet"}  # no "hard", "hat", "no hard hat", "safety vest", "sure"
+    assert words["hard hat"] == 2 + 2  # the tag (2) plus "hard" and "hat" from the prose folded in
+
+
+def test_uncertain_filter_finds_what_a_person_should_review(store):
+    store.save(make_record("/x/sure.jpg", people=[(True, False, False)]))
+    store.save(make_record("/x/unsure.jpg", people=[(None, False, False)]))  # the hat was not judged
+    store.save(make_record("/x/nobody.jpg"))
+    names = lambda **f: sorted(r["filename"] for r in store.find(f)[1])  # noqa: E731
+    assert names(uncertain=True) == ["unsure.jpg"]
+    assert names(uncertain=False) == ["nobody.jpg", "sure.jpg"]
+    assert store.get(store.get_by_path("/x/unsure.jpg")["id"])["safety_compliance"]["has_hard_hat"] is None

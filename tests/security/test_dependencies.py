@@ -25,7 +25,13 @@ def test_runtime_code_imports_no_development_tool():
         if parts[0] in {"tests", ".venv", "staticfiles", "scripts"} or "migrations" in parts:
             continue
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             offenders += [f"{path.relative_to(REPO)}: {n}" for n in names if n.split(".")[0] in DEV_ONLY_MODULES]
     assert offenders == []
 

@@ -76,7 +76,13 @@ def test_the_admin_shows_failover_records_read_only(client, staff_user):
     client.force_login(staff_user)
     now = timezone.now()
     event = FailoverEvent.objects.create(
-        kind="planned", status="completed", source_region="region1", target_region="region2", started_at=now, finished_at=now, total_s=1.0
+        kind="planned",
+        status="completed",
+        source_region="region1",
+        target_region="region2",
+        started_at=now,
+        finished_at=now,
+        total_s=1.0,
     )
     page = client.get(f"/admin/failover/failoverevent/{event.pk}/change/")
     assert page.status_code == 200
@@ -92,7 +98,11 @@ def test_viewers_still_manage_their_own_password(db):
     client.force_login(viewer)
     answer = client.post(
         "/accounts/password_change/",
-        {"old_password": "correct-horse-battery", "new_password1": "Another-long-phrase-42", "new_password2": "Another-long-phrase-42"},
+        {
+            "old_password": "correct-horse-battery",
+            "new_password1": "Another-long-phrase-42",
+            "new_password2": "Another-long-phrase-42",
+        },
     )
     assert answer.status_code == 302
     viewer.refresh_from_db()

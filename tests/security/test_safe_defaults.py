@@ -52,7 +52,11 @@ def test_production_sends_hsts_csp_and_redirects_to_https():
     assert redirect == "301 https://sre.example.com/accounts/login/"
     assert ok == "200"
     assert "max-age=31536000" in hsts and "includeSubDomains" in hsts
-    assert "default-src 'self'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    assert (
+        "default-src 'self'" in csp
+        and "script-src 'self'" in csp
+        and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    )
 
 
 def test_a_404_lists_nothing(asgi_server):

@@ -40,7 +40,9 @@ def signed_in(transactional_db):
 
 async def _open(cookie: str) -> WebsocketCommunicator:
     ws = WebsocketCommunicator(
-        application, "/ws/live/", headers=[(b"host", b"localhost"), (b"origin", b"http://localhost"), (b"cookie", f"sessionid={cookie}".encode())]
+        application,
+        "/ws/live/",
+        headers=[(b"host", b"localhost"), (b"origin", b"http://localhost"), (b"cookie", f"sessionid={cookie}".encode())],
     )
     connected, _ = await ws.connect()
     assert connected

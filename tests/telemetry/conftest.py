@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,9 +30,15 @@ def fleet():
     return Fleet(devices=500, seed=7)
 
 
+def recent(seconds_ago: float = 0) -> str:
+    """An ISO 8601 UTC time ``seconds_ago`` before now (readings must be within the retention)."""
+    return (datetime.now(UTC) - timedelta(seconds=seconds_ago)).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
 def reading_payload(**overrides) -> dict:
-    """A valid turbine reading shaped like the seed's Turbine_sample.json."""
+    """A valid turbine reading shaped like the seed's Turbine_sample.json, stamped now."""
     payload = json.loads((settings.SEED_DATA_DIR / "templates" / "Turbine_sample.json").read_text())
+    payload["timestamp_utc"] = recent()
     payload.update(overrides)
     return payload
 

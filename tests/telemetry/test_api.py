@@ -2,6 +2,7 @@
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.cache import cache
@@ -22,8 +23,14 @@ def fleet_state():
     ingest()
     ingest(device_id="TURB-2", status={"state": "ALERT", "code": "TURB-RPM-HIGH", "message": "rpm"})
     ingest(device_id="TURB-3", site_id="TX-EAGLE")
+    base = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
     for second in range(5):
-        ingest(device_id="TURB-4", timestamp_utc=f"2025-11-15T23:10:0{second}Z")
+        ingest(device_id="TURB-4", timestamp_utc=_stamp(base, second))
+    return base
+
+
+def _stamp(base: datetime, second: int) -> str:
+    return (base + timedelta(seconds=second)).isoformat().replace("+00:00", "Z")
 
 
 def test_reading_the_api_needs_a_login(anon_client):
@@ -50,7 +57,7 @@ def test_devices_are_paginated(api_client, fleet_state):
     ("query", "field"),
     [
         ({"state": "BROKEN"}, "state"),
-        ({"device_type": "toaster"}, "device_type"),
+        ({"device_type": "toaster/x"}, "device_type"),
         ({"page": "0"}, "page"),
         ({"site_id": "a b"}, "site_id"),
     ],
@@ -94,14 +101,13 @@ def test_device_detail_and_unknown_device(api_client, fleet_state):
 
 def test_device_telemetry_pages_through_time_with_a_cursor(api_client, fleet_state):
     first = api_client.get("/api/devices/TURB-4/telemetry", {"limit": 3}).json()
-    assert [r["timestamp_utc"] for r in first["results"]] == [f"2025-11-15T23:10:0{s}Z" for s in (4, 3, 2)]
+    base = fleet_state
+    assert [r["timestamp_utc"] for r in first["results"]] == [_stamp(base, s) for s in (4, 3, 2)]
     second = api_client.get("/api/devices/TURB-4/telemetry", {"limit": 3, "cursor": first["next_cursor"]}).json()
     assert len(second["results"]) == 2 and second["next_cursor"] is None
     stamps = [r["timestamp_utc"] for r in first["results"] + second["results"]]
-    assert stamps == [f"2025-11-15T23:10:0{s}Z" for s in (4, 3, 2, 1, 0)]
-    window = api_client.get(
-        "/api/devices/TURB-4/telemetry", {"start": "2025-11-15T23:10:01Z", "end": "2025-11-15T23:10:03Z"}
-    ).json()
+    assert stamps == [_stamp(base, s) for s in (4, 3, 2, 1, 0)]
+    window = api_client.get("/api/devices/TURB-4/telemetry", {"start": _stamp(base, 1), "end": _stamp(base, 3)}).json()
     assert len(window["results"]) == 2
 
 
@@ -143,3 +149,12 @@ def test_openapi_schema_and_metrics_are_served(anon_client, api_client, staff_us
     assert anon_client.get("/metrics").status_code == 401  # not public (tests/security)
     client.force_login(staff_user)
     assert b"django_http_requests" in client.get("/metrics").content
+
+
+def test_dead_letter_summary_counts_reasons_and_the_brokers_drops(api_client, staff_client, mosquitto):
+    readings_ingest(messages=[RawMessage("og/field/a/turbine/b", b"oops"), RawMessage("og/field/a/turbine/b", b"null")])
+    assert api_client.get("/api/dead-letters/summary").status_code == 403
+    body = staff_client.get("/api/dead-letters/summary").json()
+    assert body["dead_lettered"] == {"mqtt": 2}
+    assert sorted((r["kind"], r["count"]) for r in body["by_reason"]) == [("json", 1), ("schema", 1)]
+    assert body["broker"]["reachable"] and body["broker"]["publish_received"] >= 0

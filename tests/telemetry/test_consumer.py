@@ -20,7 +20,7 @@ from telemetry.consumer import mqtt_ingest_worker
 from telemetry.models import DeadLetter, DeviceState, TelemetryReading
 from telemetry.publisher import fleet_publish
 from telemetry.simulator import Fleet
-from tests.telemetry.conftest import reading_payload, topic_for
+from tests.telemetry.conftest import reading_payload, recent, topic_for
 from tier0site.workers import BatchWorker, worker_heartbeats
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -104,7 +104,7 @@ def test_malformed_wrong_schema_and_mismatched_messages_land_in_dead_letters(wor
         (topic_for(good), json.dumps(good)),
         (topic_for(good), "{not json"),
         (topic_for(wrong_schema), json.dumps(wrong_schema)),
-        (f"{topic_prefix}/TX-EAGLE/turbine/TURB-00912", json.dumps(good | {"timestamp_utc": "2025-11-15T23:11:00Z"})),
+        (f"{topic_prefix}/TX-EAGLE/turbine/TURB-00912", json.dumps(good | {"timestamp_utc": recent(5)})),
     ]:
         client.publish(topic, body, qos=1).wait_for_publish(5)
     client.disconnect()

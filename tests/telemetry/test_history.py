@@ -71,7 +71,8 @@ def test_the_series_api_validates_the_range(api_client):
 
 
 def test_the_message_rate_counts_stored_messages_by_arrival_in_fixed_buckets(api_client):
-    ingest_series("TURB-1", datetime(2025, 1, 1, tzinfo=UTC), 50, timedelta(seconds=1))  # old timestamps, stored now
+    # Old timestamps (within the retention), stored now.
+    ingest_series("TURB-1", (timezone.now() - timedelta(days=20)).replace(microsecond=0), 50, timedelta(seconds=1))
     rate = message_rate(minutes=1, bucket_s=5, now=timezone.now() + timedelta(seconds=5))
     assert len(rate["points"]) == 12
     assert sum(p["stored"] for p in rate["points"]) == 50

@@ -22,14 +22,20 @@ def ingest(**overrides):
     readings_ingest(messages=[RawMessage(topic_for(payload, "og/field"), json.dumps(payload).encode())])
 
 
+def _weeks_behind(second: int) -> str:
+    """A device clock three weeks behind (still within the retention), at ``second`` past a minute."""
+    stamp = (timezone.now() - timedelta(weeks=3)).replace(second=second, microsecond=0)
+    return stamp.isoformat().replace("+00:00", "Z")
+
+
 def silence(*device_ids, seconds: float):
     DeviceState.objects.filter(device_id__in=device_ids).update(last_seen=timezone.now() - timedelta(seconds=seconds))
 
 
 def test_a_device_that_just_reported_is_online_with_its_arrival_time(api_client):
     before = timezone.now()
-    # The device's own clock is a year behind: liveness goes by arrival, not by it.
-    ingest(device_id="TURB-1", timestamp_utc="2025-11-15T23:10:00Z")
+    # The device's own clock is weeks behind: liveness goes by arrival, not by it.
+    ingest(device_id="TURB-1", timestamp_utc=_weeks_behind(0))
     body = api_client.get("/api/devices/TURB-1").json()
     assert body["online"] is True
     assert body["offline_since"] is None
@@ -39,9 +45,9 @@ def test_a_device_that_just_reported_is_online_with_its_arrival_time(api_client)
 
 
 def test_an_old_reading_still_counts_as_a_sign_of_life():
-    ingest(device_id="TURB-1", timestamp_utc="2025-11-15T23:10:09Z")
+    ingest(device_id="TURB-1", timestamp_utc=_weeks_behind(9))
     silence("TURB-1", seconds=10_000)
-    ingest(device_id="TURB-1", timestamp_utc="2025-11-15T23:10:01Z")
+    ingest(device_id="TURB-1", timestamp_utc=_weeks_behind(1))
     state = DeviceState.objects.get(device_id="TURB-1")
     assert state.timestamp_utc.second == 9  # the state is not rolled back ...
     assert timezone.now() - state.last_seen < timedelta(seconds=60)  # ... but the device was seen

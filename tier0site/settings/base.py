@@ -6,6 +6,7 @@ those defaults where they would be unsafe (see ``production.py``).
 """
 
 import logging
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -61,6 +62,7 @@ INSTALLED_APPS = [
 # hand-off per request instead of six (measured 4x the API throughput).
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "tier0site.api.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -169,6 +171,8 @@ TELEMETRY_BATCH_SIZE = env.int("TELEMETRY_BATCH_SIZE", 5000)
 # soon as the previous commit is done), which gives the lowest latency at any rate.
 TELEMETRY_FLUSH_INTERVAL_S = env.float("TELEMETRY_FLUSH_INTERVAL_S", 0.0)
 TELEMETRY_LIVE_INTERVAL_S = env.float("TELEMETRY_LIVE_INTERVAL_S", 1.0)
+# A listed metric is shown as stopped when its type reported this long after its last value.
+TELEMETRY_DRIFT_STALE_S = env.int("TELEMETRY_DRIFT_STALE_S", 300)
 # Liveness: a device is online while its last message arrived within
 # DEVICE_OFFLINE_AFTER_S (default three expected reporting intervals; the default
 # simulator visits each of its 100,000 devices about every 555 s).
@@ -209,7 +213,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["tier0site.permissions.StaffWritesOnly"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "tier0site.api.BoundedPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "tier0site.api.exception_handler",
     # Per-client rates (Redis-backed cache); POST /api/query may call Cohere, so it has
@@ -368,9 +372,17 @@ IMAGES_STORE = env.str("IMAGES_STORE", "auto")  # auto | postgres | mongodb
 IMAGES_MONGO_DB = env.str("IMAGES_MONGO_DB", "tier0_images")
 # Provider: "auto" uses Cohere when COHERE_API_KEY is set, else the offline analyser.
 IMAGES_PROVIDER = env.str("IMAGES_PROVIDER", "auto")  # auto | offline | cohere
+# Offline analyser: offline-nn (SSD person detector + BlazePose, bundled models) or offline-cv (classic OpenCV).
+IMAGES_OFFLINE_ANALYSER = env.str("IMAGES_OFFLINE_ANALYSER", "offline-nn")
 COHERE_IMAGE_EMBED_MODEL = env.str("COHERE_IMAGE_EMBED_MODEL", "embed-v4.0")
 IMAGES_ROOT = env.str("IMAGES_ROOT", str(SEED_DATA_DIR / "images"))
 IMAGES_WATCH_INTERVAL_S = env.float("IMAGES_WATCH_INTERVAL_S", 5.0)
+# Largest image decoded (PIL's MAX_IMAGE_PIXELS): 50 megapixels; bigger files are reported and skipped as bombs.
+IMAGES_MAX_PIXELS = env.int("IMAGES_MAX_PIXELS", 50_000_000)
+# Model files of the neural analyser (fetched by scripts/fetch_models.py; outside the repository).
+IMAGES_MODELS_DIR = env.str(
+    "IMAGES_MODELS_DIR", str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tier0" / "models")
+)
 
 # --- Failover / HA ---------------------------------------------------------------
 # Off unless HA_DATABASE_HOSTS / REDIS_SENTINELS are set (``manage.py ha_up`` prints

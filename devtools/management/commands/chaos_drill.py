@@ -6,6 +6,7 @@ and a last line for the steady phases between faults (the control).
 
 import json
 import logging
+import signal
 import time
 
 from django.core.management.base import BaseCommand, CommandError
@@ -13,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from devtools.chaos import EXTRA_FAULTS, FAULTS, DrillConfig, run_drill
 from devtools.drill_stack import DrillStack
 
-QUICK = DrillConfig(before_s=1.0, down_s=1.0, settle_s=1.5, timeout_s=20.0, device_rate=100.0, user_rate=50.0)
+QUICK = DrillConfig(before_s=1.0, down_s=0.5, settle_s=1.5, timeout_s=20.0, device_rate=100.0, user_rate=50.0)
 FULL = DrillConfig(before_s=5.0, down_s=5.0, backlog_s=10.0, settle_s=5.0, timeout_s=180.0)
 
 
@@ -22,6 +23,10 @@ def _autosave(spec: str) -> dict[str, str]:
     if spec.startswith("changes:"):
         return {"autosave_on_changes": "true", "autosave_interval": spec.split(":", 1)[1]}
     return {"autosave_on_changes": "false", "autosave_interval": spec}
+
+
+def _raise_interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
 
 
 class Command(BaseCommand):
@@ -59,6 +64,8 @@ class Command(BaseCommand):
         # The drill's own publishers log every refused reconnect while a broker is down, by design.
         for name, level in (("pika", logging.CRITICAL), ("sessions_app.publisher", logging.ERROR), ("failover", logging.WARNING)):
             logging.getLogger(name).setLevel(level)
+        # SIGTERM (a timeout, a process manager) must still tear the drill's services down.
+        signal.signal(signal.SIGTERM, _raise_interrupt)
         started = time.monotonic()
         stack = DrillStack(mosquitto_overrides=overrides)
         quiet = options["json"]

@@ -6,8 +6,8 @@ import logging
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from imaging.analysers import analyser_default
-from imaging.analysers.offline import OfflineAnalyser
+from imaging.analysers import analyser_default, analyser_offline
+from imaging.analysers.model_files import ModelMissing
 from imaging.services import images_scan, images_watch
 from imaging.stores import store_default
 from tier0site.progress import Progress
@@ -29,7 +29,10 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the report as one JSON line")
 
     def handle(self, *args, **options):
-        analyser = OfflineAnalyser() if options["offline"] else analyser_default()
+        try:
+            analyser = analyser_offline() if options["offline"] else analyser_default()
+        except ModelMissing as exc:
+            raise CommandError(str(exc)) from exc
         store = store_default()
         try:
             if options["watch"]:

@@ -24,7 +24,9 @@ class Command(BaseCommand):
         parser.add_argument("action", choices=["site", "consumer", "simulator", "revoke", "list"])
         parser.add_argument("name", nargs="?", help="site id (site), username (consumer/simulator/revoke)")
         parser.add_argument("--username", help="for `site`: the username (default: the site id)")
-        parser.add_argument("--auth-dir", default=settings.MQTT_AUTH_DIR or str(Path(settings.BASE_DIR) / ".run" / "mosquitto-auth"))
+        parser.add_argument(
+            "--auth-dir", default=settings.MQTT_AUTH_DIR or str(Path(settings.BASE_DIR) / ".run" / "mosquitto-auth")
+        )
         parser.add_argument("--pid-file", default=str(Path(settings.BASE_DIR) / ".run" / "mosquitto" / "mosquitto.pid"))
 
     def handle(self, *args, action, name, username, auth_dir, pid_file, **options):
@@ -46,7 +48,11 @@ class Command(BaseCommand):
                     auth_dir=auth_dir, username=user, role=action, prefix=prefix,
                     site_id=name if action == "site" else "", password=os.environ.get(PASSWORD_ENV, ""),
                 )  # fmt: skip
-                scope = f"publish under {prefix}/{name}/" if action == "site" else ("read all" if action == "consumer" else "publish for every site")
+                scope = (
+                    f"publish under {prefix}/{name}/"
+                    if action == "site"
+                    else ("read all" if action == "consumer" else "publish for every site")
+                )
                 self.stdout.write(self.style.SUCCESS(f"MQTT_USERNAME={user} may {scope}"))
                 if not os.environ.get(PASSWORD_ENV):
                     self.stdout.write(f"MQTT_PASSWORD={password}  (shown once)")

@@ -1,0 +1,213 @@
+"""Neural offline analyser: an SSD person detector, BlazePose per person, PPE measured in the regions.
+
+Per image: the detector (SSD MobileNetV2, Open Images) finds people; non-maximum
+suppression separates a crew (threshold and overlap tuned on the labelled
+training sources, see ``tests/imaging/fixtures/variants.json``); people cut by the
+image edge count. Per person: BlazePose on the person's crop gives landmarks
+and a silhouette; the head and torso regions come from the pose where it sees
+the head and shoulders, from the box geometry otherwise. Hard hat, hi-vis vest
+and handheld equipment are each a score turned into a probability by a
+logistic calibration fitted on the training sources; below ``CONFIDENT`` a
+judgement is ``None`` ("unknown"), never a guess.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from imaging.analysers import ppe, ssd
+from imaging.analysers.base import DecodedImage, judgement
+from imaging.analysers.camera import EMBEDDING_MODEL, QUALITY_SIDE, camera_health, embed_pixels
+
+NAME = "offline-nn"
+PERSON_THRESHOLD = 0.42  # detector score for a person (tuned on the training sources)
+PERSON_OVERLAP = 0.4  # NMS: boxes overlapping more than this (IoU) are the same person
+WORK_SIDE = 800  # analyse at most this many pixels on the longest side (tiles still reach small people)
+CONFIDENT = 0.65  # a judgement less sure than this is "unknown"
+# Logistic calibration p = 1 / (1 + exp(-(score - centre) / width)), fitted on the training sources.
+CALIBRATION = {
+    # A coloured shell: every training hit was a hard hat (no bare head scored above 0.02), so the centre is
+    # set low by judgement rather than fitted.
+    "hard_hat": (0.15, 0.05),
+    # White: also light hair, a coat's collar, a face shield: the classes overlap and many stay "unknown".
+    "hard_hat_white": (0.32, 0.08),
+    "safety_vest": (0.07, 0.015),
+    "inspection_equipment": (0.38, 0.12),  # weak evidence: one training non-holder had a device-like rectangle
+}
+ATTRS = ("hard_hat", "safety_vest", "inspection_equipment")
+
+
+def calibrated(attr: str, score: float) -> float:
+    centre, width = CALIBRATION[attr]
+    return 1.0 / (1.0 + math.exp(-(score - centre) / width))
+
+
+BARE_FULL = 0.5  # hair, cap or skin over half the dome: full evidence of a bare head
+
+
+def decide(attr: str, score: float, *, trust: float = 1.0, against: float | None = None) -> dict:
+    """A judgement from a score: value True/False when sure enough, None ("unknown") otherwise.
+
+    ``trust`` (0..1) lowers the confidence when the regions are guesses (no pose, tiny person).
+    ``against`` (0..1), when given, is the positive evidence needed for a "no": no shell colour on a
+    head is not yet a bare head (the dome may be misplaced); hair, a cap or skin there is.
+    """
+    p = calibrated(attr, score)
+    if against is not None and p < 0.5:
+        trust *= min(1.0, against / BARE_FULL)
+    confidence = 0.5 + (max(p, 1 - p) - 0.5) * trust
+    value = (p >= 0.5) if confidence >= CONFIDENT else None
+    return {**judgement(value, confidence), "score": round(float(score), 3)}
+
+
+def _crop_box(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
+    """The person's box plus a tenth on each side (the pose model wants some margin)."""
+    x0, y0, x1, y1 = ppe.clip_box(box, width, height)
+    mx, my = (x1 - x0) // 10, (y1 - y0) // 10
+    return max(0, x0 - mx), max(0, y0 - my), min(width, x1 + mx), min(height, y1 + my)
+
+
+def _person(rgb: np.ndarray, hsv: np.ndarray, box: np.ndarray, score: float, objects: list[dict]) -> dict:
+    height, width = rgb.shape[:2]
+    cx0, cy0, cx1, cy1 = _crop_box(box, width, height)
+    landmarks, _flag, silhouette = ssd.pose_landmarks(rgb[cy0:cy1, cx0:cx1])
+    mask = np.zeros((height, width), np.uint8)
+    mask[cy0:cy1, cx0:cx1] = (silhouette > 0.5).astype(np.uint8)
+    posed = ppe.regions_from_pose(landmarks, (cx0, cy0), width, height)
+    fallback = ppe.regions_from_box(box, width, height)
+    regions = posed or fallback
+    x0, y0, x1, y1 = ppe.clip_box(box, width, height)
+    candidates = [ppe.hat_score(hsv, mask, r) for r in (posed, fallback) if r is not None]
+    candidates.append(ppe.helmet_blob(hsv, mask, (x0, y0, x1, y1), 0.3 * min(x1 - x0, y1 - y0)))
+    hat = max(candidates, key=lambda h: h["score"])
+    hat["bare"] = candidates[0].get("bare", 0.0)  # measured where the head most likely is (pose, else crown)
+    # As for hats: the pose may misplace the torso of someone bent over or seen from behind, so the box's
+    # torso band is measured too and the larger share counts (the silhouette keeps the background out).
+    vest = max(ppe.vest_share(hsv, r.torso, mask) for r in (posed, fallback) if r is not None)
+    equipment = ppe.equipment_score(rgb, ppe.hands_region(box, width, height), objects)
+    small = min(1.0, (box[3] - box[1]) / 60.0)  # people under ~60 px tall: regions are guesses
+    trust = (1.0 if posed else 0.8) * (0.6 + 0.4 * small)
+    return {
+        "box": [round(x0 / width, 3), round(y0 / height, 3), round((x1 - x0) / width, 3), round((y1 - y0) / height, 3)],
+        "confidence": round(float(score), 3),
+        "found_by": f"ssd+{regions.source}",
+        "at_edge": bool(x0 <= 1 or y0 <= 1 or x1 >= width - 1 or y1 >= height - 1),
+        "hard_hat": {
+            **decide(
+                "hard_hat_white" if hat["colour"] == "white" else "hard_hat", hat["score"], trust=trust, against=hat["bare"]
+            ),
+            "colour": hat["colour"],
+            "bare": round(hat["bare"], 3),
+        },
+        "safety_vest": decide("safety_vest", vest, trust=trust),
+        "inspection_equipment": {
+            **decide("inspection_equipment", equipment["score"], trust=trust if equipment["measurable"] else 0.0),
+            "what": equipment["what"],
+        },
+    }
+
+
+def _image_flag(people: list[dict], attr: str, combine) -> dict:
+    """Every person (hat, vest) or someone (equipment); unknown when the sure ones do not decide it."""
+    values = [p[attr]["value"] for p in people]
+    sure = [v for v in values if v is not None]
+    if combine is all:
+        value = False if False in sure else (True if sure and len(sure) == len(values) else None)
+    else:
+        value = True if True in sure else (False if sure and len(sure) == len(values) else None)
+    decisive = [p[attr]["confidence"] for p in people if p[attr]["value"] == value] or [0.5]
+    return judgement(value, min(decisive) if value is not None else max(p[attr]["confidence"] for p in people))
+
+
+def _describe(people: list[dict], quality: dict) -> tuple[str, list[str]]:
+    persons = len(people)
+    if not persons:
+        parts, keywords = ["Nobody in view"], ["unattended equipment"]
+    else:
+        parts, keywords = [f"{persons} worker{'s' if persons != 1 else ''} in view"], ["worker"]
+        for attr, yes, no, tag in (
+            ("hard_hat", "wearing a hard hat", "without a hard hat", "hard hat"),
+            # The words match the tags, so the word cloud shows each thing once ("safety vest", not "hi-vis").
+            ("safety_vest", "in a safety vest", "without a safety vest", "safety vest"),
+            ("inspection_equipment", "holding a tablet", None, "tablet"),
+        ):
+            values = [p[attr]["value"] for p in people]
+            if values.count(True):
+                parts.append(f"{values.count(True)} {yes}")
+                keywords.append(tag)
+            if no and values.count(False):
+                parts.append(f"{values.count(False)} {no}")
+            if values.count(None):
+                parts.append(f"{values.count(None)} not sure about {tag}")
+    keywords.append("industrial site")
+    for problem in quality["problems"]:
+        parts.append(f"camera: {problem}")
+        keywords.append(problem)
+    return "; ".join(parts) + ".", keywords
+
+
+def _quality_inputs(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    scale = QUALITY_SIDE / max(rgb.shape[:2])
+    if scale < 1:
+        rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+
+
+def analyse_neural(image: DecodedImage) -> dict:
+    original = image.rgb
+    scale = WORK_SIDE / max(original.shape[:2])
+    if scale < 1:  # the models see 300 and 256 pixels; more only costs time in the colour measurements
+        original = cv2.resize(original, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    height, width = original.shape[:2]
+    # Camera health on the pixels as they came, at the classic analyser's scale (its thresholds depend on it);
+    # everything else on a lighting-normalised copy.
+    quality = camera_health(*_quality_inputs(original))
+    rgb = ppe.normalise(original)
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+    boxes, scores = ssd.detect_tiled(rgb)
+    keep = ssd.nms(boxes, scores[:, ssd.PERSON], threshold=PERSON_THRESHOLD, overlap=PERSON_OVERLAP)
+    objects = ssd.objects(boxes, scores, width, height)
+    scale = np.array([width, height, width, height], np.float32)
+    people = [_person(rgb, hsv, boxes[i] * scale, float(scores[i, ssd.PERSON]), objects) for i in keep]
+    # Nobody found: as sure as the best rejected person candidate was weak.
+    best_rejected = float(scores[:, ssd.PERSON].max()) if not people and len(scores) else 0.0
+    person_conf = float(np.mean([p["confidence"] for p in people])) if people else 1.0 - best_rejected
+    flags = {}
+    for key, attr, combine in (
+        ("has_hard_hat", "hard_hat", all),
+        ("has_safety_vest", "safety_vest", all),
+        ("has_inspection_equipment", "inspection_equipment", any),
+    ):
+        flags[key] = _image_flag(people, attr, combine) if people else judgement(None, person_conf)
+    description, keywords = _describe(people, quality)
+    return {
+        "provider": NAME,
+        "width": width,
+        "height": height,
+        "description": description,
+        "keywords": keywords,
+        "persons": judgement(len(people), person_conf),
+        "people": people,
+        **flags,
+        "objects": objects,
+        "quality": quality,
+    }
+
+
+class NeuralAnalyser:
+    """The offline provider with bundled neural models (fetched by ``scripts/fetch_models.py``)."""
+
+    name = NAME
+
+    def __init__(self) -> None:
+        ssd.models_ready()  # a missing or wrong model file fails here, naming the command that fixes it
+        ssd.warm_up()
+
+    def analyse(self, image: DecodedImage) -> dict:
+        return analyse_neural(image)
+
+    def embed(self, image: DecodedImage, analysis: dict) -> tuple[list[float], str]:
+        return embed_pixels(image), EMBEDDING_MODEL

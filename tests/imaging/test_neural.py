@@ -1,0 +1,160 @@
+"""Neural offline analyser: pinned model files, detector decoding, output shape, abstention, the questions."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from imaging import services
+from imaging.analysers import ssd
+from imaging.analysers.base import image_decode
+from imaging.analysers.model_files import FIX, ModelMissing, model_path
+from imaging.analysers.neural import CONFIDENT, analyse_neural, decide
+from imaging.models import ImageRecord
+from imaging.questions import images_answer_question
+from imaging.stores import PostgresImageStore
+from tests.imaging.conftest import jpeg_bytes, synthetic
+from tests.imaging.variants import encode
+
+ROOT = Path(settings.BASE_DIR)
+ATTRS = ("hard_hat", "safety_vest", "inspection_equipment")
+
+
+def test_anchors_match_the_detector_outputs():
+    assert ssd.ANCHORS.shape == (1917, 4)  # 19*19*3 + (10*10 + 5*5 + 3*3 + 2*2 + 1) * 6
+    assert ssd.LABELS[ssd.PERSON] == "Person" and len(ssd.LABELS) == 24
+
+
+def test_missing_or_altered_model_is_a_clear_error_naming_the_fix(settings, tmp_path):
+    settings.IMAGES_MODELS_DIR = str(tmp_path)
+    with pytest.raises(ModelMissing, match="is missing.*scripts/fetch_models.py"):
+        model_path("person_detector")
+    good = Path(str(model_path.__globals__["manifest"]()["person_detector"]["file"]))
+    (tmp_path / good.name).write_bytes(b"\0" * 100)
+    with pytest.raises(ModelMissing, match="not the pinned file") as err:
+        model_path("person_detector")
+    assert FIX in str(err.value)
+
+
+def test_fetch_script_check_names_the_command_and_downloads_nothing(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "IMAGES_MODELS_DIR": str(tmp_path), "HOME": str(tmp_path)}
+    done = subprocess.run(  # noqa: S603 - our own script, fixed arguments
+        [sys.executable, str(ROOT / "scripts" / "fetch_models.py"), "--check"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert "run: .venv/bin/python scripts/fetch_models.py" in done.stderr
+    assert list(tmp_path.iterdir()) == []  # --check never fetches
+
+
+def test_manifest_pins_versions_and_hashes():
+    models = json.loads((ROOT / "imaging" / "analysers" / "models.json").read_text())["models"]
+    for spec in models.values():
+        assert spec["version"] and len(spec["sha256"]) == 64 and spec["licence"] == "Apache-2.0"
+        assert model_path(next(k for k, v in models.items() if v is spec)).stat().st_size == spec["size"]
+
+
+@pytest.fixture(scope="module")
+def seed_analyses(seed_images):
+    from tests.imaging.conftest import LABELS
+
+    return {rel: analyse_neural(image_decode((seed_images / rel).read_bytes())) for rel in LABELS}
+
+
+def test_output_shape_and_confidences(seed_analyses):
+    for rel, a in seed_analyses.items():
+        assert a["provider"] == "offline-nn"
+        assert a["persons"]["value"] == len(a["people"]), rel
+        for person in a["people"]:
+            assert 0 <= person["confidence"] <= 1 and len(person["box"]) == 4
+            assert person["found_by"] in ("ssd+pose", "ssd+box")
+            for attr in ATTRS:
+                j = person[attr]
+                assert j["value"] in (True, False, None) and 0.5 <= j["confidence"] <= 1
+                assert (j["value"] is None) == (j["confidence"] < CONFIDENT)
+
+
+def test_people_found_where_the_seed_has_them(seed_analyses):
+    assert seed_analyses["OilAndGas/ConnectedDevices2.jpg"]["persons"]["value"] == 2
+    # Three mechanics, one cut by the left edge: the edge one is kept (flagged), overlapping ones stay apart.
+    assert seed_analyses["TurbineImages/Turbine3.jpg"]["persons"]["value"] >= 2
+    assert any(p["at_edge"] for p in seed_analyses["TurbineImages/Turbine3.jpg"]["people"])
+    assert seed_analyses["ElectricalRotors/Electrical Rotors2.jpg"]["persons"]["value"] == 0
+
+
+def test_below_the_confidence_a_judgement_is_unknown():
+    assert decide("safety_vest", 0.30)["value"] is True
+    assert decide("safety_vest", 0.0)["value"] is False
+    assert decide("safety_vest", 0.07)["value"] is None  # on the calibration's centre: a coin toss
+    assert decide("safety_vest", 0.30, trust=0.0)["value"] is None  # regions that are guesses decide nothing
+
+
+def test_nobody_in_a_synthetic_picture():
+    a = analyse_neural(image_decode(jpeg_bytes(synthetic(11, size=(300, 400)))))
+    assert a["persons"]["value"] == 0 and a["has_hard_hat"]["value"] is None
+
+
+def _files(result) -> list[str]:
+    return sorted(s["image"]["filename"] for s in result["sources"])
+
+
+@pytest.mark.django_db
+def test_three_questions_on_raw_neural_analysis(seed_images, analyser):
+    """No review: the questions answer from what the neural analyser saw, with the images as sources."""
+    store = PostgresImageStore()
+    services.images_scan(root=seed_images, store=store, analyser=analyser)
+    no_hats = images_answer_question("Give me turbine sites that have workers without hats", store=store)
+    assert _files(no_hats) == ["Turbine3.jpg"]
+    high = images_answer_question("Give me turbine sites that have workers with high safety compliance", store=store)
+    # No turbine crew reaches "high" (hats, no vests, no tablets): the closest is named as such.
+    assert high["data"]["closest_instead"] is True and _files(high) == ["Turbine2.jpg"]
+    tablet = images_answer_question("engineer with hat and tablet in the hand", store=store)
+    assert _files(tablet) == ["ConnectedDevices2.jpg", "ConnectedDevices3.jpg"]
+    assert tablet["data"]["uncertain"] == 0 or f"{tablet['data']['uncertain']} image(s)" in tablet["answer"]
+
+
+@pytest.mark.django_db
+def test_three_questions_on_altered_copies(seed_images, analyser, tmp_path):
+    """The same answers on copies the analyser has not seen: mirrored, re-lit, recompressed, cropped.
+
+    Guards the levels measured when written (per variant, exact image sets): no hats 5/5,
+    high compliance 4/5 (mirror: Turbine2's hats are not seen, so it is named uncertain instead),
+    hat and tablet 2/5 (the clipboard or the tablet is missed on three copies: equipment is the weak judgement).
+    """
+    from tests.imaging.variants import LABELS, RECIPE, transform
+
+    questions = {
+        "no hats": ("Give me turbine sites that have workers without hats", ["Turbine3.png"]),
+        "high": ("Give me turbine sites that have workers with high safety compliance", ["Turbine2.png"]),
+        "hat and tablet": ("engineer with hat and tablet in the hand", ["ConnectedDevices2.png", "ConnectedDevices3.png"]),
+    }
+    exact = dict.fromkeys(questions, 0)
+    for variant in ("mirror", "darker", "warm light", "jpeg 40", "crop 90%"):
+        spec = next(t for t in RECIPE["transforms"] if t["name"] == variant)
+        root = tmp_path / variant
+        for rel in LABELS:
+            target = (root / rel).with_suffix(".png")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(encode(transform(image_decode((seed_images / rel).read_bytes()).rgb, spec)))
+        store = PostgresImageStore()
+        services.images_scan(root=root, store=store, analyser=analyser)
+        for key, (question, want) in questions.items():
+            result = images_answer_question(question, store=store)
+            got = _files(result)
+            exact[key] += got == want
+            assert set(got) <= set(want), (variant, key, got)  # never a wrong image
+            if key == "high" and not got:
+                assert "Turbine2.png" in result["data"]["uncertain_images"], (variant, result["answer"])
+        ImageRecord.objects.all().delete()  # the next variant's answers see only its own copies
+    assert exact["no hats"] == 5 and exact["high"] >= 4 and exact["hat and tablet"] >= 2, exact
+
+
+def test_scan_images_without_model_files_names_the_fix(settings, tmp_path, image_tree):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    settings.IMAGES_MODELS_DIR = str(tmp_path / "no-models")
+    with pytest.raises(CommandError, match=r"scripts/fetch_models\.py"):
+        call_command("scan_images", str(image_tree), "--offline")
