@@ -71,12 +71,13 @@ class TelemetrySink:
         interval = settings.TELEMETRY_LIVE_INTERVAL_S if live_interval_s is None else live_interval_s
         self.live = live.Publisher(live.TELEMETRY, interval_s=interval, merge=_merge, render=_render)
 
-    def parse(self, delivery: Delivery):
-        return reading_parse(RawMessage(delivery.meta, delivery.body))
+    def parse(self, delivery: Delivery) -> tuple[RawMessage, object]:
+        message = RawMessage(delivery.meta, delivery.body)
+        return message, reading_parse(message)
 
     def store(self, parsed: list, rejected: list) -> IngestResult:
         return readings_store(
-            valid=[(RawMessage(d.meta, d.body), reading) for d, reading in parsed],
+            valid=[item for _delivery, item in parsed],
             rejected=[(RawMessage(d.meta, d.body), reason) for d, reason in rejected],
         )
 
