@@ -69,7 +69,7 @@ class TelemetrySink:
 
     def __init__(self, *, live_interval_s: float | None = None) -> None:
         interval = settings.TELEMETRY_LIVE_INTERVAL_S if live_interval_s is None else live_interval_s
-        self.live = live.Publisher(live.TELEMETRY, interval_s=interval, merge=_merge, render=_render)
+        self.live = live.Publisher(live.TELEMETRY, interval_s=interval, merge=_merge, render=_render, background=True)
 
     def parse(self, delivery: Delivery) -> tuple[RawMessage, object]:
         message = RawMessage(delivery.meta, delivery.body)
@@ -95,6 +95,7 @@ class TelemetrySink:
 
     def close(self) -> None:
         self.live.flush(force=True)
+        self.live.close()
 
 
 def mqtt_ingest_worker(
