@@ -12,6 +12,7 @@ import logging
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from dashboard import ws_auth
 from tier0site import live
 
 logger = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ CLOSE_UNAUTHENTICATED = 4401
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
     joined: tuple[str, ...] = ()
+    auth_watch = None
 
     async def connect(self):
         user = self.scope.get("user")
@@ -32,9 +34,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        self.auth_watch = ws_auth.watch_start(self)  # closes the socket when the sign-in ends
         await self.send_json({"type": "hello", "user": user.get_username(), "staff": user.is_staff, "groups": list(self.joined)})
 
     async def disconnect(self, code):
+        await ws_auth.watch_stop(self.auth_watch)
         for group in self.joined:
             await self.channel_layer.group_discard(group, self.channel_name)
 

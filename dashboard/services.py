@@ -9,8 +9,9 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
-from django.core.management import get_commands
 from django.db import transaction
+
+from accounts.services import sre_staff_group
 
 logger = logging.getLogger(__name__)
 
@@ -19,8 +20,8 @@ logger = logging.getLogger(__name__)
 def sre_user_create(*, username: str, password: str, staff: bool = True, update: bool = False):
     """Create (or, with ``update``, reset) an SRE sign-in account.
 
-    Staff accounts may run staff-only actions such as a failover; viewers see
-    the dashboard only. Raises ``ValueError`` for an existing user without
+    Staff accounts may run staff-only actions such as a failover and get the
+    "SRE staff" group's admin permissions; viewers see the dashboard only. Raises ``ValueError`` for an existing user without
     ``update`` and ``django.core.exceptions.ValidationError`` for a weak password.
     """
     model = get_user_model()
@@ -34,14 +35,12 @@ def sre_user_create(*, username: str, password: str, staff: bool = True, update:
     user.is_staff = staff
     user.is_active = True
     user.save()
+    group = sre_staff_group()
+    (user.groups.add if staff else user.groups.remove)(group)
     return user
 
 
 class TrafficAlreadyRunning(RuntimeError):
-    pass
-
-
-class TrafficUnavailable(RuntimeError):
     pass
 
 
@@ -57,8 +56,6 @@ def user_traffic_start(*, users: int, messages: int, rate: float) -> dict:
     fills the ``SRE_User`` cache and publishes the live updates the page shows.
     """
     global _traffic
-    if "simulate_users" not in get_commands():
-        raise TrafficUnavailable("The user-session pipeline is not installed yet.")
     with _traffic_lock:
         if _traffic is not None and _traffic.poll() is None:
             raise TrafficAlreadyRunning(f"A simulation is still running (pid {_traffic.pid}).")

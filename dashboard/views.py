@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.urls import reverse
 from django.views.generic import TemplateView
 
 from telemetry.device_types import DEVICE_TYPES, SITES, STATES
@@ -16,12 +17,13 @@ DEVICE_TYPE_LABELS = {
 }
 
 # The wireframe's panels, in its order; "staff" panels are hidden from everyone else.
+# Each with the short label a phone shows, so the tab bar stays one row at 390 px.
 PANELS = (
-    ("version", "Deployment Version", False),
-    ("users", "Site Active Users", False),
-    ("devices", "Active Connected Devices", False),
-    ("images", "Site Image Intelligence", False),
-    ("failover", "Simulate Failover", True),
+    ("version", "Deployment Version", "Version", False),
+    ("users", "Site Active Users", "Users", False),
+    ("devices", "Active Connected Devices", "Devices", False),
+    ("images", "Site Image Intelligence", "Images", False),
+    ("failover", "Simulate Failover", "Failover", True),
 )
 
 # The wireframe's example questions (the image panel and the chat prompts).
@@ -57,15 +59,17 @@ class DashboardView(LoginRequiredMixin, TemplateView):
                 name: {"label": DEVICE_TYPE_LABELS.get(name, name), "metrics": len(t.metrics)} for name, t in DEVICE_TYPES.items()
             },
             "regions": list(settings.DASHBOARD_REGIONS),
+            "api": {"simulateUserTraffic": reverse("dashboard-simulate-user-traffic")},
         }
         return super().get_context_data(
             **kwargs,
-            panels=[(key, title) for key, title, staff_only in PANELS if user.is_staff or not staff_only],
+            panels=[(key, title, short) for key, title, short, staff_only in PANELS if user.is_staff or not staff_only],
             status=application_status(report),
             healthy=report["status"] == "ok",
             version=deployment_version(),
             examples=EXAMPLE_QUESTIONS,
             device_type_labels=DEVICE_TYPE_LABELS,
             sites=list(SITES),
+            offline_after_s=int(settings.DEVICE_OFFLINE_AFTER_S),
             config=config,
         )

@@ -1,7 +1,7 @@
 """The chaos drill's own services: PostgreSQL, Redis, Mosquitto, RabbitMQ and the two consumers.
 
 Everything runs on free loopback ports under one temporary folder, from the
-project's existing launchers (``failover.topology`` for PostgreSQL and Redis,
+project's existing launchers (``devtools.topology`` for PostgreSQL and Redis,
 ``telemetry.broker.MosquittoProcess``, ``devtools.rabbitmq.RabbitNode``); the
 consumers are the project's own commands started with environment variables
 pointing at these instances. Each component can be SIGKILLed and started again.
@@ -25,8 +25,10 @@ import psutil
 import psycopg
 from django.conf import settings
 
+from devtools import topology as topo
 from devtools.rabbitmq import RabbitEnv
-from failover import topology as topo
+from failover import pg
+from failover.nodes import _chown_postgres
 from telemetry import mqtt
 from telemetry.broker import MosquittoProcess
 from telemetry.simulator import Fleet
@@ -48,7 +50,7 @@ CONSUMERS = {
 class DrillStack:
     def __init__(self, *, root: Path | None = None, mosquitto_overrides: dict[str, str] | None = None) -> None:
         self.root = Path(root or tempfile.mkdtemp(prefix="tier0-drill-"))
-        self.topology = topo.Topology.create(self.root / "ha", database=DATABASE, regions=("drill",), synchronous_commit="on")
+        self.topology = topo.topology_create(self.root / "ha", database=DATABASE, regions=("drill",), synchronous_commit="on")
         self.pg, self.redis = self.topology.pg[0], self.topology.redis[0]
         self.mosquitto = MosquittoProcess(data_dir=self.root / "mosquitto", overrides=mosquitto_overrides)
         self.rabbit_env = RabbitEnv(root=self.root / "rabbitmq")
@@ -63,10 +65,10 @@ class DrillStack:
             (root / sub).mkdir(parents=True, exist_ok=True)
         for path in (self.root, root, root / "pg", root / "log", root / "sock"):
             path.chmod(0o755)
-            topo._chown_postgres(path)
+            _chown_postgres(path)
         topo.pg_initdb(self.pg)
-        topo.pg_write_role(self.pg, topology=self.topology, primary_of=None, sync=False)
-        topo.pg_start(self.pg)
+        pg.pg_write_role(self.pg, topology=self.topology, primary_of=None, sync=False)
+        pg.pg_start(self.pg)
         with self.pg.connect() as conn:
             conn.execute(f'CREATE DATABASE "{DATABASE}"')
         topo.redis_start(self.redis)
@@ -107,7 +109,7 @@ class DrillStack:
             self.rabbit.delete()
         self.rabbit_env.stop_epmd()
         self.mosquitto.stop()
-        self.topology.down()
+        topo.topology_down(self.topology)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def env(self) -> dict[str, str]:
@@ -203,7 +205,7 @@ class DrillStack:
             _wait_gone(pid)
         elif component == "postgresql":
             pid = topo.pg_kill(self.pg)
-            topo.pg_fence_dead(self.pg)  # the backends a killed postmaster leaves behind
+            pg.pg_fence_dead(self.pg)  # the backends a killed postmaster leaves behind
             (self.pg.data_dir / "standby.signal").unlink(missing_ok=True)  # it comes back as the primary
             if pid:
                 _wait_gone(pid)
@@ -225,7 +227,7 @@ class DrillStack:
             # zombie whose pid still "exists": drop the lock files naming it.
             (self.pg.data_dir / "postmaster.pid").unlink(missing_ok=True)
             (self.pg.sock_dir / f".s.PGSQL.{self.pg.port}.lock").unlink(missing_ok=True)
-            topo.pg_start(self.pg)
+            pg.pg_start(self.pg)
         else:
             raise ValueError(component)
 

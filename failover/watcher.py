@@ -15,8 +15,8 @@ import time
 import psycopg
 from prometheus_client import Counter
 
-from failover import selectors, services
-from failover.topology import Topology
+from failover import probes, services
+from failover.nodes import Topology
 from tier0site.workers import Backoff, Heartbeat, ShutdownFlag
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class PrimaryWatcher:
         self.heartbeat = Heartbeat("failover_watcher", interval_s=max(interval_s, 1.0))
 
     def discover(self) -> str | None:
-        for state in selectors.topology_state(self.topology):
+        for state in probes.topology_state(self.topology):
             if state.is_primary:
                 return state.region
         return None
@@ -65,7 +65,7 @@ class PrimaryWatcher:
         return ok
 
     def replica_for_promotion(self) -> str | None:
-        for state in selectors.topology_state(self.topology):
+        for state in probes.topology_state(self.topology):
             if state.region != self.primary and state.is_replica:
                 return state.region
         return None

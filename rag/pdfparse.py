@@ -15,6 +15,8 @@ from pathlib import Path
 import pypdf
 from pypdf.errors import PdfReadError
 
+from rag.panels import has_panel, panel_cards
+
 NUMBER = r"\(?[-–<>~]?[$£€]?\d[\d,]*(?:\.\d+)?(?:%|bn|m|mmboe/d|GW|MtCO2e|/boe)?\)?[a-z]{0,2}"
 NUM_TOKEN_RE = re.compile(rf"^(?:{NUMBER}|–|-|n/a)$")
 YEAR_RE = re.compile(r"^(?:19|20)\d\d[a-z]?$")
@@ -31,8 +33,11 @@ class PdfUnreadable(Exception):
     """Encrypted, damaged or not a PDF; the message says which."""
 
 
-def pdf_pages(path: Path, wanted: list[int] | None = None) -> tuple[int, dict[int, str]]:
-    """(page count, {1-based page number: text}) for ``wanted`` pages (all when None)."""
+def pdf_pages(path: Path, wanted: list[int] | None = None) -> tuple[int, dict[int, str], dict[int, list[str]]]:
+    """(page count, {1-based page number: text}, {page number: key-figure cards}) for ``wanted`` pages (all when None).
+
+    Pages with a key-figure panel (see ``rag.panels``) are read a second time in layout mode for their cards.
+    """
     try:
         reader = pypdf.PdfReader(str(path))
         if reader.is_encrypted:
@@ -45,11 +50,16 @@ def pdf_pages(path: Path, wanted: list[int] | None = None) -> tuple[int, dict[in
         count = len(reader.pages)
         numbers = [n for n in (wanted or range(1, count + 1)) if 1 <= n <= count]
         pages = {n: reader.pages[n - 1].extract_text() or "" for n in numbers}
+        panels = {
+            n: cards
+            for n in numbers
+            if has_panel(pages[n]) and (cards := panel_cards(reader.pages[n - 1].extract_text(extraction_mode="layout")))
+        }
     except PdfUnreadable:
         raise
     except (PdfReadError, OSError, ValueError, KeyError, TypeError, AssertionError) as exc:
         raise PdfUnreadable(f"broken PDF: {exc.__class__.__name__}: {exc}") from exc
-    return count, pages
+    return count, pages, panels
 
 
 FOOTNOTE_RUN_RE = re.compile(r"\b([A-Za-z]{4,}?[sytend])(?:ab|abc|abcd|abcde|bc|bcd|cd|cde)\b")

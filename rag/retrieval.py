@@ -69,6 +69,11 @@ _RAW_SYNONYMS = {
     "helmet": ["hat", "ppe"],
     "drill": ["drilling", "well"],
 }
+QUANTITY_RE = re.compile(
+    r"\b(how many|how much|what (?:was|were|is|are) the (?:total|number|amount|value|level|rate|percentage|ratio|cost|price)"
+    r"|number of|amount|percentage|percent|rate|ratio|total|figure|value|cost|price|profit|loss|debt|dividend|emissions?"
+    r"|production|capacity|count|headcount|frequency|margin)\b"
+)
 ACRONYM_RE = re.compile(r"((?:[A-Za-z][\w-]*\s){1,6})\(([A-Z]{2,6})s?\)")
 
 
@@ -144,7 +149,7 @@ def _expansion(words: str, acronym: str) -> str:
     return ""
 
 
-def _fts(lexemes: list[str], limit: int) -> list[tuple[int, float]]:
+def _fts(lexemes: list[str], limit: int, *, tables_only: bool = False) -> list[tuple[int, float]]:
     """Passages holding any of ``lexemes`` (PostgreSQL stems, used as they are), by ``ts_rank_cd``."""
     if not lexemes:
         return []
@@ -152,7 +157,7 @@ def _fts(lexemes: list[str], limit: int) -> list[tuple[int, float]]:
         cursor.execute(
             "SELECT id, ts_rank_cd(search, q, %s) AS r FROM rag_passage,"
             " (SELECT string_agg(quote_literal(x), ' | ')::tsquery AS q FROM unnest(%s::text[]) AS x) query"
-            " WHERE search @@ q ORDER BY r DESC LIMIT %s",
+            " WHERE search @@ q" + (" AND has_table" if tables_only else "") + " ORDER BY r DESC LIMIT %s",
             [RANK_LENGTH_NORMALISATION, sorted(set(lexemes)), limit],
         )
         return cursor.fetchall()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from rag.lexicon import WORD_RE, current_key, idf_table, is_content_word, stem, terms
 from rag.pdfparse import YEAR_RE, Unit, passage_units
-from rag.retrieval import UNSEEN_IDF, Hit, _groups, acronyms, question_years
+from rag.retrieval import QUANTITY_RE, UNSEEN_IDF, Hit, _groups, acronyms, question_years
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,6 @@ class Weights:
 
 W = Weights()
 
-QUANTITY_RE = re.compile(
-    r"\b(how many|how much|what (?:was|were|is|are) the (?:total|number|amount|value|level|rate|percentage|ratio|cost|price)"
-    r"|number of|amount|percentage|percent|rate|ratio|total|figure|value|cost|price|profit|loss|debt|dividend|emissions?"
-    r"|production|capacity|count|headcount|frequency|margin)\b"
-)
 FIGURE_RE = re.compile(r"(?<![\w.])[$£€>~]?\d[\d,]*(?:\.\d+)?(?:%|bn|m\b|mmboe|gw|mt)?", re.I)
 # Numbers that are names, not figures: "tier 1", "Scope 2", "Note 5", "page 14".
 NAME_NUMBER_RE = re.compile(

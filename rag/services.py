@@ -49,6 +49,7 @@ def document_ingest(
     ``pages`` limits ingest to those 1-based page numbers (tests use a subset).
     ``embedder`` (see ``rag.providers``) adds embeddings when given.
     """
+    from rag.panels import panel_passages
     from rag.pdfparse import PdfUnreadable, has_table, pdf_pages, running_lines, split_page
 
     path = Path(path)
@@ -68,7 +69,7 @@ def document_ingest(
         return result
     if existing is None:
         try:
-            _count, texts = pdf_pages(path, sorted(set(pages)) if pages else None)
+            _count, texts, panels = pdf_pages(path, sorted(set(pages)) if pages else None)
         except PdfUnreadable as exc:
             result.status, result.reason = "skipped", str(exc)
             logger.warning("skipped %s: %s", path, exc)
@@ -77,7 +78,10 @@ def document_ingest(
         running = running_lines(texts)
         rows = []
         for done, number in enumerate(wanted, start=1):
-            for ordinal, (heading, text) in enumerate(split_page(texts[number], running)):
+            parts = split_page(texts[number], running)
+            if number in panels:
+                parts.extend(panel_passages(texts[number], panels[number]))
+            for ordinal, (heading, text) in enumerate(parts):
                 rows.append((number, ordinal, heading, text))
             if progress is not None:
                 progress(done)

@@ -33,7 +33,7 @@ case "$cmd" in
   up) exec $PY manage.py ha_up --data-dir "$DATA_DIR" "$@" ;;
   down) exec $PY manage.py ha_down --data-dir "$DATA_DIR" "$@" ;;
   env) cat "$DATA_DIR/ha.env" ;;
-  status) with_env $PY manage.py shell -c "import json; from failover.selectors import failover_status; print(json.dumps(failover_status(), default=str, indent=2))" ;;
+  status) with_env $PY manage.py shell -c "import json; from failover.probes import failover_status; print(json.dumps(failover_status(), default=str, indent=2))" ;;
   failover) with_env $PY manage.py failover "$@" ;;
   rebuild) with_env $PY manage.py failover_rebuild "$@" ;;
   watch) with_env $PY manage.py run_failover_watcher "$@" ;;

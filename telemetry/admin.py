@@ -1,23 +1,18 @@
-"""Admin views of telemetry: latest device state, readings, dead letters."""
+"""Admin views of telemetry: latest device state, readings, rollups, dead letters."""
 
 from django.contrib import admin
 
-from telemetry.models import DeadLetter, DeviceState, TelemetryReading
+from telemetry.models import DeadLetter, DeviceState, RollupHour, RollupMinute, TelemetryReading
 
 
 @admin.register(DeviceState)
 class DeviceStateAdmin(admin.ModelAdmin):
-    list_display = ["device_id", "device_type", "site_id", "state", "timestamp_utc", "updated_at"]
+    list_display = ["device_id", "device_type", "site_id", "state", "timestamp_utc", "last_seen", "offline_since"]
     list_filter = ["state", "device_type", "site_id"]
     search_fields = ["device_id"]
 
 
-@admin.register(TelemetryReading)
-class TelemetryReadingAdmin(admin.ModelAdmin):
-    # The history is append-only: readings are viewed, never edited here.
-    list_display = ["device_id", "device_type", "site_id", "timestamp_utc", "received_at"]
-    list_filter = ["device_type", "site_id"]
-    search_fields = ["device_id"]
+class ReadOnlyAdmin(admin.ModelAdmin):
     list_display_links = None
     show_full_result_count = False
 
@@ -29,6 +24,21 @@ class TelemetryReadingAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(RollupMinute, RollupHour)
+class RollupAdmin(ReadOnlyAdmin):
+    # Derived from readings by the device monitor: viewed, never edited.
+    list_display = ["device_id", "bucket", "n"]
+    search_fields = ["device_id"]
+
+
+@admin.register(TelemetryReading)
+class TelemetryReadingAdmin(ReadOnlyAdmin):
+    # The history is append-only: readings are viewed, never edited here.
+    list_display = ["device_id", "device_type", "site_id", "timestamp_utc", "received_at"]
+    list_filter = ["device_type", "site_id"]
+    search_fields = ["device_id"]
 
 
 @admin.register(DeadLetter)

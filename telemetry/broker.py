@@ -22,11 +22,30 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def render_config(*, port: int, data_dir: Path, bind: str = "127.0.0.1", overrides: dict[str, str] | None = None) -> Path:
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def _auth_lines(auth_dir: Path | None, bind: str) -> str:
+    """Anonymous on loopback for a developer; a password file and ACL for anything else."""
+    if auth_dir is None:
+        if bind not in LOOPBACK:
+            raise ValueError(f"refusing an anonymous broker on {bind}: set MQTT_AUTH_DIR (manage.py mqtt_credentials)")
+        return "allow_anonymous true"
+    auth_dir = Path(auth_dir)
+    for name in ("passwd", "acl"):
+        if not (auth_dir / name).exists():
+            raise ValueError(f"{auth_dir / name} is missing: provision credentials with manage.py mqtt_credentials")
+    return f"allow_anonymous false\npassword_file {auth_dir / 'passwd'}\nacl_file {auth_dir / 'acl'}"
+
+
+def render_config(
+    *, port: int, data_dir: Path, bind: str = "127.0.0.1", auth_dir: Path | None = None, overrides: dict[str, str] | None = None
+) -> Path:
     """Fill in the template; ``overrides`` replaces whole options (``{"autosave_interval": "1"}``)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     text = CONFIG_TEMPLATE.read_text()
-    for key, value in {"port": port, "bind": bind, "data_dir": data_dir, "user": getpass.getuser()}.items():
+    values = {"port": port, "bind": bind, "data_dir": data_dir, "user": getpass.getuser(), "auth": _auth_lines(auth_dir, bind)}
+    for key, value in values.items():
         text = text.replace("{" + key + "}", str(value))
     for option, value in (overrides or {}).items():
         lines = [line for line in text.splitlines() if line.split(" ", 1)[0] != option]
@@ -51,15 +70,18 @@ def wait_for_port(host: str, port: int, timeout_s: float = 10.0) -> None:
 class MosquittoProcess:
     """A Mosquitto broker with the project's configuration, as a child process."""
 
-    def __init__(self, *, data_dir: Path, port: int | None = None, overrides: dict[str, str] | None = None):
+    def __init__(
+        self, *, data_dir: Path, port: int | None = None, auth_dir: Path | None = None, overrides: dict[str, str] | None = None
+    ):
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
+        self.auth_dir = auth_dir
         self.overrides = overrides
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "MosquittoProcess":
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        config = render_config(port=self.port, data_dir=self.data_dir, overrides=self.overrides)
+        config = render_config(port=self.port, data_dir=self.data_dir, auth_dir=self.auth_dir, overrides=self.overrides)
         log = open(self.data_dir / "mosquitto.log", "ab")  # noqa: SIM115 - lives as long as the broker
         self.process = subprocess.Popen([binary, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT)
         wait_for_port("127.0.0.1", self.port)

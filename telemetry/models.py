@@ -45,10 +45,18 @@ class DeviceState(models.Model):
     location = models.JSONField(null=True, blank=True)
     tags = models.JSONField(null=True, blank=True)
     updated_at = models.DateTimeField()
+    # When the device's last message was stored (arrival, not the device's clock):
+    # liveness is judged on this, so a device with a wrong clock is still seen.
+    last_seen = models.DateTimeField(null=True, blank=True)
+    # Set once by the liveness monitor when the device falls silent; cleared by ingest.
+    offline_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "telemetry_device_state"
-        indexes = [models.Index(fields=["site_id", "device_type", "state"])]
+        indexes = [
+            models.Index(fields=["site_id", "device_type", "state"]),
+            models.Index(fields=["last_seen"], name="telemetry_state_last_seen"),
+        ]
         ordering = ["device_id"]
 
     def __str__(self) -> str:
@@ -72,3 +80,33 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic}: {self.reason[:60]}"
+
+
+class _Rollup(models.Model):
+    """Readings of one device over one bucket: ``metrics`` maps each name to [avg, min, max]."""
+
+    id = models.BigAutoField(primary_key=True)
+    device_id = models.CharField(max_length=64)
+    bucket = models.DateTimeField()
+    n = models.IntegerField()
+    metrics = models.JSONField()
+
+    class Meta:
+        abstract = True
+        ordering = ["device_id", "bucket"]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} @ {self.bucket:%Y-%m-%dT%H:%M}Z ({self.n})"
+
+
+class RollupMinute(_Rollup):
+    class Meta(_Rollup.Meta):
+        db_table = "telemetry_rollup_minute"
+        indexes = [models.Index(fields=["bucket"], name="telemetry_rollup_minute_time")]
+        constraints = [models.UniqueConstraint(fields=["device_id", "bucket"], name="telemetry_rollup_minute_key")]
+
+
+class RollupHour(_Rollup):
+    class Meta(_Rollup.Meta):
+        db_table = "telemetry_rollup_hour"
+        constraints = [models.UniqueConstraint(fields=["device_id", "bucket"], name="telemetry_rollup_hour_key")]

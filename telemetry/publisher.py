@@ -46,6 +46,8 @@ def fleet_publish(
     host: str | None = None,
     port: int | None = None,
     stamp_sent: dict | None = None,
+    watch_per_site: int = 0,
+    watch_interval_s: float = 2.0,
     progress=None,
     stop: threading.Event | None = None,
 ) -> PublishReport:
@@ -68,11 +70,12 @@ def fleet_publish(
     mqtt.connect(client, host=host, port=port)
     started = time.monotonic()
     published = 0
-    # At a capped rate, small chunks 100 times a second keep the offered load steady
-    # (a burst of 100 every 0.1 s at 1,000/s would measure the burst, not the rate).
+    # Throttled, publish in small chunks (100 a second) so the offered rate is smooth
+    # at any time scale (a burst every 0.1 s would measure the burst, not the rate);
+    # unthrottled, in chunks of 100 for throughput.
     chunk = max(1, min(100, int(rate // 100))) if rate else 100
     try:
-        messages = fleet.messages(stamp_sent=stamp_sent)
+        messages = fleet.messages(stamp_sent=stamp_sent, watch_per_site=watch_per_site, watch_interval_s=watch_interval_s)
         while count is None or published < count:
             if stop is not None and stop.is_set():
                 break

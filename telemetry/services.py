@@ -43,20 +43,30 @@ SELECT count(*) FROM inserted
 """
 
 # The newest reading of each device in the batch replaces the stored state only
-# when it is newer, so an old reading redelivered late never rolls a device back.
+# when it is newer, so an old reading redelivered late never rolls a device back;
+# any message, old or new, marks the device seen (and online again).
 UPSERT_STATES = """
 INSERT INTO telemetry_device_state AS s
-    (device_id, device_type, site_id, state, timestamp_utc, firmware, metrics, status, location, tags, updated_at)
+    (device_id, device_type, site_id, state, timestamp_utc, firmware, metrics, status, location, tags, updated_at,
+     last_seen, offline_since)
 SELECT DISTINCT ON (p->>'device_id')
        p->>'device_id', p->>'device_type', p->>'site_id', p->'status'->>'state', ts,
-       coalesce(p->>'firmware', ''), p->'metrics', p->'status', p->'location', p->'tags', clock_timestamp()
+       coalesce(p->>'firmware', ''), p->'metrics', p->'status', p->'location', p->'tags', clock_timestamp(),
+       clock_timestamp(), NULL
 FROM telemetry_staging
 ORDER BY p->>'device_id', ts DESC
 ON CONFLICT (device_id) DO UPDATE SET
-    device_type = EXCLUDED.device_type, site_id = EXCLUDED.site_id, state = EXCLUDED.state,
-    timestamp_utc = EXCLUDED.timestamp_utc, firmware = EXCLUDED.firmware, metrics = EXCLUDED.metrics,
-    status = EXCLUDED.status, location = EXCLUDED.location, tags = EXCLUDED.tags, updated_at = EXCLUDED.updated_at
-WHERE s.timestamp_utc < EXCLUDED.timestamp_utc
+    last_seen = EXCLUDED.last_seen, offline_since = NULL,
+    device_type = CASE WHEN s.timestamp_utc < EXCLUDED.timestamp_utc THEN EXCLUDED.device_type ELSE s.device_type END,
+    site_id = CASE WHEN s.timestamp_utc < EXCLUDED.timestamp_utc THEN EXCLUDED.site_id ELSE s.site_id END,
+    state = CASE WHEN s.timestamp_utc < EXCLUDED.timestamp_utc THEN EXCLUDED.state ELSE s.state END,
+    timestamp_utc = CASE WHEN s.timestamp_utc < EXCLUDED.timestamp_utc THEN EXCLUDED.timestamp_utc ELSE s.timestamp_utc END,
+    firmware = CASE WHEN s.timestamp_utc < EXCLUDED.timestamp_utc THEN EXCLUDED.firmware ELSE s.firmware END,
+    metrics = CASE WHEN s.timestamp_utc < EXCLUDED.timestamp_utc THEN EXCLUDED.metrics ELSE s.metrics END,
+    status = CASE WHEN s.timestamp_utc < EXCLUDED.timestamp_utc THEN EXCLUDED.status ELSE s.status END,
+    location = CASE WHEN s.timestamp_utc < EXCLUDED.timestamp_utc THEN EXCLUDED.location ELSE s.location END,
+    tags = CASE WHEN s.timestamp_utc < EXCLUDED.timestamp_utc THEN EXCLUDED.tags ELSE s.tags END,
+    updated_at = CASE WHEN s.timestamp_utc < EXCLUDED.timestamp_utc THEN EXCLUDED.updated_at ELSE s.updated_at END
 """
 
 

@@ -9,6 +9,7 @@ precision, so ``(device_id, timestamp_utc)`` is unique for every reading.
 
 import json
 import random
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -102,15 +103,43 @@ class Fleet:
             "tags": {**device.tags, **extra_tags} if extra_tags else device.tags,
         }
 
-    def messages(self, *, stamp_sent: dict | None = None) -> Iterator[tuple[SimDevice, bytes]]:
-        """Endless readings of random devices (the seed picks random devices each cycle).
+    def watched(self, per_site: int) -> list[SimDevice]:
+        """The first ``per_site`` devices of each site."""
+        chosen, counts = [], {}
+        for device in self.devices:
+            if counts.get(device.site_id, 0) < per_site:
+                counts[device.site_id] = counts.get(device.site_id, 0) + 1
+                chosen.append(device)
+        return chosen
+
+    def messages(
+        self, *, stamp_sent: dict | None = None, watch_per_site: int = 0, watch_interval_s: float = 2.0
+    ) -> Iterator[tuple[SimDevice, bytes]]:
+        """Endless readings: the fleet in a fixed rotation, plus watched devices.
+
+        The rotation visits every device once per ``len(devices) / rate`` seconds,
+        so a healthy simulated fleet stays online (a random pick would leave some
+        devices silent for many periods). Besides it, ``watch_per_site`` devices of
+        each site report every ``watch_interval_s`` seconds, so a drill-down has a
+        dense chart within a minute of start-up.
 
         With ``stamp_sent``, those tags plus ``sent_at`` (epoch seconds) are added
         to each reading, so a benchmark can measure publish-to-commit latency.
         """
-        devices, rng = self.devices, self.rng
+        devices = self.devices
+        watched = self.watched(watch_per_site)
+        next_watch = time.monotonic()
+        index = self.rng.randrange(len(devices))
         while True:
-            device = devices[rng.randrange(len(devices))]
-            now = datetime.now(UTC)
-            extra = {**stamp_sent, "sent_at": now.timestamp()} if stamp_sent is not None else None
-            yield device, json.dumps(self.reading(device, now, extra), separators=(",", ":")).encode()
+            if watched and time.monotonic() >= next_watch:
+                next_watch = max(next_watch + watch_interval_s, time.monotonic())
+                for device in watched:
+                    yield device, self._payload(device, stamp_sent)
+            device = devices[index]
+            index = (index + 1) % len(devices)
+            yield device, self._payload(device, stamp_sent)
+
+    def _payload(self, device: SimDevice, stamp_sent: dict | None) -> bytes:
+        now = datetime.now(UTC)
+        extra = {**stamp_sent, "sent_at": now.timestamp()} if stamp_sent is not None else None
+        return json.dumps(self.reading(device, now, extra), separators=(",", ":")).encode()

@@ -15,17 +15,20 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
-from telemetry.api.fastpath import DeviceListFastPath  # noqa: E402
+from tier0site.access_log import AccessLogMiddleware  # noqa: E402
 from tier0site.routing import websocket_urlpatterns  # noqa: E402
 
 # Everything imported so far lives as long as the process: keep it out of the
 # cyclic garbage collector's scans, which otherwise pause requests (p99 tails).
 gc.freeze()
 
+# Access lines as JSON (outermost per protocol).
+_logged = AccessLogMiddleware if settings.ACCESS_LOG else (lambda app: app)
 application = ProtocolTypeRouter(
     {
-        "http": DeviceListFastPath(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "http": _logged(django_asgi_app),
+        "websocket": _logged(AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),
     }
 )

@@ -14,7 +14,8 @@ class HealthApi(APIView):
     @extend_schema(responses={200: dict, 503: dict})
     def get(self, request):
         report = health_report()
-        return Response(report, status=200 if report["status"] == "ok" else 503)
+        # Degraded (a broker or worker failing) still serves: 200; down (PostgreSQL or Redis): 503.
+        return Response(report, status=503 if report["status"] == "down" else 200)
 
 
 class VersionApi(APIView):

@@ -87,7 +87,7 @@ class ShutdownFlag:
 def serve_metrics(port: int | None) -> None:
     """Expose this process's Prometheus counters on ``port`` (0 or None: off)."""
     if port:
-        start_http_server(port, addr="127.0.0.1")
+        start_http_server(port, addr=settings.METRICS_ADDR)
         logger.info("metrics listening", extra={"port": port})
 
 

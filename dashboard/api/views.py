@@ -21,7 +21,7 @@ class UserTrafficInput(serializers.Serializer):
 class SimulateUserTrafficApi(APIView):
     permission_classes = [IsAdminUser]
 
-    @extend_schema(request=UserTrafficInput, responses={202: dict, 409: dict, 503: dict})
+    @extend_schema(request=UserTrafficInput, responses={202: dict, 409: dict})
     def post(self, request):
         data = UserTrafficInput(data=request.data or {})
         if not data.is_valid():
@@ -31,6 +31,4 @@ class SimulateUserTrafficApi(APIView):
             started = services.user_traffic_start(**data.validated_data)
         except services.TrafficAlreadyRunning as exc:
             return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
-        except services.TrafficUnavailable as exc:
-            return Response({"error": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         return Response({**started, "queue": settings.SESSIONS_QUEUE}, status=status.HTTP_202_ACCEPTED)

@@ -8,9 +8,9 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from failover import selectors, services
+from failover import probes, selectors, services
 from failover.models import FailoverEvent
-from failover.topology import TopologyError
+from failover.nodes import TopologyError
 
 
 class FailoverEventOutputSerializer(serializers.ModelSerializer):
@@ -44,10 +44,18 @@ class FailoverTriggerApi(APIView):
 
     @extend_schema(request=None, responses={200: FailoverEventOutputSerializer, 404: dict, 409: dict, 500: dict, 503: dict})
     def post(self, request, region: str):
+        if not probes.ha_configured():
+            return Response(
+                {"error": "the HA topology is not configured", "configured": False, "hint": probes.HINT_NOT_CONFIGURED},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
         try:
             topology = selectors.topology_get()
-        except TopologyError as exc:
-            return Response({"error": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        except TopologyError:
+            return Response(
+                {"error": "the HA topology is not running", "configured": True, "hint": probes.HINT_NO_LAYOUT},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
         if region not in topology.regions:
             return Response(
                 {"error": f"unknown region {region!r}", "regions": topology.regions}, status=status.HTTP_404_NOT_FOUND
@@ -74,7 +82,7 @@ class FailoverTriggerApi(APIView):
 class FailoverStatusApi(APIView):
     @extend_schema(responses={200: dict})
     def get(self, request):
-        return Response(selectors.failover_status())
+        return Response(probes.failover_status())
 
 
 class FailoverHistoryApi(ListAPIView):

@@ -4,7 +4,8 @@ from functools import partial
 from urllib.parse import urlencode
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
@@ -19,6 +20,7 @@ from tier0site.api import validated_input
 _validated = partial(validated_input, prefix="Invalid parameter ")
 
 
+@extend_schema_field(OpenApiTypes.BOOL)
 class StrictBooleanField(serializers.Field):
     """true/false/1/0 only: a typo must be a 400, not a silent "false"."""
 
@@ -76,7 +78,7 @@ def _record_or_404(store, image_id: str) -> dict:
 
 
 class ImageListApi(APIView):
-    @extend_schema(parameters=[ImageFilterSerializer])
+    @extend_schema(parameters=[ImageFilterSerializer], responses={200: dict}, operation_id="api_images_list")
     def get(self, request):
         filters = _validated(ImageFilterSerializer, request.query_params)
         page, page_size = filters.pop("page"), filters.pop("page_size")
@@ -99,16 +101,16 @@ class ImageListApi(APIView):
 
 
 class ImageDetailApi(APIView):
+    @extend_schema(responses={200: dict, 404: dict})
     def get(self, request, image_id: str):
         record = _record_or_404(store_default(), image_id)
         body = selectors.image_public(record)
-        body["path"] = record["path"]
         body["analysis"] = record.get("analysis", {})
         body["embedding_model"] = record.get("embedding_model", "")
         body["embedding_dimensions"] = len(record.get("embedding") or [])
         return Response(body)
 
-    @extend_schema(request=ReviewSerializer)
+    @extend_schema(request=ReviewSerializer, responses={200: dict, 400: dict, 404: dict})
     def patch(self, request, image_id: str):
         if not isinstance(request.data, dict) or not request.data:
             raise ValidationError({"error": f"Send a JSON object with any of: {', '.join(REVIEWABLE)}."})
@@ -127,6 +129,7 @@ class ImageDetailApi(APIView):
 
 
 class ImageFileApi(APIView):
+    @extend_schema(responses={(200, "image/*"): bytes, 404: dict})
     def get(self, request, image_id: str):
         record = _record_or_404(store_default(), image_id)
         try:
@@ -137,6 +140,7 @@ class ImageFileApi(APIView):
 
 
 class ImageThumbnailApi(APIView):
+    @extend_schema(responses={(200, "image/jpeg"): bytes, 404: dict})
     def get(self, request, image_id: str):
         record = _record_or_404(store_default(), image_id)
         try:
@@ -147,7 +151,7 @@ class ImageThumbnailApi(APIView):
 
 
 class ImageSimilarApi(APIView):
-    @extend_schema(parameters=[SimilarQuerySerializer])
+    @extend_schema(parameters=[SimilarQuerySerializer], responses={200: dict, 404: dict})
     def get(self, request, image_id: str):
         query = _validated(SimilarQuerySerializer, request.query_params)
         results = selectors.image_similar(image_id=image_id, limit=query["limit"], store=store_default())
@@ -157,6 +161,7 @@ class ImageSimilarApi(APIView):
 
 
 class ImageSummaryApi(APIView):
+    @extend_schema(responses={200: dict})
     def get(self, request):
         return Response(selectors.images_summary(store=store_default()))
 

@@ -44,7 +44,7 @@ class LogListApi(APIView):
 
 
 class LogStatsApi(APIView):
-    @extend_schema(parameters=[LogStatsFilterSerializer])
+    @extend_schema(parameters=[LogStatsFilterSerializer], responses={200: dict})
     def get(self, request):
         filters = _validated(LogStatsFilterSerializer, request.query_params)
         window = Window(filters.get("since"), filters.get("until"), "requested window")

@@ -3,6 +3,8 @@
 from rest_framework import serializers
 
 from telemetry.device_types import DEVICE_TYPES, STATES
+from telemetry.history import SERIES_RANGES
+from telemetry.liveness import is_online, online_cutoff
 from telemetry.models import DeadLetter, DeviceState
 from telemetry.selectors import DEVICE_FIELDS
 from tier0site.api import identifier
@@ -12,6 +14,7 @@ class DeviceFilterSerializer(serializers.Serializer):
     site_id = serializers.CharField(required=False, validators=[identifier])
     device_type = serializers.ChoiceField(choices=sorted(DEVICE_TYPES), required=False)
     state = serializers.ChoiceField(choices=STATES, required=False)
+    online = serializers.BooleanField(required=False, allow_null=True, default=None)
     page = serializers.IntegerField(required=False, min_value=1, default=1)
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100)
 
@@ -29,9 +32,14 @@ class ReadingFilterSerializer(serializers.Serializer):
 
 
 class DeviceStateSerializer(serializers.ModelSerializer):
+    online = serializers.SerializerMethodField()
+
     class Meta:
         model = DeviceState
-        fields = [*DEVICE_FIELDS, "updated_at"]
+        fields = [*DEVICE_FIELDS, "online", "offline_since", "updated_at"]
+
+    def get_online(self, device) -> bool:
+        return is_online(device.last_seen, cutoff=online_cutoff())
 
 
 class ReadingSerializer(serializers.Serializer):
@@ -46,3 +54,17 @@ class DeadLetterSerializer(serializers.ModelSerializer):
     class Meta:
         model = DeadLetter
         fields = ["id", "source", "topic", "payload", "reason", "created_at"]
+
+
+class SeriesFilterSerializer(serializers.Serializer):
+    range = serializers.ChoiceField(choices=list(SERIES_RANGES), required=False, default="1h")
+
+
+class RateFilterSerializer(serializers.Serializer):
+    minutes = serializers.IntegerField(required=False, min_value=1, max_value=24 * 60, default=10)
+    bucket_s = serializers.IntegerField(required=False, min_value=1, max_value=3600, default=5)
+
+    def validate(self, attrs):
+        if attrs["minutes"] * 60 // attrs["bucket_s"] > 5000:
+            raise serializers.ValidationError("at most 5,000 buckets: widen bucket_s or shorten minutes")
+        return attrs

@@ -10,13 +10,15 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from telemetry import selectors
+from telemetry import history, selectors
 from telemetry.api.serializers import (
     DeadLetterSerializer,
     DeviceFilterSerializer,
     DeviceStateSerializer,
+    RateFilterSerializer,
     ReadingFilterSerializer,
     ReadingSerializer,
+    SeriesFilterSerializer,
 )
 from tier0site.api import validated_input
 
@@ -30,7 +32,7 @@ def device_page_body(page: dict, page_url) -> dict:
         "count": page["count"],
         "next": page_url(page["page"] + 1) if page["page"] < last_page else None,
         "previous": page_url(page["page"] - 1) if page["page"] > 1 else None,
-        "results": page["results"],
+        "results": selectors.with_online(page["results"]),
     }
 
 
@@ -73,6 +75,26 @@ class DeviceTelemetryApi(APIView):
             device_id=device_id, start=filters.get("start"), end=filters.get("end"), before=before, limit=filters["limit"]
         )
         return Response({"device_id": device_id, "next_cursor": next_cursor, "results": ReadingSerializer(rows, many=True).data})
+
+
+class DeviceSeriesApi(APIView):
+    """A device's chart over 15m or 1h (raw readings), 24h (per-minute rollups) or 7d (hourly rollups)."""
+
+    @extend_schema(parameters=[SeriesFilterSerializer], responses={200: serializers.DictField()})
+    def get(self, request, device_id: str):
+        filters = _validated(SeriesFilterSerializer, request.query_params)
+        if selectors.device_get(device_id=device_id) is None:
+            raise NotFound({"error": f"No device {device_id!r} has reported."})
+        return Response(history.device_series(device_id=device_id, range_key=filters["range"]))
+
+
+class MessageRateApi(APIView):
+    """Messages stored per fixed bucket, by the time the consumer stored them."""
+
+    @extend_schema(parameters=[RateFilterSerializer], responses={200: serializers.DictField()})
+    def get(self, request):
+        filters = _validated(RateFilterSerializer, request.query_params)
+        return Response(history.message_rate(**filters))
 
 
 class SiteListApi(APIView):

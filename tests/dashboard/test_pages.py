@@ -16,8 +16,10 @@ PANELS = ["Deployment Version", "Site Active Users", "Active Connected Devices",
 
 
 @pytest.fixture
-def signed_in(mosquitto):
-    # The broker is up so the health check (and "Application status: Live") is true.
+def signed_in(mosquitto, settings):
+    # The broker is up so the health check (and "Application status: Live") is true; no worker
+    # process runs in these page tests, so none is expected.
+    settings.HEALTH_WORKERS = []
     def sign_in(**user_fields):
         user = UserFactory(**user_fields)
         client = Client()
@@ -28,7 +30,7 @@ def signed_in(mosquitto):
 
 
 def tab_titles(html: str) -> list[str]:
-    return re.findall(r'role="tab"[^>]*>([^<]+)</button>', html)
+    return re.findall(r'role="tab"[^>]*><span class="long">([^<]+)</span>', html)
 
 
 def test_dashboard_needs_a_signed_in_user():
@@ -81,6 +83,7 @@ def test_non_staff_never_sees_the_failover_panel(signed_in):
 
 def test_status_says_what_is_failing_when_a_part_is_down(settings, db):
     settings.MQTT_PORT = 1  # nothing listens there
+    settings.HEALTH_WORKERS = []
     client = Client()
     client.force_login(UserFactory())
     html = client.get("/").content.decode()
@@ -103,3 +106,36 @@ def test_data_goes_into_the_page_as_json_not_markup(signed_in):
     html = client.get("/").content.decode()
     assert "o'brien<script>" not in html
     assert 'id="dashboard-config" type="application/json"' in html
+
+
+def test_tabs_are_links_to_the_panels_so_they_work_before_the_script(signed_in):
+    client, _ = signed_in(is_staff=True)
+    html = client.get("/").content.decode()
+    for key in ("version", "users", "devices", "images"):
+        assert f'<a href="#panel-{key}" role="tab"' in html
+        assert f'id="panel-{key}"' in html
+    assert '<script type="module" src="/static/dashboard/dashboard.js">' in html
+
+
+def test_no_pipeline_not_installed_scaffolding_is_left(signed_in):
+    client, _ = signed_in(is_staff=True)
+    html = client.get("/").content.decode()
+    assert "not available yet" not in html and "data-unavailable" not in html
+    for name in ("dashboard.js", "lib.js", "live.js", "tabs.js", *(f"panels/{p}.js" for p in PANEL_MODULES)):
+        source = Path(finders.find(f"dashboard/{name}")).read_text(encoding="utf-8")
+        assert "setAvailable" not in source and "rto_s" not in source and "duration_ms" not in source
+        assert "active_region" not in source
+        assert len(source.splitlines()) < 400
+
+
+PANEL_MODULES = ("status", "users", "devices", "images", "chat", "failover")
+
+
+def test_every_event_type_the_page_handles_is_relayed_by_the_websocket():
+    from dashboard.consumers import LiveConsumer
+
+    source = Path(finders.find("dashboard/dashboard.js")).read_text(encoding="utf-8")
+    handled = re.findall(r'^\s*"([a-z]+\.[a-z]+)":', source, flags=re.MULTILINE)
+    assert "telemetry.update" in handled
+    # Channels dispatches "a.b" to the consumer's a_b method.
+    assert [t for t in handled if not callable(getattr(LiveConsumer, t.replace(".", "_"), None))] == []

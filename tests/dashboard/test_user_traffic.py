@@ -12,7 +12,7 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
-URL = "/dashboard/simulate-user-traffic"
+URL = "/api/dashboard/simulate-user-traffic"
 
 
 def client_for(**user_fields) -> Client:

@@ -13,8 +13,10 @@ import redis
 from django.conf import settings
 from django.db import connections
 
-from failover import selectors, services
-from failover.topology import Topology, pg_set_sync
+from devtools.topology import topology_create, topology_down, topology_up
+from failover import probes, sentinel, services
+from failover.nodes import Topology
+from failover.pg import pg_set_sync
 
 
 def register_alias(topology: Topology, alias: str, *, target_session_attrs: str, options: str = "") -> None:
@@ -55,11 +57,14 @@ def ha(django_db_blocker):
 
     # /tmp itself: the postgres user must be able to reach the folder (pytest's tmp is root-only).
     root = tempfile.mkdtemp(prefix="tier0-ha-test-")
-    topology = Topology.create(root, database="tier0_ha_test")
-    previous = settings.HA_DATA_DIR
+    topology = topology_create(root, database="tier0_ha_test")
+    previous = settings.HA_DATA_DIR, settings.REDIS_SENTINELS
     try:
-        topology.up()
+        topology_up(topology)
+        # The app's own database and cache stay as they are (settings are read at start-up);
+        # the failover code sees the topology as configured.
         settings.HA_DATA_DIR = root
+        settings.REDIS_SENTINELS = [f"{s.host}:{s.port}" for s in topology.sentinels]
         with django_db_blocker.unblock():
             register_alias(topology, "ha_migrate", target_session_attrs="read-write")
             try:
@@ -68,15 +73,15 @@ def ha(django_db_blocker):
                 drop_alias("ha_migrate")
         yield topology
     finally:
-        settings.HA_DATA_DIR = previous
-        topology.down()
+        settings.HA_DATA_DIR, settings.REDIS_SENTINELS = previous
+        topology_down(topology)
         shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
 def healthy(ha, db):
     """(primary region, replica region) with replication and Redis replication working."""
-    states = selectors.topology_state(ha)
+    states = probes.topology_state(ha)
     primaries = [s.region for s in states if s.is_primary]
     assert len(primaries) == 1, f"topology has no single primary: {[s.as_dict() for s in states]}"
     primary = primaries[0]
@@ -86,7 +91,7 @@ def healthy(ha, db):
         ):
             services.node_rebuild(region=state.region, topology=ha, publish=False)
     pg_set_sync(ha.pg_node(primary), topology=ha, on=True)
-    master = selectors.redis_master(ha)
+    master = sentinel.redis_master(ha)
     for node in ha.redis:
         if node.port != master[1]:
             info = node.client().info("replication")
@@ -104,7 +109,7 @@ def redis_replica_synced(ha):
         import time
 
         deadline = time.monotonic() + timeout_s
-        master = selectors.redis_master(ha)
+        master = sentinel.redis_master(ha)
         while time.monotonic() < deadline:
             ok = True
             for node in ha.redis:

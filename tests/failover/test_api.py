@@ -2,7 +2,7 @@
 
 import pytest
 
-from failover.models import ActiveRegion
+from failover.models import ActiveRegion, FailoverEvent
 
 pytestmark = [pytest.mark.ha]
 
@@ -28,10 +28,14 @@ def test_staff_errors_are_clear_and_change_nothing(ha, healthy, staff_client):
     primary, _ = healthy
     response = staff_client.post("/api/failover/region9")
     assert response.status_code == 404 and "unknown region" in response.json()["error"]
+    refused_before = FailoverEvent.objects.filter(status="refused").count()
     response = staff_client.post(f"/api/failover/{primary}")
     assert response.status_code == 409
     assert "already a primary" in response.json()["error"]
     assert response.json()["event"]["status"] == "refused"
+    # Said once: recorded once, the error in the event only, not repeated in the failed step.
+    assert FailoverEvent.objects.filter(status="refused").count() == refused_before + 1
+    assert [s["detail"] for s in response.json()["event"]["steps"]] == [""]
     assert staff_client.get("/api/failover/status").json()["nodes"][0]["reachable"]
 
 

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,9 +15,10 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.management import call_command
 
-from failover import selectors, services
+from devtools.topology import pg_kill
+from failover import probes, sentinel, services
 from failover.models import ActiveRegion, FailoverEvent
-from failover.topology import pg_kill, pg_start, pg_stop, pg_wait_streaming
+from failover.pg import pg_start, pg_stop, pg_wait_streaming
 from failover.watcher import PrimaryWatcher
 
 pytestmark = [pytest.mark.ha, pytest.mark.slow]
@@ -34,7 +36,7 @@ PLANNED_STEPS = [
 
 
 def _roles(topology):
-    return {s.region: s.as_dict()["role"] for s in selectors.topology_state(topology)}
+    return {s.region: s.as_dict()["role"] for s in probes.topology_state(topology)}
 
 
 def test_planned_failover_and_failback_twice_each_way(ha, healthy, staff_client, anon_client, redis_replica_synced):
@@ -65,7 +67,7 @@ def test_planned_failover_and_failback_twice_each_way(ha, healthy, staff_client,
         assert [s["name"] for s in event.steps] == PLANNED_STEPS
         assert all(s["ok"] and s["seconds"] is not None for s in event.steps)
         assert (event.source_region, event.target_region) == (primary, replica)
-        assert selectors.redis_master_region(ha) == replica
+        assert sentinel.redis_master_region(ha) == replica
         assert ActiveRegion.objects.get().region == replica
         assert anon_client.get("/api/version").json()["version"] == f"v1.0.0057_{replica}"
         # Nothing written before the switch is missing on the new primary.
@@ -130,18 +132,18 @@ def test_unplanned_failover_by_the_watcher(ha, healthy, redis_replica_synced):
 
 
 def _snapshot(ha):
-    return _roles(ha), selectors.redis_master_region(ha), ActiveRegion.objects.first()
+    return _roles(ha), sentinel.redis_master_region(ha), ActiveRegion.objects.first()
 
 
 def test_failover_refused_when_the_replica_is_down(ha, healthy):
     primary, replica = healthy
     pg_stop(ha.pg_node(replica))
     try:
-        before_roles, before_redis, before_region = _roles(ha), selectors.redis_master_region(ha), ActiveRegion.objects.first()
+        before_roles, before_redis, before_region = _roles(ha), sentinel.redis_master_region(ha), ActiveRegion.objects.first()
         with pytest.raises(services.FailoverRefused, match=f"replica {replica} is unhealthy: unreachable") as refused:
             services.failover_run(target_region=replica, topology=ha)
         assert refused.value.event.status == "refused"
-        assert (_roles(ha), selectors.redis_master_region(ha), ActiveRegion.objects.first()) == (
+        assert (_roles(ha), sentinel.redis_master_region(ha), ActiveRegion.objects.first()) == (
             before_roles,
             before_redis,
             before_region,
@@ -162,11 +164,11 @@ def test_failover_refused_when_the_replica_is_too_far_behind(ha, healthy):
         with ha.pg_node(primary).connect(ha.database) as conn:
             conn.execute("SET synchronous_commit = local")  # remote_apply would wait for the paused replica
             conn.execute("CREATE TABLE lag_check AS SELECT g AS n FROM generate_series(1, 20000) g")
-        before = _roles(ha), selectors.redis_master_region(ha), ActiveRegion.objects.first()
+        before = _roles(ha), sentinel.redis_master_region(ha), ActiveRegion.objects.first()
         with pytest.raises(services.FailoverRefused, match=f"replica {replica} is too far behind: \\d+ bytes") as refused:
             services.failover_run(target_region=replica, topology=ha, max_lag_bytes=64 * 1024)
         assert refused.value.event.details["lag_bytes"] > 64 * 1024
-        assert (_roles(ha), selectors.redis_master_region(ha), ActiveRegion.objects.first()) == before
+        assert (_roles(ha), sentinel.redis_master_region(ha), ActiveRegion.objects.first()) == before
         # Caught up but still paused: refused as unhealthy.
         with pytest.raises(services.FailoverRefused, match="WAL replay is paused"):
             services.failover_run(target_region=replica, topology=ha, max_lag_bytes=1 << 40)
@@ -204,10 +206,25 @@ def test_watcher_command_stops_cleanly_on_sigterm(ha, healthy):
         stderr=subprocess.PIPE,
         text=True,
     )
+    lines: list[str] = []
+    watching = threading.Event()
+
+    def read_log():
+        for line in process.stderr:
+            lines.append(line)
+            if "watching primary" in line:
+                watching.set()
+
+    reader = threading.Thread(target=read_log, daemon=True)
+    reader.start()
     try:
-        time.sleep(3)
+        # SIGTERM once it watches (its handler is installed by then), not after a guessed delay.
+        assert watching.wait(60), "".join(lines)[-2000:]
         process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=20)
+        out = process.stdout.read()
+        process.wait(timeout=20)
+        reader.join(10)
+        err = "".join(lines)
     finally:
         if process.poll() is None:
             process.kill()

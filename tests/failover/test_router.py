@@ -9,9 +9,9 @@ from django.db import router as db_router
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from failover import selectors
+from failover import probes
 from failover.models import DrillWrite
-from failover.topology import pg_stop
+from failover.pg import pg_stop
 from tier0site.routers import PrimaryReplicaRouter, ReadYourWritesMiddleware, primary_is_pinned, primary_pin_reset
 
 from .conftest import drop_alias, register_alias
@@ -93,4 +93,4 @@ def test_writes_follow_a_promotion_made_by_someone_else(ha, ha_routing):
     assert _server_port("ha_primary") == ha.pg_node(replica).port
     # With no standby left, reads fall back to the only server there is.
     assert DrillWrite.objects.filter(run_id__in=["before", "after"]).count() >= 2
-    assert selectors.node_state(ha.pg_node(replica)).is_primary
+    assert probes.node_state(ha.pg_node(replica)).is_primary

@@ -156,7 +156,8 @@ def test_wordcloud_png(api_client, scanned):
     assert response.status_code == 404 and "No scanned images" in response.json()["error"]
 
 
-def test_review_wins_and_survives_rescans(api_client, user, scanned, image_tree, analyser):
+def test_review_wins_and_survives_rescans(staff_client, staff_user, scanned, image_tree, analyser):
+    api_client, user = staff_client, staff_user  # reviews are staff-only
     record = scanned["Turbine1.jpg"]
     url = f"/api/images/{record['id']}"
     response = api_client.patch(
@@ -195,15 +196,15 @@ def test_review_wins_and_survives_rescans(api_client, user, scanned, image_tree,
         ({}, "Send a JSON object"),
     ],
 )
-def test_bad_reviews_are_400(api_client, scanned, payload, fragment):
+def test_bad_reviews_are_400(staff_client, scanned, payload, fragment):
     record = next(iter(scanned.values()))
-    response = api_client.patch(f"/api/images/{record['id']}", payload, format="json")
+    response = staff_client.patch(f"/api/images/{record['id']}", payload, format="json")
     assert response.status_code == 400
     assert fragment in response.json()["error"]
 
 
-def test_review_of_unknown_image_is_404(api_client, db):
-    assert api_client.patch("/api/images/999999", {"persons": 1}, format="json").status_code == 404
+def test_review_of_unknown_image_is_404(staff_client, db):
+    assert staff_client.patch("/api/images/999999", {"persons": 1}, format="json").status_code == 404
 
 
 def test_admin_review(client, staff_user, scanned):

@@ -72,7 +72,7 @@ def test_question_set_score(bp_report, bp_questions, offline):
         if not ok:
             misses.append((item["question"], text[:160]))
     assert len(bp_questions) >= 15
-    assert correct >= int(0.9 * len(bp_questions)), misses
+    assert correct >= int(0.92 * len(bp_questions)), misses
 
 
 @pytest.mark.django_db
@@ -127,3 +127,17 @@ def test_describe_question_quotes_passages_not_the_brief_quoting_it(bp_report, b
     assert "drilling" in result["answer"].lower()
     # The brief quotes this very question as an example; a quotation is not an answer.
     assert "assignment brief" not in result["answer"].split("\n\nSite images:")[0]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("question", "figure", "page"),
+    [
+        ("How many employees did bp have at year end 2024?", "100,500", 3),
+        ("How many employees did bp have in 2023?", "87,800", 3),
+    ],
+)
+def test_key_figure_panels_answer_with_the_number_and_page(bp_report, offline, question, figure, page):
+    result = answer_question(question)
+    assert figure in result["answer"].split("Also page")[0]
+    assert result["sources"][0]["page"] == page

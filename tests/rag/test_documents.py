@@ -114,3 +114,22 @@ def test_running_headers_and_footers_are_found_by_repetition_not_by_name():
     assert running == {"quarterly review of anything", "acme corp report"}
     text = " ".join(t for _, t in split_page(pages[3], running))
     assert "pumps" in text and "2024 2023" in text and "Acme" not in text and "Quarterly" not in text
+
+
+def test_key_figure_panel_columns_become_one_card_per_figure():
+    from rag.panels import has_panel, panel_cards, panel_passages
+
+    layout = "\n".join(
+        [
+            "2031 at a glance                                        Contents",
+            "100,500a                    61                          Our strategy   8",
+            "employees                   countries of operation      Risk factors  65",
+            "(2030 87,800)               (2030 61)",
+        ]
+    )
+    plain = "2031 at a glance\n100,500a 61\nemployees countries of operation\n(2030 87,800) (2030 61)"
+    assert has_panel(plain)
+    cards = panel_cards(layout)
+    assert cards == ["employees 100,500a (2030 87,800)", "countries of operation 61 (2030 61)"]
+    heading, text = panel_passages(plain, cards)[0]
+    assert heading == "2031 at a glance – employees" and text == "employees 100,500a in 2031 (2030 87,800)"

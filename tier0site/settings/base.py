@@ -5,6 +5,7 @@ Local defaults match a developer machine (PostgreSQL, Redis, RabbitMQ on
 those defaults where they would be unsafe (see ``production.py``).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -21,7 +22,8 @@ INSECURE_DEFAULT_SECRET_KEY = "django-insecure-local-development-key-not-for-pro
 # --- Core -----------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/ref/settings/#secret-key
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", INSECURE_DEFAULT_SECRET_KEY)
-DEBUG = env.bool("DJANGO_DEBUG", True)
+# Off unless a developer turns it on (DJANGO_DEBUG=1): with it on, a 404 lists every URL.
+DEBUG = env.bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -35,8 +37,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_prometheus",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "tier0site",
     "telemetry",
@@ -46,6 +50,7 @@ INSTALLED_APPS = [
     "imaging",
     "failover",
     "dashboard",
+    "accounts",
     "devtools",
 ]
 
@@ -63,6 +68,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Sync here on purpose: axes' async path drops the lockout response's arguments.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tier0site.urls"
@@ -102,7 +109,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache and channel layer -----------------------------------------
 # https://github.com/jazzband/django-redis#configure-as-cache-backend
-REDIS_URL = env.str("REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = env.str("REDIS_URL", "redis://127.0.0.1:6379/0")  # redis://:PASSWORD@host:6379/0 with requirepass
+# With Redis Sentinel (REDIS_SENTINELS) the data nodes' requirepass; REDIS_URL carries it otherwise.
+REDIS_PASSWORD = env.str("REDIS_PASSWORD", "")
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
@@ -110,6 +119,8 @@ CACHES = {
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", "tier0"),
         "OPTIONS": {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            # JSON, not pickle: write access to Redis must not mean code execution here.
+            "SERIALIZER": "tier0site.cache.StrictJSONSerializer",
             "SOCKET_CONNECT_TIMEOUT": 2,
             "SOCKET_TIMEOUT": 2,
         },
@@ -138,6 +149,9 @@ MQTT_HOST = env.str("MQTT_HOST", "127.0.0.1")
 MQTT_PORT = env.int("MQTT_PORT", 18830)
 MQTT_USERNAME = env.str("MQTT_USERNAME", "")
 MQTT_PASSWORD = env.str("MQTT_PASSWORD", "")
+# Password file + ACL for the project's broker (manage.py mqtt_credentials); empty:
+# anonymous, which the broker allows on loopback only.
+MQTT_AUTH_DIR = env.str("MQTT_AUTH_DIR", "")
 MQTT_TOPIC_PREFIX = env.str("MQTT_TOPIC_PREFIX", "og/field")
 MQTT_SHARED_GROUP = env.str("MQTT_SHARED_GROUP", "tier0")
 
@@ -154,6 +168,17 @@ TELEMETRY_BATCH_SIZE = env.int("TELEMETRY_BATCH_SIZE", 5000)
 # soon as the previous commit is done), which gives the lowest latency at any rate.
 TELEMETRY_FLUSH_INTERVAL_S = env.float("TELEMETRY_FLUSH_INTERVAL_S", 0.0)
 TELEMETRY_LIVE_INTERVAL_S = env.float("TELEMETRY_LIVE_INTERVAL_S", 1.0)
+# Liveness: a device is online while its last message arrived within
+# DEVICE_OFFLINE_AFTER_S (default three expected reporting intervals; the default
+# simulator visits each of its 100,000 devices about every 555 s).
+DEVICE_REPORT_INTERVAL_S = env.float("DEVICE_REPORT_INTERVAL_S", 600.0)
+DEVICE_OFFLINE_AFTER_S = env.float("DEVICE_OFFLINE_AFTER_S", 3 * DEVICE_REPORT_INTERVAL_S)
+# How often monitor_devices looks for devices that fell silent and rolls readings up.
+DEVICE_MONITOR_INTERVAL_S = env.float("DEVICE_MONITOR_INTERVAL_S", 5.0)
+# Every ROLLUP_INTERVAL_S the monitor rolls what arrived since its last round into
+# per-minute and hourly rollups; after a restart it starts ROLLUP_LOOKBACK_S back.
+ROLLUP_LOOKBACK_S = env.float("ROLLUP_LOOKBACK_S", 180.0)
+ROLLUP_INTERVAL_S = env.float("ROLLUP_INTERVAL_S", 30.0)
 # Larger messages are dead-lettered unread (MQTT and AMQP bodies alike); Mosquitto's
 # message_size_limit matches it so the broker refuses them first.
 TELEMETRY_MAX_PAYLOAD_BYTES = env.int("TELEMETRY_MAX_PAYLOAD_BYTES", 64 * 1024)
@@ -176,21 +201,81 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 REST_FRAMEWORK = {
+    # Session first (the dashboard), so refusals are 403 for both schemes.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.TokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["tier0site.permissions.StaffWritesOnly"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "tier0site.api.exception_handler",
+    # Per-client rates (Redis-backed cache); POST /api/query may call Cohere, so it has
+    # a tighter scope of its own; sign-in has one too (lockout is axes', below).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "tier0site.throttles.UserRateThrottle",
+        "rest_framework.throttling.ScopedRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("API_THROTTLE_ANON", "120/min"),
+        "user": env.str("API_THROTTLE_USER", "6000/min"),
+        "query": env.str("API_THROTTLE_QUERY", "30/min"),
+        "login": env.str("API_THROTTLE_LOGIN", "30/min"),
+    },
+}
+# Users the user rate does not apply to (the benchmark's own user): a list of
+# usernames, empty by default. Scoped rates (query, login) still apply.
+API_THROTTLE_EXEMPT_USERS = env.list("API_THROTTLE_EXEMPT_USERS", default=[])
+
+# Login lockout (django-axes): 5 consecutive failures for one username from one
+# address lock that pair out for 15 minutes, on the dashboard login, the admin
+# login and POST /api/auth/login (all go through django.contrib.auth.authenticate).
+# https://django-axes.readthedocs.io/en/latest/4_configuration.html
+AUTHENTICATION_BACKENDS = ["accounts.backends.WebLoginLockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # "consecutive": a successful login clears the count
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the 15 minutes are not extended by more tries
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_COOLOFF_MESSAGE = "Too many failed logins for this account from this address: locked out for a while. Try again later."
+AXES_IPWARE_PROXY_COUNT = env.int("LOGIN_PROXY_COUNT", 0) or None  # 1 behind the compose TLS proxy
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+
+# https://docs.djangoproject.com/en/5.2/topics/auth/passwords/#enabling-password-validation
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# API tokens: django-rest-knox (hashed with SHA-512, expiring). accounts/api.
+# https://jazzband.github.io/django-rest-knox/settings/
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env.int("API_TOKEN_TTL_HOURS", 24 * 7)),
+    "TOKEN_LIMIT_PER_USER": env.int("API_TOKEN_LIMIT_PER_USER", 20),
+    "AUTH_HEADER_PREFIX": "Token",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tier-0 SRE API",
     "DESCRIPTION": "Telemetry, sessions, queries, images and failover for industrial IoT fleets.",
     "VERSION": "1.0.0",
+    # Swagger UI from the project's own static files (no CDN: works offline), and the
+    # schema and docs for signed-in users only.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # `check --deploy` is about deployment safety; schema quality is checked on its own
+    # (`manage.py spectacular --validate --fail-on-warn`), not mixed into it.
+    "ENABLE_DJANGO_DEPLOY_CHECK": False,
 }
+
+# /metrics: Prometheus scrapes it with "Authorization: Bearer $METRICS_TOKEN"; signed-in
+# staff may look at it in a browser. Without a token set, only staff. tier0site/metrics.py.
+METRICS_TOKEN = env.str("METRICS_TOKEN", "")
 
 # --- Static -----------------------------------------------------------------
 STATIC_URL = "static/"
@@ -209,8 +294,30 @@ LOGGING = {
     "formatters": {"json": {"()": "tier0site.logging.JsonFormatter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Django's own default handler (DEBUG) would print plain-text lines beside ours.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # pika warns on every channel the broker closes, e.g. the health check's passive declare of a
+        # queue nobody made yet (404); our consumers log their own channel errors.
+        "pika.channel": {"level": "ERROR"},
+        # Access lines follow ACCESS_LOG, not LOG_LEVEL.
+        "tier0.access": {"level": "INFO"},
+    },
 }
+# Workers' own Prometheus ports (--metrics-port) listen here; 0.0.0.0 only inside a private network
+# (docker-compose), so Prometheus can reach them: deploy/prometheus/prometheus.yml.
+METRICS_ADDR = env.str("METRICS_ADDR", "127.0.0.1")
+# JSON access lines from the application (tier0site/access_log.py); web servers run with theirs off.
+ACCESS_LOG = env.bool("ACCESS_LOG", True)
+
+# --- Health (/api/health) -------------------------------------------------------
+HEALTH_TIMEOUT_S = env.float("HEALTH_TIMEOUT_S", 1.0)  # per broker probe
+# Must be running (their heartbeats, tier0site.workers): the Procfile's workers.
+HEALTH_WORKERS = env.list("HEALTH_WORKERS", default=["mqtt_consumer", "rabbitmq_consumer", "sweeper"])
+HEALTH_MAX_BACKLOG = env.int("HEALTH_MAX_BACKLOG", 20000)  # received, not stored, per worker
+HEALTH_MAX_QUEUE_DEPTH = env.int("HEALTH_MAX_QUEUE_DEPTH", 50000)  # messages waiting in the sessions queue
+HEALTH_MAX_STORE_AGE_S = env.float("HEALTH_MAX_STORE_AGE_S", 60.0)  # nothing stored this long with a backlog
 
 # --- Dashboard ----------------------------------------------------------------
 # The dashboard's JS/CSS and the vendored Chart.js are served by the ASGI app
@@ -220,6 +327,8 @@ MIDDLEWARE.insert(
     MIDDLEWARE.index("django_prometheus.middleware.PrometheusAfterMiddleware"), "whitenoise.middleware.WhiteNoiseMiddleware"
 )
 # The groups and events the dashboard's websocket relays are listed in tier0site/live.py.
+# How often an open websocket re-checks its sign-in (dashboard/ws_auth.py; at most 60 s).
+WS_AUTH_RECHECK_S = env.float("WS_AUTH_RECHECK_S", 30.0)
 # Regions the "Simulate Failover" panel can switch between.
 DASHBOARD_REGIONS = env.list("DASHBOARD_REGIONS", default=["region1", "region2"])
 
@@ -275,6 +384,8 @@ FAILOVER_REPLAY_TIMEOUT_S = env.float("FAILOVER_REPLAY_TIMEOUT_S", 10.0)
 FAILOVER_WATCH_INTERVAL_S = env.float("FAILOVER_WATCH_INTERVAL_S", 0.5)
 FAILOVER_WATCH_FAILURES = env.int("FAILOVER_WATCH_FAILURES", 3)
 FAILOVER_REBUILD_AFTER = env.bool("FAILOVER_REBUILD_AFTER", True)  # API: old primary becomes the new replica
+# /api/failover/status answers within this many seconds; nodes that did not answer say so.
+FAILOVER_STATUS_DEADLINE_S = env.float("FAILOVER_STATUS_DEADLINE_S", 0.8)
 
 if HA_DATABASE_HOSTS:
     _ha_hosts = [h.rsplit(":", 1) for h in HA_DATABASE_HOSTS]
@@ -297,28 +408,23 @@ if HA_DATABASE_HOSTS:
     )
 
 if REDIS_SENTINELS:
-    from redis.backoff import ExponentialBackoff as _ExponentialBackoff
-    from redis.retry import Retry as _Retry
-
-    from failover.redis_client import SentinelFollowingConnection as _SentinelFollowingConnection
-
     _sentinels = [(h, int(p)) for h, p in (s.rsplit(":", 1) for s in REDIS_SENTINELS)]
-    CACHES["default"]["LOCATION"] = f"redis://{REDIS_SENTINEL_MASTER}/0"
+    _redis_auth = f":{REDIS_PASSWORD}@" if REDIS_PASSWORD else ""
+    CACHES["default"]["LOCATION"] = f"redis://{_redis_auth}{REDIS_SENTINEL_MASTER}/0"
     CACHES["default"]["OPTIONS"].update(
         {
-            "CLIENT_CLASS": "django_redis.client.SentinelClient",
-            "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+            # Reads and writes on the master: SentinelClient would read from a replica, and a
+            # value written a moment ago (or during a master switch) would read stale.
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            # Named by path: settings import no app code. Its connections follow a master change.
+            "CONNECTION_FACTORY": "failover.redis_client.SentinelFollowingConnectionFactory",
             "CONNECTION_POOL_CLASS": "redis.sentinel.SentinelConnectionPool",
             "SENTINELS": _sentinels,
             "SENTINEL_KWARGS": {"socket_timeout": 1},
-            # A pooled connection to a demoted master fails once ("previous master is now a
-            # slave") and asks Sentinel again: retrying makes a master change invisible.
-            "CONNECTION_POOL_KWARGS": {
-                "retry": _Retry(_ExponentialBackoff(cap=0.5, base=0.05), 6),
-                "connection_class": _SentinelFollowingConnection,
-            },
         }
     )
+    # A master change pauses websocket receives instead of killing them (one log line).
+    CHANNEL_LAYERS["default"]["BACKEND"] = "failover.channel_layer.SentinelChannelLayer"
     CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [
         {
             "sentinels": _sentinels,
@@ -326,5 +432,6 @@ if REDIS_SENTINELS:
             "sentinel_kwargs": {"socket_timeout": 1},
             "db": 0,
             "socket_timeout": 15,
+            **({"password": REDIS_PASSWORD} if REDIS_PASSWORD else {}),
         }
     ]

@@ -14,3 +14,6 @@ CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", f"tier0test{os.get
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING["root"]["level"] = "WARNING"
+# The test server subprocesses serve static files (Swagger UI, the dashboard's JS)
+# from the apps' folders: the suite does not run collectstatic.
+WHITENOISE_USE_FINDERS = True

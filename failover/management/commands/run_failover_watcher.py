@@ -5,8 +5,8 @@ import os
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from failover.nodes import TopologyError
 from failover.selectors import topology_get
-from failover.topology import TopologyError
 from failover.watcher import PrimaryWatcher
 from tier0site.workers import ShutdownFlag, serve_metrics
 

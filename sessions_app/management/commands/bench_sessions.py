@@ -8,7 +8,10 @@ counts the marker's sessions in PostgreSQL, latency is each row's
 ``stored_at`` (the database clock when the upsert that wrote it ran, inside
 the committing transaction) minus its event timestamp, and ``events_per_s``
 is N over the time from the first publish to the last stored row. The
-benchmark's queue, rows and Redis key are removed afterwards.
+benchmark's queue, rows and Redis key are removed afterwards, also when it is
+interrupted (Ctrl-C, SIGTERM from a process manager or ``timeout``): SIGTERM
+unwinds like Ctrl-C, and the clean-up runs with both signals held off so a
+second Ctrl-C cannot leave a queue of undelivered messages behind.
 """
 
 import json
@@ -58,6 +61,51 @@ def _database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def _interrupted(signum, _frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _start_consumer(queue: str, *, sre_key: str, prefetch: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "run_rabbitmq_consumer", "--queue", queue, "--metrics-port", "0"]
+        + ["--prefetch", str(prefetch)],
+        cwd=settings.BASE_DIR,
+        env={
+            **os.environ,
+            "DATABASE_URL": _database_url(),
+            "SESSIONS_SRE_USER_KEY": sre_key,
+            "SESSIONS_LIVE_INTERVAL_S": "0",  # keep benchmark sessions off the live dashboard
+            "LOG_LEVEL": "WARNING",
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _cleanup(consumer: subprocess.Popen | None, *, queue: str, marker: str, sre_key: str) -> tuple[str, str]:
+    """Stop the consumer, then remove the queue, the rows and the Redis key; signals held off meanwhile."""
+    held = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    out = err = ""
+    try:
+        if consumer is not None:
+            # First the consumer: running, it would declare the queue again after its deletion.
+            if consumer.poll() is None:
+                consumer.send_signal(signal.SIGTERM)
+            try:
+                out, err = consumer.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                consumer.kill()
+                out, err = consumer.communicate()
+        amqp.topology_delete(queue=queue)
+        sessions_delete(site_id=marker)
+        get_redis_connection("default").delete(sre_key)
+    finally:
+        for sig, handler in held.items():
+            signal.signal(sig, handler)
+    return out, err
+
+
 class Command(BaseCommand):
     help = "Publish N events through RabbitMQ to a consumer process and print one JSON line of figures."
 
@@ -73,23 +121,13 @@ class Command(BaseCommand):
         count = options["events"]
         tag = uuid.uuid4().hex[:10]
         marker, queue, sre_key = f"BENCH-{tag}", f"bench_sessions_{tag}", f"SRE_User_bench_{tag}"
-        amqp.topology_ensure(queue=queue)
-        consumer = subprocess.Popen(
-            [sys.executable, "manage.py", "run_rabbitmq_consumer", "--queue", queue, "--metrics-port", "0"]
-            + ["--prefetch", str(options["prefetch"])],
-            cwd=settings.BASE_DIR,
-            env={
-                **os.environ,
-                "DATABASE_URL": _database_url(),
-                "SESSIONS_SRE_USER_KEY": sre_key,
-                "SESSIONS_LIVE_INTERVAL_S": "0",  # keep benchmark sessions off the live dashboard
-                "LOG_LEVEL": "WARNING",
-            },
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        previous_sigterm = signal.signal(signal.SIGTERM, _interrupted)
+        if not options["json"]:
+            self.stderr.write(f"benchmark queue {queue}, marker {marker}")
+        consumer = None
         try:
+            amqp.topology_ensure(queue=queue)
+            consumer = _start_consumer(queue, sre_key=sre_key, prefetch=options["prefetch"])
             self._wait_consuming(queue, consumer)
             started_wall = time.time()
             report = ConfirmedPublisher(queue=queue, window=options["window"]).publish_all(
@@ -98,12 +136,8 @@ class Command(BaseCommand):
             stored = self._wait_stored(marker, count, options["timeout"])
             figures = self._figures(marker, started_wall)
         finally:
-            if consumer.poll() is None:
-                consumer.send_signal(signal.SIGTERM)
-            out, err = consumer.communicate(timeout=60)
-            sessions_delete(site_id=marker)
-            amqp.topology_delete(queue=queue)
-            get_redis_connection("default").delete(sre_key)
+            out, err = _cleanup(consumer, queue=queue, marker=marker, sre_key=sre_key)
+            signal.signal(signal.SIGTERM, previous_sigterm)
         result = {
             "events": count,
             "stored": stored,

@@ -6,10 +6,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from failover import drill, services
+from devtools import drill
+from failover import services
 from failover.models import DrillWrite
+from failover.nodes import TopologyError
 from failover.selectors import topology_get
-from failover.topology import TopologyError
 
 
 class Command(BaseCommand):

@@ -24,9 +24,10 @@ from collections import Counter
 
 from django.db import DatabaseError, connections
 
-from failover import selectors, services
+from devtools.topology import pg_kill
+from failover import probes, services
 from failover.models import DrillWrite
-from failover.topology import Topology, pg_kill
+from failover.nodes import Topology
 from failover.watcher import PrimaryWatcher
 from tier0site.routers import use_primary
 
@@ -81,8 +82,9 @@ def drill_run(
     watch_interval_s: float = 0.5,
     watch_failures: int = 3,
 ) -> dict:
-    primary = next((s.region for s in selectors.topology_state(topology) if s.is_primary), None)
-    replica = next((s.region for s in selectors.topology_state(topology) if s.is_replica), None)
+    states = probes.topology_state(topology)
+    primary = next((s.region for s in states if s.is_primary), None)
+    replica = next((s.region for s in states if s.is_replica), None)
     if primary is None or replica is None:
         raise services.FailoverRefused("the drill needs a running primary and replica (manage.py ha_up, or rebuild the replica)")
     run_id = uuid.uuid4().hex

@@ -6,7 +6,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from failover.topology import Topology, TopologyError
+from devtools.topology import topology_down
+from failover.nodes import Topology, TopologyError
 
 
 class Command(BaseCommand):
@@ -19,7 +20,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         root = Path(options["data_dir"])
         try:
-            Topology.load(root).down()
+            topology_down(Topology.load(root))
         except TopologyError as exc:
             raise CommandError(str(exc)) from exc
         if options["purge"]:

@@ -1,0 +1,99 @@
+"""Redis Sentinel commands of a failover: where the master is, and moving it."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import redis
+
+from failover.errors import FailoverFailed
+from failover.nodes import SENTINEL_MASTER, Topology
+
+
+def redis_master(topology: Topology, *, timeout_s: float = 1.0) -> tuple[str, int] | None:
+    """The Redis master as the Sentinels see it (asked in parallel; the first in list order that answers)."""
+
+    def ask(sentinel):
+        with contextlib.suppress(redis.RedisError):
+            addr = sentinel.client(timeout_s).sentinel_get_master_addr_by_name(SENTINEL_MASTER)
+            if addr:
+                return addr[0], int(addr[1])
+        return None
+
+    with ThreadPoolExecutor(max_workers=len(topology.sentinels) or 1) as pool:
+        answers = list(pool.map(ask, topology.sentinels))
+    return next((a for a in answers if a), None)
+
+
+def redis_master_region(topology: Topology, *, timeout_s: float = 1.0) -> str | None:
+    master = redis_master(topology, timeout_s=timeout_s)
+    for node in topology.redis:
+        if master and node.port == master[1]:
+            return node.region
+    return None
+
+
+def redis_failover(*, topology: Topology, target_region: str, timeout_s: float = 20.0) -> str:
+    """Move the Redis master to ``target_region`` through Sentinel (``SENTINEL FAILOVER``)."""
+    target = topology.redis_node(target_region)
+    master = redis_master(topology)
+    if master is None:
+        raise FailoverFailed("no Sentinel answers")
+    if master[1] == target.port:
+        return f"Redis master already in {target_region}"
+    old = next((n for n in topology.redis if n.port == master[1]), None)
+    deadline = time.monotonic() + timeout_s
+    sentinel = _start_failover(topology, deadline=deadline)
+    _wait_master(sentinel, target, deadline=deadline, timeout_s=timeout_s, target_region=target_region)
+    _wait_sentinels_agree(topology, target, deadline=deadline, timeout_s=timeout_s)
+    if old is not None:
+        # Sentinel demotes the old master on its next INFO round (up to 10 s); saying it now
+        # makes the pair redundant again at once.
+        with contextlib.suppress(redis.RedisError):
+            old.client().replicaof(target.host, target.port)
+    return f"Redis master {old.region if old else master} -> {target_region}"
+
+
+def _start_failover(topology: Topology, *, deadline: float) -> redis.Redis:
+    """``SENTINEL FAILOVER`` on the first Sentinel that accepts it; returns that Sentinel's client."""
+    last_error = ""
+    while True:
+        for candidate in topology.sentinels:
+            client = candidate.client()
+            try:
+                client.execute_command("SENTINEL FAILOVER", SENTINEL_MASTER)
+                return client
+            except redis.RedisError as exc:
+                # NOGOODSLAVE while a Sentinel has not yet seen the replica's link come up.
+                last_error = str(exc)
+        if time.monotonic() > deadline:
+            raise FailoverFailed(f"Sentinel refused the failover: {last_error}")
+        time.sleep(0.2)
+
+
+def _wait_master(sentinel: redis.Redis, target, *, deadline: float, timeout_s: float, target_region: str) -> None:
+    while True:
+        with contextlib.suppress(redis.RedisError):
+            addr = sentinel.sentinel_get_master_addr_by_name(SENTINEL_MASTER)
+            if addr and int(addr[1]) == target.port and target.client().info("replication")["role"] == "master":
+                return
+        if time.monotonic() > deadline:
+            raise FailoverFailed(f"Redis master did not move to {target_region} in {timeout_s}s")
+        time.sleep(0.05)
+
+
+def _wait_sentinels_agree(topology: Topology, target, *, deadline: float, timeout_s: float) -> None:
+    """Clients ask whichever Sentinel answers first: done when every reachable one agrees
+    (the others learn the new master from hello messages, every 2 s)."""
+    while True:
+        views = []
+        for candidate in topology.sentinels:
+            with contextlib.suppress(redis.RedisError):
+                views.append(candidate.client().sentinel_get_master_addr_by_name(SENTINEL_MASTER))
+        if views and all(v and int(v[1]) == target.port for v in views):
+            return
+        if time.monotonic() > deadline:
+            raise FailoverFailed(f"Sentinels disagree on the Redis master after {timeout_s}s: {views}")
+        time.sleep(0.05)

@@ -1,0 +1,140 @@
+/* Site Image Intelligence: a paged gallery (12 a page, so the question box
+ * stays in view), the per-site summary and the word cloud. An empty store
+ * says which command fills it. */
+import { $, api, cfg, coalesce, el, fillTable, fmt, humanize } from "../lib.js";
+
+const PAGE_SIZE = 12;
+const FILL_COMMAND = ".venv/bin/python manage.py scan_images ../shared/seed-data/images";
+let page = 1;
+let imagesTotal = null;
+
+function badge(flag, yes, no) {
+  if (flag === true) return el("span", { class: "badge yes", text: `✓ ${yes}` });
+  if (flag === false) return el("span", { class: "badge no", text: `✗ ${no}` });
+  return null;
+}
+
+function imageCard(item) {
+  const c = item.safety_compliance || {};
+  const score = item.compliance_score;
+  const scoreBadge =
+    score === null || score === undefined
+      ? el("span", { class: "badge", text: "No people in view" })
+      : el("span", { class: `badge ${score >= 70 ? "score-high" : score >= 40 ? "score-mid" : "score-low"}`, text: `Compliance ${Math.round(score)}%` });
+  const people = item.persons;
+  return el(
+    "figure",
+    { class: "card", dataset: { imageId: item.id } },
+    el("img", { src: item.thumbnail_url, alt: item.description || item.filename, loading: "lazy" }),
+    el(
+      "figcaption",
+      { class: "body" },
+      el("strong", { text: item.filename }),
+      el("div", { class: "meta", text: `${item.site_id} · ${(cfg.deviceTypes[item.device_type] || {}).label || item.device_type} · ${people} ${people === 1 ? "person" : "people"}` }),
+      el(
+        "div",
+        { class: "badges" },
+        scoreBadge,
+        badge(c.has_hard_hat, "Hard hat", "No hard hat"),
+        badge(c.has_safety_vest, "Vest", "No vest"),
+        badge(c.has_inspection_equipment, "Equipment", "No equipment"),
+        item.reviewed ? el("span", { class: "badge", text: "reviewed" }) : null,
+      ),
+    ),
+  );
+}
+
+function guidance(text, command) {
+  return el("p", { class: "guidance", dataset: { testid: "empty-guidance" } }, text, " ", el("code", { text: command }));
+}
+
+export async function loadGallery() {
+  const filters = [...new FormData($("image-filter"))].filter(([, v]) => v);
+  const params = new URLSearchParams([...filters, ["page", String(page)], ["page_size", String(PAGE_SIZE)]]);
+  const r = await api(`/api/images?${params}`);
+  const gallery = $("gallery");
+  if (!r.ok) {
+    if (r.status === 404 && page > 1) {
+      page = 1; // the filtered set shrank under the current page
+      return loadGallery();
+    }
+    gallery.replaceChildren(el("p", { class: "form-error", text: `Images not available: ${r.error}` }));
+    return;
+  }
+  const items = r.data.results;
+  if (!filters.length) imagesTotal = r.data.count;
+  gallery.replaceChildren(...items.map(imageCard));
+  if (!items.length) {
+    gallery.append(
+      imagesTotal === 0
+        ? guidance("No image has been scanned yet. Fill the gallery with", FILL_COMMAND)
+        : el("p", { class: "muted", text: `No image matches these filters (${fmt(imagesTotal)} images in all).` }),
+    );
+  }
+  const pages = Math.max(1, Math.ceil(r.data.count / PAGE_SIZE));
+  $("gallery-page").textContent = r.data.count ? `Page ${page} of ${fmt(pages)} · ${fmt(r.data.count)} images` : "";
+  $("gallery-prev").disabled = page <= 1;
+  $("gallery-next").disabled = page >= pages;
+  $("gallery-pager").hidden = r.data.count <= PAGE_SIZE;
+  $("wordcloud-btn").disabled = imagesTotal === 0;
+  $("wordcloud-hint").textContent = imagesTotal === 0 ? "The word cloud describes scanned images: scan some first (the command above)." : "";
+  const summary = await api("/api/images/summary");
+  if (summary.ok && summary.data) renderImageSummary(summary.data);
+}
+export const loadGallerySoon = coalesce(loadGallery, 2000);
+
+function renderImageSummary(data) {
+  // {by_site: [...], by_device_type: [...], ...}: one table per list.
+  const box = $("images-summary").querySelector(".table-scroll");
+  box.replaceChildren(
+    ...Object.entries(data)
+      .filter(([, v]) => Array.isArray(v))
+      .flatMap(([key, rows]) => {
+        const table = el("table", { class: "grid" });
+        fillTable(table, rows);
+        return [el("h4", { text: humanize(key) }), table];
+      }),
+  );
+}
+
+async function drawWordCloud() {
+  const site = $("wordcloud-site").value;
+  const caption = $("wordcloud-caption");
+  $("wordcloud-figure").hidden = false;
+  caption.textContent = "drawing…";
+  let response;
+  try {
+    response = await fetch(`/api/images/wordcloud${site ? `?site_id=${encodeURIComponent(site)}` : ""}`, { credentials: "same-origin" });
+  } catch {
+    caption.textContent = "The server is not answering.";
+    return;
+  }
+  const type = response.headers.get("Content-Type") || "";
+  if (!response.ok || !type.startsWith("image/")) {
+    const body = type.includes("json") ? await response.json().catch(() => ({})) : {};
+    $("wordcloud-img").hidden = true;
+    caption.textContent = `No word cloud: ${body.error || `HTTP ${response.status}`}`;
+    return;
+  }
+  const old = $("wordcloud-img").src;
+  $("wordcloud-img").src = URL.createObjectURL(await response.blob());
+  $("wordcloud-img").hidden = false;
+  if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+  caption.textContent = `What the images of ${site || "all sites"} show`;
+}
+
+export function initImages() {
+  $("image-filter").addEventListener("change", () => {
+    page = 1;
+    loadGallery();
+  });
+  $("gallery-prev").addEventListener("click", () => {
+    page = Math.max(1, page - 1);
+    loadGallery();
+  });
+  $("gallery-next").addEventListener("click", () => {
+    page += 1;
+    loadGallery();
+  });
+  $("wordcloud-btn").addEventListener("click", drawWordCloud);
+}

@@ -1,0 +1,78 @@
+"""The web server's output is JSON lines only, access lines included (daphne as the Procfile runs it)."""
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+REPO = Path(settings.BASE_DIR)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _procfile_daphne_flags() -> list[str]:
+    line = next(x for x in (REPO / "Procfile").read_text().splitlines() if x.startswith("web:"))
+    words = line.split()
+    start = next(i for i, w in enumerate(words) if w.endswith("daphne")) + 1
+    return words[start : words.index("-b", start)]
+
+
+@pytest.mark.django_db
+def test_daphne_writes_access_lines_as_json(tmp_path):
+    port = _free_port()
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tier0site.settings.test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "HA_DATA_DIR": str(tmp_path / "no-ha"),
+    }
+    flags = _procfile_daphne_flags()
+    assert flags == ["-v", "0"]
+    daphne = str(Path(sys.executable).with_name("daphne"))
+    log = tmp_path / "web.log"
+    with log.open("wb") as out:
+        web = subprocess.Popen(  # noqa: S603 - our own server
+            [daphne, *flags, "-b", "127.0.0.1", "-p", str(port), "tier0site.asgi:application"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert web.poll() is None, log.read_text()
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/version", timeout=2).close()  # noqa: S310
+                break
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/no-such-page", timeout=2).close()  # noqa: S310
+        deadline = time.monotonic() + 10
+        while '"/no-such-page"' not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+    finally:
+        web.terminate()
+        web.wait(timeout=15)
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line is JSON: no plain-text access lines
+    access = [r for r in records if r["logger"] == "tier0.access"]
+    assert {"path": "/api/version", "status": 200, "method": "GET"}.items() <= access[0].items()
+    assert any(r["path"] == "/no-such-page" and r["status"] == 404 for r in access)
+    assert all({"ms", "bytes", "client"} <= r.keys() for r in access)
