@@ -100,9 +100,10 @@ def rollups_refresh(*, start: datetime, end: datetime) -> tuple[int, int]:
 def rollups_refresh_arrived(*, now: datetime | None = None) -> tuple[int, int]:
     """Roll up what arrived since the last call (see the module doc); (minute rows, hour rows) written."""
     until = (now or timezone.now()) - COMMIT_MARGIN
-    since = cache.get(WATERMARK_KEY) or until - timedelta(seconds=settings.ROLLUP_LOOKBACK_S)
+    watermark = cache.get(WATERMARK_KEY)  # ISO text: cache values are JSON
+    since = datetime.fromisoformat(watermark) if watermark else until - timedelta(seconds=settings.ROLLUP_LOOKBACK_S)
     if since >= until:
         return 0, 0
     written = _roll(TOUCH_ARRIVED, [since, until])
-    cache.set(WATERMARK_KEY, until, timeout=None)
+    cache.set(WATERMARK_KEY, until.isoformat(), timeout=None)
     return written
