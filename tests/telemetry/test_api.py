@@ -157,4 +157,7 @@ def test_dead_letter_summary_counts_reasons_and_the_brokers_drops(api_client, st
     body = staff_client.get("/api/dead-letters/summary").json()
     assert body["dead_lettered"] == {"mqtt": 2}
     assert sorted((r["kind"], r["count"]) for r in body["by_reason"]) == [("json", 1), ("schema", 1)]
-    assert body["broker"]["reachable"] and body["broker"]["publish_received"] >= 0
+    broker = body["broker"]
+    assert broker["reachable"] and broker["uptime_s"] >= 0
+    # A counter unchanged for a minute has expired from the broker's $SYS tree: null, never a guess.
+    assert broker["publish_received"] is None or broker["publish_received"] >= 0

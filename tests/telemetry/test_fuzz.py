@@ -35,7 +35,9 @@ def test_hostile_messages_are_dead_lettered_and_valid_ones_all_stored(consumer_p
     sequence += valid[len(hostile) * VALID_BETWEEN :]
     # Counters refreshed after the probes: what they count next is this test's.
     probed = broker_counters()
-    before = wait_until(lambda: (c := broker_counters())["uptime_s"] > probed["uptime_s"] and c, 20, 0.5)
+    before = wait_until(
+        lambda: (c := broker_counters())["uptime_s"] > probed["uptime_s"] and c["publish_received"] is not None and c, 20, 0.5
+    )
 
     infos = publish(sequence)
 
@@ -60,8 +62,9 @@ def test_hostile_messages_are_dead_lettered_and_valid_ones_all_stored(consumer_p
 
     # The broker's own count: it received every publish, consumers got all but the dropped ones.
     def broker_received() -> int | None:
-        received = broker_counters()["publish_received"] - before["publish_received"]
-        return received if received >= len(sequence) else None
+        now = broker_counters()["publish_received"]
+        received = None if now is None else now - before["publish_received"]
+        return received if received is not None and received >= len(sequence) else None
 
     broker_dropped = wait_until(broker_received, 20, 0.5, "the broker's $SYS counters did not catch up") - delivered
     assert broker_dropped == sum(h.broker_drops for h in hostile)
