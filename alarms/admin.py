@@ -1,0 +1,75 @@
+from django.contrib import admin
+
+from alarms.models import Alarm, AlarmRule, AlarmTransition, Delivery, NotificationOutbox, Receiver, Silence
+
+
+@admin.register(AlarmRule)
+class AlarmRuleAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "device_type",
+        "kind",
+        "metric",
+        "operator",
+        "low",
+        "high",
+        "hysteresis",
+        "for_s",
+        "severity",
+        "enabled",
+    )
+    list_filter = ("device_type", "kind", "severity", "enabled")
+    search_fields = ("name", "metric", "site_id", "device_id")
+
+
+class TransitionInline(admin.TabularInline):
+    model = AlarmTransition
+    extra = 0
+    readonly_fields = ("action", "at", "user", "comment")
+    can_delete = False
+
+
+@admin.register(Alarm)
+class AlarmAdmin(admin.ModelAdmin):
+    list_display = (
+        "rule",
+        "device_id",
+        "site_id",
+        "severity",
+        "active",
+        "acknowledged",
+        "count",
+        "last_value",
+        "first_at",
+        "last_at",
+    )
+    list_filter = ("active", "acknowledged", "severity", "site_id")
+    search_fields = ("device_id", "rule__name")
+    readonly_fields = [f.name for f in Alarm._meta.fields]
+    inlines = [TransitionInline]
+
+
+@admin.register(Silence)
+class SilenceAdmin(admin.ModelAdmin):
+    list_display = ("reason", "rule", "site_id", "device_id", "starts_at", "ends_at", "created_by")
+    list_filter = ("site_id",)
+
+
+@admin.register(Receiver)
+class ReceiverAdmin(admin.ModelAdmin):
+    list_display = ("name", "webhook_url", "email", "min_severity", "sites", "enabled")
+
+
+class DeliveryInline(admin.TabularInline):
+    model = Delivery
+    extra = 0
+    readonly_fields = ("attempt", "at", "ok", "status_code", "error", "duration_ms")
+    can_delete = False
+
+
+@admin.register(NotificationOutbox)
+class NotificationOutboxAdmin(admin.ModelAdmin):
+    list_display = ("key", "alarm", "receiver", "event", "status", "attempts", "next_attempt_at", "sent_at")
+    list_filter = ("status", "event", "receiver")
+    readonly_fields = [f.name for f in NotificationOutbox._meta.fields]
+    inlines = [DeliveryInline]
