@@ -1,6 +1,10 @@
 from django.urls import path
 
+from alarms import metrics
 from alarms.api import views
+
+# The web process serves /metrics: the alarm figures are read from the database at each scrape.
+metrics.register()
 
 urlpatterns = [
     path("alarms", views.AlarmListApi.as_view(), name="alarm-list"),

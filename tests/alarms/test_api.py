@@ -97,3 +97,10 @@ def test_staff_silence_a_site_for_a_period_with_a_reason(api_client, staff_clien
     assert created.status_code == 201, created.content
     assert Silence.objects.get().created_by == staff_user
     assert api_client.get("/api/silences").json()["results"][0]["reason"] == "turnaround"
+
+
+def test_prometheus_shows_active_alarms_per_severity_and_site(client, staff_user, site_outage):
+    client.force_login(staff_user)
+    text = client.get("/metrics").content.decode()
+    assert 'tier0_alarms_active{severity="major",site="WY-ALPHA"} 5.0' in text
+    assert 'tier0_alarms_active{severity="critical",site="TX-EAGLE"} 1.0' in text

@@ -1,0 +1,46 @@
+"""Prometheus figures read from the database at scrape time (the web process's /metrics).
+
+``tier0_alarms_active{severity,site}``, the outbox by status and the delivery
+log's attempts; the notifier's own process also counts its attempts
+(``tier0_alarm_notifications_total``) on its ``--metrics-port``.
+"""
+
+import logging
+
+from django.db import DatabaseError
+from django.db.models import Count
+from prometheus_client import REGISTRY
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from alarms.models import Delivery, NotificationOutbox
+from alarms.selectors import active_counts
+
+logger = logging.getLogger(__name__)
+
+
+class AlarmCollector:
+    def collect(self):
+        active = GaugeMetricFamily("tier0_alarms_active", "Active alarms", labels=["severity", "site"])
+        outbox = GaugeMetricFamily("tier0_alarm_outbox", "Notifications in the outbox by status", labels=["status"])
+        deliveries = CounterMetricFamily("tier0_alarm_deliveries", "Notification delivery attempts logged", labels=["ok"])
+        try:
+            for row in active_counts():
+                active.add_metric([row["severity"], row["site_id"]], row["count"])
+            for row in NotificationOutbox.objects.order_by().values("status").annotate(n=Count("id")):
+                outbox.add_metric([row["status"]], row["n"])
+            for row in Delivery.objects.order_by().values("ok").annotate(n=Count("id")):
+                deliveries.add_metric([str(row["ok"]).lower()], row["n"])
+        except DatabaseError:
+            logger.warning("alarm metrics unavailable: database error", exc_info=True)
+        yield active
+        yield outbox
+        yield deliveries
+
+
+_COLLECTOR = AlarmCollector()
+
+
+def register() -> None:
+    """Once per process (the URLconf imports it: only the web process serves these)."""
+    if _COLLECTOR not in REGISTRY._collector_to_names:  # noqa: SLF001 - prometheus_client has no public "is registered"
+        REGISTRY.register(_COLLECTOR)
