@@ -28,8 +28,11 @@ from telemetry.simulator import Fleet
 
 def bench_rules(count: int) -> list[dict]:
     """``count`` rules: a state and a silence rule per type, then metric rules (gt/lt, then outside) in turn."""
-    rules = [{"name": f"{t} {k}", "device_type": t, "kind": k, "states": "ALERT,CRITICAL" if k == "state" else ""}
-             for t in DEVICE_TYPES for k in ("state", "silence")]
+    rules = [
+        {"name": f"{t} {k}", "device_type": t, "kind": k, "states": "ALERT,CRITICAL" if k == "state" else ""}
+        for t in DEVICE_TYPES
+        for k in ("state", "silence")
+    ]
     pairs = [(t, m) for t in DEVICE_TYPES.values() for m in t.metrics]
     round_ = 0
     while len(rules) < count:
@@ -39,9 +42,19 @@ def bench_rules(count: int) -> list[dict]:
             width = metric.high - metric.low
             high, low = metric.high + width * ALERT_EXCESS, metric.low - width * ALERT_EXCESS
             operator = "outside" if round_ else ("gt" if metric.bad_direction > 0 else "lt")
-            rules.append({"name": f"{kind.name} {metric.name} {operator} {round_}", "device_type": kind.name, "kind": "metric",
-                          "metric": metric.name, "operator": operator, "low": low, "high": high,
-                          "hysteresis": width * (ALERT_EXCESS - WARN_EXCESS), "for_s": 30.0})
+            rules.append(
+                {
+                    "name": f"{kind.name} {metric.name} {operator} {round_}",
+                    "device_type": kind.name,
+                    "kind": "metric",
+                    "metric": metric.name,
+                    "operator": operator,
+                    "low": low,
+                    "high": high,
+                    "hysteresis": width * (ALERT_EXCESS - WARN_EXCESS),
+                    "for_s": 30.0,
+                }
+            )
         round_ += 1
     return rules
 
@@ -97,8 +110,14 @@ def evaluation_benchmark(*, devices: int = 100_000, rules: int = 50, rounds: int
                     log(f"round {round_number + 1}/{rounds}: {evaluations} evaluations, {raised} alarms raised")
             RULES.loaded_at = float("-inf")
         return {
-            "devices": devices, "rules": rules, "rounds": rounds, "batch": batch, "evaluations": evaluations,
-            "alarms_raised": raised, "seconds": round(seconds, 2), "evaluations_per_s": round(evaluations / seconds),
+            "devices": devices,
+            "rules": rules,
+            "rounds": rounds,
+            "batch": batch,
+            "evaluations": evaluations,
+            "alarms_raised": raised,
+            "seconds": round(seconds, 2),
+            "evaluations_per_s": round(evaluations / seconds),
             "readings_per_s": round(devices * rounds / seconds),
         }
     finally:
@@ -124,4 +143,9 @@ def ingest_pairs(*, pairs: int = 3, messages: int = 20_000, devices: int = 100_0
             os.environ["ALARMS_ENABLED"] = previous
     off = statistics.median(r["off"]["msgs_per_s"] for r in runs)
     on = statistics.median(r["on"]["msgs_per_s"] for r in runs)
-    return {"pairs": runs, "median_off_msgs_per_s": off, "median_on_msgs_per_s": on, "on_to_off": round(on / off, 3) if off else None}
+    return {
+        "pairs": runs,
+        "median_off_msgs_per_s": off,
+        "median_on_msgs_per_s": on,
+        "on_to_off": round(on / off, 3) if off else None,
+    }

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from alarms import services
 from alarms.models import Alarm, AlarmRule
-from alarms.rules import BREACH, CLEAR, RuleCache, verdict
+from alarms.rules import BREACH, CLEAR, RuleCache, metric_verdict, verdict
 
 logger = logging.getLogger(__name__)
 RULES = RuleCache()
@@ -31,11 +31,10 @@ ORDER BY r, d
 ON CONFLICT (rule_id, device_id) DO NOTHING
 """
 
+# Every state of the batch's devices, locked in one order (no deadlock between consumers).
 LOCK_STATES = """
-SELECT s.id, s.rule_id, s.device_id, s.breach_since, s.last_ts, s.alarm_id
-FROM alarms_rulestate s JOIN unnest(%s::bigint[], %s::text[]) AS i(r, d) ON s.rule_id = i.r AND s.device_id = i.d
-ORDER BY s.rule_id, s.device_id
-FOR UPDATE OF s
+SELECT id, rule_id, device_id, breach_since, last_ts, alarm_id FROM alarms_rulestate
+WHERE device_id = ANY(%s) ORDER BY rule_id, device_id FOR UPDATE
 """
 
 
@@ -45,37 +44,52 @@ class Outcome:
     cleared: int = 0
     updated: int = 0
     evaluations: int = 0
-    alarms: list = field(default_factory=list)  # (action, alarm) for live events
+    alarms: list = field(default_factory=list)  # (alarm, action) for live events
 
 
-def _verdicts(readings, rules: RuleCache) -> tuple[dict, dict]:
-    """(rule_id, device_id) -> [(ts, verdict, value)] in time order, and each device's (site, type)."""
-    pairs: dict[tuple[int, str], list] = {}
-    devices: dict[str, tuple[str, str]] = {}
+@dataclass
+class Judged:
+    """A batch judged in memory: which (rule, device) pairs breach, and each device's readings in time order."""
+
+    breaching: set = field(default_factory=set)
+    readings: dict = field(default_factory=dict)  # device_id -> [ValidReading]
+    devices: dict = field(default_factory=dict)  # device_id -> (site_id, device_type)
+    evaluations: int = 0
+
+
+def _breaches(rule, reading, metrics: dict) -> bool:
+    if rule.kind == "state":
+        return reading.state in rule.states
+    value = metrics.get(rule.metric)
+    return isinstance(value, int | float) and not isinstance(value, bool) and metric_verdict(rule, value) == BREACH
+
+
+def _judge(readings, rules: RuleCache) -> Judged:
+    """The cheap pass over every (reading, rule): only breaches matter unless a pair already has state."""
+    judged = Judged()
     for reading in sorted(readings, key=lambda r: r.timestamp):
+        device_id = reading.device_id
+        judged.readings.setdefault(device_id, []).append(reading)
+        judged.devices[device_id] = (reading.site_id, reading.device_type)
+        metrics = reading.payload.get("metrics") or {}
         for rule in rules.rules_for(reading.device_type):
-            if not rule.applies(reading.site_id, reading.device_id):
+            judged.evaluations += 1
+            if rule.kind == "silence" or ((rule.site_id or rule.device_id) and not rule.applies(reading.site_id, device_id)):
                 continue
-            judged = verdict(rule, reading)
-            if judged is None:
-                continue
-            pairs.setdefault((rule.id, reading.device_id), []).append((reading.timestamp, *judged))
-            devices[reading.device_id] = (reading.site_id, reading.device_type)
-    return pairs, devices
+            if _breaches(rule, reading, metrics):
+                judged.breaching.add((rule.id, device_id))
+    return judged
 
 
-def evaluate_pairs(pairs: dict, devices: dict, rules: RuleCache, *, now: datetime | None = None) -> Outcome:
-    """Apply verdicts to the shared state of their (rule, device) pairs, in one transaction."""
-    outcome = Outcome(evaluations=sum(len(v) for v in pairs.values()))
-    if not pairs:
-        return outcome
-    keys = sorted(pairs)
-    breaching = [k for k in keys if any(v == BREACH for _ts, v, _x in pairs[k])]
+def evaluate_states(breaching, devices: dict, verdicts_for, rules: RuleCache, *, now: datetime | None = None) -> Outcome:
+    """Create state for new breaches, lock the devices' states, apply ``verdicts_for(rule, device_id)`` to each."""
+    outcome = Outcome()
+    keys = sorted(breaching)
     by_id = {rule.id: rule for group in rules.by_type.values() for rule in group}
     with transaction.atomic(), connection.cursor() as cursor:
-        if breaching:
-            cursor.execute(INSERT_STATES, [[k[0] for k in breaching], [k[1] for k in breaching]])
-        cursor.execute(LOCK_STATES, [[k[0] for k in keys], [k[1] for k in keys]])
+        if keys:
+            cursor.execute(INSERT_STATES, [[k[0] for k in keys], [k[1] for k in keys]])
+        cursor.execute(LOCK_STATES, [sorted(devices)])
         states = cursor.fetchall()
         if not states:
             return outcome
@@ -86,12 +100,29 @@ def evaluate_pairs(pairs: dict, devices: dict, rules: RuleCache, *, now: datetim
         for state_id, rule_id, device_id, breach_since, last_ts, alarm_id in states:
             rule = by_id.get(rule_id)
             if rule is None:
-                continue  # disabled since this batch was judged
+                continue  # disabled since: its open alarm stays until the rule is back or removed
             site_id, device_type = devices[device_id]
             work.pair(
-                rule, state_id, device_id, site_id, device_type, breach_since, last_ts, alarm_id, pairs[(rule_id, device_id)]
+                rule, state_id, device_id, site_id, device_type, breach_since, last_ts, alarm_id, verdicts_for(rule, device_id)
             )
         services.work_commit(work, outcome)
+    return outcome
+
+
+def evaluate_readings(readings, rules: RuleCache = None) -> Outcome:
+    rules = rules or RULES
+    judged = _judge(readings, rules)
+
+    def verdicts_for(rule, device_id):
+        out = []
+        for reading in judged.readings[device_id]:
+            found = verdict(rule, reading)
+            if found is not None:
+                out.append((reading.timestamp, *found))
+        return out
+
+    outcome = evaluate_states(judged.breaching, judged.devices, verdicts_for, rules)
+    outcome.evaluations = judged.evaluations
     return outcome
 
 
@@ -99,23 +130,25 @@ def evaluate_batch(result) -> Outcome | None:
     """The after-store hook: evaluate every rule on the readings of a stored batch."""
     if not settings.ALARMS_ENABLED or not getattr(result, "readings", None):
         return None
-    pairs, devices = _verdicts(result.readings, RULES)
-    return evaluate_pairs(pairs, devices, RULES)
+    return evaluate_readings(result.readings)
 
 
 def on_devices_offline(transitions) -> Outcome | None:
     """Liveness's "went silent" is the silence rules' alarm (called in the same transaction)."""
     if not settings.ALARMS_ENABLED:
         return None
-    pairs: dict = {}
-    devices: dict = {}
+    breaching, devices, since = set(), {}, {}
     for device in transitions.devices:
         for rule in RULES.rules_for(device["device_type"]):
             if rule.kind == AlarmRule.Kind.SILENCE and rule.applies(device["site_id"], device["device_id"]):
-                since = device["last_seen"] + timedelta(seconds=settings.DEVICE_OFFLINE_AFTER_S)
-                pairs[(rule.id, device["device_id"])] = [(since, BREACH, None)]
+                breaching.add((rule.id, device["device_id"]))
                 devices[device["device_id"]] = (device["site_id"], device["device_type"])
-    return evaluate_pairs(pairs, devices, RULES)
+                since[device["device_id"]] = device["last_seen"] + timedelta(seconds=settings.DEVICE_OFFLINE_AFTER_S)
+
+    def verdicts_for(rule, device_id):
+        return [(since[device_id], BREACH, None)] if (rule.id, device_id) in breaching else []
+
+    return evaluate_states(breaching, devices, verdicts_for, RULES) if breaching else None
 
 
 def register() -> None:
@@ -126,4 +159,4 @@ def register() -> None:
     register_on_offline(on_devices_offline)
 
 
-__all__ = ["CLEAR", "RULES", "evaluate_batch", "evaluate_pairs", "on_devices_offline", "register"]
+__all__ = ["CLEAR", "RULES", "evaluate_batch", "evaluate_readings", "on_devices_offline", "register"]

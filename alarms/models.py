@@ -79,6 +79,8 @@ class RuleState(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["rule", "device_id"], name="alarm_rule_state_unique")]
+        # Each batch locks the states of its devices.
+        indexes = [models.Index(fields=["device_id"], name="alarm_rule_state_device")]
 
     def __str__(self) -> str:
         return f"{self.rule_id}/{self.device_id}"

@@ -20,7 +20,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         log = lambda line: self.stderr.write(line)  # noqa: E731
-        figures = {"evaluation": evaluation_benchmark(devices=options["devices"], rules=options["rules"], rounds=options["rounds"], log=log)}
+        figures = {
+            "evaluation": evaluation_benchmark(
+                devices=options["devices"], rules=options["rules"], rounds=options["rounds"], log=log
+            )
+        }
         if options["ingest_pairs"]:
-            figures["ingest"] = ingest_pairs(pairs=options["ingest_pairs"], messages=options["messages"], devices=options["devices"], log=log)
+            figures["ingest"] = ingest_pairs(
+                pairs=options["ingest_pairs"], messages=options["messages"], devices=options["devices"], log=log
+            )
         self.stdout.write(json.dumps(figures) if options["json"] else json.dumps(figures, indent=2))
