@@ -17,11 +17,21 @@ from alarms.selectors import active_counts
 logger = logging.getLogger(__name__)
 
 
+def _families():
+    return (
+        GaugeMetricFamily("tier0_alarms_active", "Active alarms", labels=["severity", "site"]),
+        GaugeMetricFamily("tier0_alarm_outbox", "Notifications in the outbox by status", labels=["status"]),
+        CounterMetricFamily("tier0_alarm_deliveries", "Notification delivery attempts logged", labels=["ok"]),
+    )
+
+
 class AlarmCollector:
+    def describe(self):
+        # Without it prometheus_client calls collect() at registration: a query at import time.
+        return list(_families())
+
     def collect(self):
-        active = GaugeMetricFamily("tier0_alarms_active", "Active alarms", labels=["severity", "site"])
-        outbox = GaugeMetricFamily("tier0_alarm_outbox", "Notifications in the outbox by status", labels=["status"])
-        deliveries = CounterMetricFamily("tier0_alarm_deliveries", "Notification delivery attempts logged", labels=["ok"])
+        active, outbox, deliveries = _families()
         try:
             for row in active_counts():
                 active.add_metric([row["severity"], row["site_id"]], row["count"])
