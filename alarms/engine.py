@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
+from psycopg.errors import DeadlockDetected
 
 from alarms import services
 from alarms.models import Alarm, AlarmRule
@@ -109,6 +110,23 @@ def evaluate_states(breaching, devices: dict, verdicts_for, rules: RuleCache, *,
     return outcome
 
 
+def _retrying_deadlocks(evaluate, attempts: int = 3) -> Outcome:
+    """Run ``evaluate`` again when PostgreSQL broke a deadlock by aborting it.
+
+    Two consumers can each insert a state row the other's batch then locks; rows
+    are taken in one order, but the insert and the lock are two statements, so
+    the rare cycle is possible. Only outside a caller's transaction (the hook's case).
+    """
+    for attempt in range(attempts):
+        try:
+            return evaluate()
+        except OperationalError as exc:
+            if connection.in_atomic_block or not isinstance(exc.__cause__, DeadlockDetected) or attempt == attempts - 1:
+                raise
+            logger.info("alarm evaluation deadlock: retrying", extra={"attempt": attempt + 1})
+    raise AssertionError("unreachable")
+
+
 def evaluate_readings(readings, rules: RuleCache = None) -> Outcome:
     rules = rules or RULES
     judged = _judge(readings, rules)
@@ -121,7 +139,7 @@ def evaluate_readings(readings, rules: RuleCache = None) -> Outcome:
                 out.append((reading.timestamp, *found))
         return out
 
-    outcome = evaluate_states(judged.breaching, judged.devices, verdicts_for, rules)
+    outcome = _retrying_deadlocks(lambda: evaluate_states(judged.breaching, judged.devices, verdicts_for, rules))
     outcome.evaluations = judged.evaluations
     return outcome
 
