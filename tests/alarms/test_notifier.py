@@ -101,3 +101,13 @@ def test_a_notifier_killed_between_sending_and_recording_delivers_again_with_the
             second.wait(30)
         assert len(hook.requests) == 2 and len(hook.keys) == 1  # delivered twice, once per key
         assert Delivery.objects.count() == 1
+
+
+def test_a_receiver_secret_may_come_from_the_environment(monkeypatch):
+    from alarms.notifier import receiver_secret, signature
+
+    monkeypatch.setenv("TIER0_TEST_HOOK_SECRET", "from-env")
+    assert receiver_secret(Receiver(secret="env:TIER0_TEST_HOOK_SECRET")) == "from-env"
+    assert receiver_secret(Receiver(secret="plain")) == "plain"
+    # HMAC-SHA256("k", "{}"), as any receiver computes it.
+    assert signature("k", b"{}") == "sha256=add853b103fbcc936a194f9eb15e29c4ff08af6e47d5d1bca4f20218e31e4fff"
