@@ -1,5 +1,6 @@
 """Thin telemetry API views: validate the query, call a selector, answer."""
 
+import logging
 from functools import partial
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -24,6 +25,8 @@ from telemetry.drift import device_type_drift
 from tier0site.api import PAGINATION_PARAMS, BoundedPagination, PageSerializer, validated_input
 
 _validated = partial(validated_input, prefix="Invalid filter ")
+
+logger = logging.getLogger(__name__)
 
 
 class DeviceListApi(APIView):
@@ -126,5 +129,6 @@ class DeadLetterSummaryApi(APIView):
         try:
             broker = {"reachable": True, **broker_counters(timeout_s=2.0)}
         except (OSError, TimeoutError) as exc:
-            broker = {"reachable": False, "error": str(exc)[:200]}
+            logger.warning("broker counters unavailable", exc_info=True)
+            broker = {"reachable": False, "error": "the broker did not send its counters in time" if isinstance(exc, TimeoutError) else "the broker is not answering"}
         return Response({**selectors.dead_letter_summary(), "broker": broker})

@@ -96,15 +96,18 @@ def test_rabbitmq_consumer_stores_the_neighbours_and_dead_letters_the_message_th
     assert not UserSession.objects.filter(session_id="CRASH-030").exists()
 
 
-def test_a_huge_or_deeply_nested_payload_keeps_4_kib_its_size_and_hash_in_dead_letters(consumer_process):
+def test_a_huge_or_deeply_nested_payload_keeps_4_kib_its_size_and_hash_in_dead_letters(consumer_process, monkeypatch):
+    # The broker drops anything over 64 KiB before a consumer sees it; the consumer's own cap
+    # is set lower here so both payloads pass the broker and meet the consumer.
+    monkeypatch.setenv("TELEMETRY_MAX_PAYLOAD_BYTES", "16384")
     consumer_process()
     reading = _readings(1)[0]
-    body = json.dumps({**reading, "tags": {"junk": "x" * 200_000}})
+    body = json.dumps({**reading, "tags": {"junk": "x" * 30_000}})
     publisher = mqtt.make_client(f"pub-{uuid.uuid4().hex[:6]}")
     mqtt.connect(publisher)
     publisher.loop_start()
     assert publisher.publish(topic_for(reading), body, qos=1).wait_for_publish(5) is None
-    publisher.publish(topic_for(reading), b"[" * 200_000, qos=1).wait_for_publish(5)
+    publisher.publish(topic_for(reading), b"[" * 12_000, qos=1).wait_for_publish(5)
     publisher.disconnect()
     publisher.loop_stop()
 
@@ -113,5 +116,5 @@ def test_a_huge_or_deeply_nested_payload_keeps_4_kib_its_size_and_hash_in_dead_l
         assert time.monotonic() < deadline
         time.sleep(0.1)
     big, nested = sorted(DeadLetter.objects.all(), key=lambda d: -d.payload_size)
-    assert big.payload_size == len(body) and len(big.payload) == 4096 and "over the 65536-byte limit" in big.reason
-    assert nested.payload_size == 200_000 and len(nested.payload) == 4096
+    assert big.payload_size == len(body) and len(big.payload) == 4096 and "over the 16384-byte limit" in big.reason
+    assert nested.payload_size == 12_000 and len(nested.payload) == 4096
