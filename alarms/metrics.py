@@ -1,4 +1,4 @@
-"""Prometheus figures read from the database at scrape time (the web process's /metrics).
+"""Prometheus figures read from the database at scrape time (the web's /metrics, ``tier0site.metrics.SCRAPE_TIME``).
 
 ``tier0_alarms_active{severity,site}``, the outbox by status and the delivery
 log's attempts; the notifier's own process also counts its attempts
@@ -8,7 +8,6 @@ log's attempts; the notifier's own process also counts its attempts
 import logging
 
 from django.db.models import Count
-from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from alarms.models import Delivery, NotificationOutbox
@@ -50,6 +49,8 @@ _COLLECTOR = AlarmCollector()
 
 
 def register() -> None:
-    """Once per process (the URLconf imports it: only the web process serves these)."""
-    if _COLLECTOR not in REGISTRY._collector_to_names:  # noqa: SLF001 - prometheus_client has no public "is registered"
-        REGISTRY.register(_COLLECTOR)
+    """Once per process, into the web's scrape-time registry (the URLconf imports it)."""
+    from tier0site.metrics import SCRAPE_TIME
+
+    if _COLLECTOR not in SCRAPE_TIME._collector_to_names:  # noqa: SLF001 - prometheus_client has no public "is registered"
+        SCRAPE_TIME.register(_COLLECTOR)

@@ -99,8 +99,14 @@ def test_staff_silence_a_site_for_a_period_with_a_reason(api_client, staff_clien
     assert api_client.get("/api/silences").json()["results"][0]["reason"] == "turnaround"
 
 
-def test_prometheus_shows_active_alarms_per_severity_and_site(client, staff_user, site_outage):
+@pytest.mark.parametrize("multiprocess", [False, True], ids=["one-process", "web-workers"])
+def test_prometheus_shows_active_alarms_per_severity_and_site(
+    client, staff_user, site_outage, multiprocess, monkeypatch, tmp_path
+):
+    if multiprocess:  # as run_web serves it: the workers' shared folder
+        monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     client.force_login(staff_user)
     text = client.get("/metrics").content.decode()
     assert 'tier0_alarms_active{severity="major",site="WY-ALPHA"} 5.0' in text
     assert 'tier0_alarms_active{severity="critical",site="TX-EAGLE"} 1.0' in text
+    assert text.count("# TYPE tier0_alarms_active gauge") == 1
