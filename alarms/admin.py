@@ -1,6 +1,7 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from alarms.models import Alarm, AlarmRule, AlarmTransition, Delivery, NotificationOutbox, Receiver, Silence
+from alarms.services import AlarmError, alarm_acknowledge
 
 
 @admin.register(AlarmRule)
@@ -47,6 +48,18 @@ class AlarmAdmin(admin.ModelAdmin):
     search_fields = ("device_id", "rule__name")
     readonly_fields = [f.name for f in Alarm._meta.fields]
     inlines = [TransitionInline]
+    actions = ["acknowledge"]
+
+    @admin.action(description="Acknowledge the selected alarms")
+    def acknowledge(self, request, queryset):
+        done = 0
+        for alarm_id in queryset.filter(acknowledged=False).values_list("id", flat=True):
+            try:
+                alarm_acknowledge(alarm_id=alarm_id, user=request.user, comment="acknowledged in the admin")
+                done += 1
+            except AlarmError:
+                pass  # acknowledged meanwhile by someone else
+        self.message_user(request, f"{done} alarm(s) acknowledged.", messages.SUCCESS)
 
 
 @admin.register(Silence)

@@ -110,3 +110,15 @@ def test_prometheus_shows_active_alarms_per_severity_and_site(
     assert 'tier0_alarms_active{severity="major",site="WY-ALPHA"} 5.0' in text
     assert 'tier0_alarms_active{severity="critical",site="TX-EAGLE"} 1.0' in text
     assert text.count("# TYPE tier0_alarms_active gauge") == 1
+
+
+def test_staff_acknowledge_alarms_in_the_admin(client, site_outage):
+    from tests.factories import UserFactory
+
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    ids = list(Alarm.objects.filter(site_id="WY-ALPHA").values_list("id", flat=True))
+    response = client.post("/admin/alarms/alarm/", {"action": "acknowledge", "_selected_action": ids})
+    assert response.status_code == 302
+    assert Alarm.objects.filter(acknowledged=True, acknowledged_by=admin).count() == 5
+    assert client.get(f"/admin/alarms/alarm/{ids[0]}/change/").status_code == 200
