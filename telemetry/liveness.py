@@ -8,6 +8,7 @@ recorded once, by ``devices_mark_offline`` setting ``offline_since``, which the
 device speaks again. Alarm rules on silence build on this one function.
 """
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -16,6 +17,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from telemetry.services import device_cache_bump
+
+logger = logging.getLogger(__name__)
 
 MARK_OFFLINE = """
 UPDATE telemetry_device_state SET offline_since = last_seen + %s
@@ -53,6 +56,16 @@ class OfflineTransitions:
     sites: list[str] = field(default_factory=list)
 
 
+# Called with each round's transitions inside its transaction (alarm rules on silence):
+# what they write commits with the offline marks, or not at all.
+_ON_OFFLINE: list = []
+
+
+def register_on_offline(fn) -> None:
+    if fn not in _ON_OFFLINE:
+        _ON_OFFLINE.append(fn)
+
+
 @transaction.atomic
 def devices_mark_offline(*, now: datetime | None = None) -> OfflineTransitions:
     """Record each device that went silent, once, and return the transitions."""
@@ -69,7 +82,15 @@ def devices_mark_offline(*, now: datetime | None = None) -> OfflineTransitions:
         # Cached device pages and site counts carry the online state: refresh them.
         device_cache_bump(groups={(d["site_id"], d["device_type"]) for d in devices})
     devices.sort(key=lambda d: d["device_id"])
-    return OfflineTransitions(devices=devices, sites=sites)
+    transitions = OfflineTransitions(devices=devices, sites=sites)
+    if devices:
+        for fn in _ON_OFFLINE:
+            try:
+                with transaction.atomic():  # a savepoint: a failing hook never blocks liveness
+                    fn(transitions)
+            except Exception:  # noqa: BLE001
+                logger.exception("offline hook failed", extra={"hook": getattr(fn, "__qualname__", repr(fn))})
+    return transitions
 
 
 def liveness_event(transitions: OfflineTransitions, *, limit: int = 50) -> dict:

@@ -88,6 +88,8 @@ class IngestResult:
     groups: set = field(default_factory=set)
     # The newest WARN/ALERT reading per device in the batch.
     alerts: dict = field(default_factory=dict)
+    # Every reading stored or already stored (ValidReading), for after-store hooks (alarm rules).
+    readings: list = field(default_factory=list)
 
 
 def _copy_escape(raw: bytes) -> bytes:
@@ -175,6 +177,7 @@ def readings_store(*, valid: list[tuple[RawMessage, ValidReading]], rejected: li
             DeadLetter.objects.bulk_create(dead)
     result.dead_lettered = len(dead)
     result.duplicates = len(accepted) - result.stored
+    result.readings = [reading for _message, reading in accepted]
     for _message, reading in accepted:
         result.groups.add((reading.site_id, reading.device_type))
         if reading.state in NOTABLE_STATES:

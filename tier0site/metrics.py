@@ -11,6 +11,11 @@ import hmac
 from django.conf import settings
 from django.http import HttpResponse
 from django_prometheus.exports import ExportToDjangoView
+from prometheus_client import CollectorRegistry, generate_latest
+
+# Figures read from the database at each scrape (active alarms): one copy per scrape,
+# whichever web worker answers, so they stay out of the per-process (multiprocess) registry.
+SCRAPE_TIME = CollectorRegistry(auto_describe=True)
 
 
 def _scrape_token_ok(request) -> bool:
@@ -23,7 +28,9 @@ def _scrape_token_ok(request) -> bool:
 def metrics(request):
     user = getattr(request, "user", None)
     if _scrape_token_ok(request) or (user is not None and user.is_authenticated and user.is_staff):
-        return ExportToDjangoView(request)
+        response = ExportToDjangoView(request)
+        response.content = response.content + generate_latest(SCRAPE_TIME)
+        return response
     response = HttpResponse("Metrics need a scrape token or a staff login.\n", status=401, content_type="text/plain")
     response["WWW-Authenticate"] = 'Bearer realm="metrics"'
     return response

@@ -22,6 +22,7 @@ api_patterns = [
     path("", include("imaging.api.urls")),
     path("", include("failover.api.urls")),
     path("", include("dashboard.api.urls")),
+    path("", include("alarms.api.urls")),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     # Signed-in users only (anonymous: to the login page); the split view serves its
     # start-up script as a file, so the Content-Security-Policy needs no inline script.

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "failover",
     "dashboard",
     "accounts",
+    "alarms",
     "devtools",
 ]
 
@@ -180,6 +181,15 @@ DEVICE_REPORT_INTERVAL_S = env.float("DEVICE_REPORT_INTERVAL_S", 600.0)
 DEVICE_OFFLINE_AFTER_S = env.float("DEVICE_OFFLINE_AFTER_S", 3 * DEVICE_REPORT_INTERVAL_S)
 # How often monitor_devices looks for devices that fell silent and rolls readings up.
 DEVICE_MONITOR_INTERVAL_S = env.float("DEVICE_MONITOR_INTERVAL_S", 5.0)
+
+# Alarms (README "Alarms"): rules are evaluated on each stored telemetry batch; the
+# notifier (run_notifier) sends the outbox with retries and backoff.
+ALARMS_ENABLED = env.bool("ALARMS_ENABLED", True)
+NOTIFIER_INTERVAL_S = env.float("NOTIFIER_INTERVAL_S", 1.0)
+NOTIFIER_MAX_ATTEMPTS = env.int("NOTIFIER_MAX_ATTEMPTS", 10)
+NOTIFIER_BACKOFF_FIRST_S = env.float("NOTIFIER_BACKOFF_FIRST_S", 1.0)
+NOTIFIER_BACKOFF_CAP_S = env.float("NOTIFIER_BACKOFF_CAP_S", 300.0)
+NOTIFIER_TIMEOUT_S = env.float("NOTIFIER_TIMEOUT_S", 5.0)
 # Every ROLLUP_INTERVAL_S the monitor rolls what arrived since its last round into
 # per-minute and hourly rollups; after a restart it starts ROLLUP_LOOKBACK_S back.
 ROLLUP_LOOKBACK_S = env.float("ROLLUP_LOOKBACK_S", 180.0)

@@ -1,0 +1,151 @@
+"""Alarm benchmarks: rule evaluations per second, and ingest with the rules on against off.
+
+``evaluation_benchmark``: a fleet of ``devices`` reporting in rotation, ``rules``
+rules over the four types, each batch evaluated as the consumer's hook does it
+(verdicts, the shared state read and locked, alarms and outbox written), in a
+database of its own. ``ingest_pairs``: ``bench_ingest``'s run (the real
+consumer process) with ``ALARMS_ENABLED`` off and on, alternately, ``pairs`` times.
+"""
+
+import json
+import os
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+from django.conf import settings
+from django.db import connections
+
+from alarms.defaults import ALERT_EXCESS, WARN_EXCESS
+from alarms.engine import RULES, evaluate_batch
+from alarms.models import AlarmRule
+from telemetry.bench import BenchDatabase, ingest_benchmark
+from telemetry.device_types import DEVICE_TYPES
+from telemetry.services import RawMessage, reading_parse
+from telemetry.simulator import Fleet
+
+
+def bench_rules(count: int) -> list[dict]:
+    """``count`` rules: a state and a silence rule per type, then metric rules (gt/lt, then outside) in turn."""
+    rules = [
+        {"name": f"{t} {k}", "device_type": t, "kind": k, "states": "ALERT,CRITICAL" if k == "state" else ""}
+        for t in DEVICE_TYPES
+        for k in ("state", "silence")
+    ]
+    pairs = [(t, m) for t in DEVICE_TYPES.values() for m in t.metrics]
+    round_ = 0
+    while len(rules) < count:
+        for kind, metric in pairs:
+            if len(rules) >= count:
+                break
+            width = metric.high - metric.low
+            high, low = metric.high + width * ALERT_EXCESS, metric.low - width * ALERT_EXCESS
+            operator = "outside" if round_ else ("gt" if metric.bad_direction > 0 else "lt")
+            rules.append(
+                {
+                    "name": f"{kind.name} {metric.name} {operator} {round_}",
+                    "device_type": kind.name,
+                    "kind": "metric",
+                    "metric": metric.name,
+                    "operator": operator,
+                    "low": low,
+                    "high": high,
+                    "hysteresis": width * (ALERT_EXCESS - WARN_EXCESS),
+                    "for_s": 30.0,
+                }
+            )
+        round_ += 1
+    return rules
+
+
+def _readings(fleet: Fleet, at: datetime) -> list:
+    out = []
+    for device in fleet.devices:
+        payload = fleet.reading(device, at)
+        topic = f"{settings.MQTT_TOPIC_PREFIX}/{device.site_id}/{device.kind.name}/{device.device_id}"
+        out.append(reading_parse(RawMessage(topic, json.dumps(payload).encode())))
+    return out
+
+
+class _UsingDatabase:
+    """Point this process's default connection at another database for a while."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __enter__(self):
+        connection = connections["default"]
+        connection.close()
+        self.previous = connection.settings_dict["NAME"]
+        connection.settings_dict["NAME"] = self.name
+
+    def __exit__(self, *exc):
+        connection = connections["default"]
+        connection.close()
+        connection.settings_dict["NAME"] = self.previous
+
+
+def evaluation_benchmark(*, devices: int = 100_000, rules: int = 50, rounds: int = 2, batch: int = 500, log=None) -> dict:
+    database = BenchDatabase()
+    database.create()
+    try:
+        with _UsingDatabase(database.name):
+            AlarmRule.objects.all().delete()
+            AlarmRule.objects.bulk_create(AlarmRule(**{"severity": "major", **r}) for r in bench_rules(rules))
+            RULES.reload()
+            fleet = Fleet(devices=devices, seed=5, fault_rate=0.01)
+            base = datetime.now(UTC) - timedelta(hours=1)
+            evaluations = raised = 0
+            seconds = 0.0
+            for round_number in range(rounds):
+                readings = _readings(fleet, base + timedelta(seconds=60 * round_number))
+                started = time.perf_counter()
+                for offset in range(0, len(readings), batch):
+                    outcome = evaluate_batch(SimpleNamespace(readings=readings[offset : offset + batch]))
+                    evaluations += outcome.evaluations
+                    raised += outcome.raised
+                seconds += time.perf_counter() - started
+                if log:
+                    log(f"round {round_number + 1}/{rounds}: {evaluations} evaluations, {raised} alarms raised")
+            RULES.loaded_at = float("-inf")
+        return {
+            "devices": devices,
+            "rules": rules,
+            "rounds": rounds,
+            "batch": batch,
+            "evaluations": evaluations,
+            "alarms_raised": raised,
+            "seconds": round(seconds, 2),
+            "evaluations_per_s": round(evaluations / seconds),
+            "readings_per_s": round(devices * rounds / seconds),
+        }
+    finally:
+        database.drop()
+
+
+def ingest_pairs(*, pairs: int = 3, messages: int = 20_000, devices: int = 100_000, log=None) -> dict:
+    """bench_ingest's figures with the default rules off, then on, ``pairs`` times; medians and their ratio."""
+    runs = []
+    previous = os.environ.get("ALARMS_ENABLED")
+    try:
+        for _ in range(pairs):
+            pair = {}
+            for label, flag in (("off", "0"), ("on", "1")):
+                os.environ["ALARMS_ENABLED"] = flag  # the consumer process inherits it
+                figures = ingest_benchmark(messages=messages, devices=devices, log=log)
+                pair[label] = {k: figures[k] for k in ("msgs_per_s", "p50_ms", "p99_ms", "lost", "drain_msgs_per_s")}
+            runs.append(pair)
+    finally:
+        if previous is None:
+            os.environ.pop("ALARMS_ENABLED", None)
+        else:
+            os.environ["ALARMS_ENABLED"] = previous
+    off = statistics.median(r["off"]["msgs_per_s"] for r in runs)
+    on = statistics.median(r["on"]["msgs_per_s"] for r in runs)
+    return {
+        "pairs": runs,
+        "median_off_msgs_per_s": off,
+        "median_on_msgs_per_s": on,
+        "on_to_off": round(on / off, 3) if off else None,
+    }

@@ -1,0 +1,116 @@
+"""Alarms from real MQTT traffic: the project's Mosquitto, the ingest worker in a thread, PostgreSQL.
+
+The worker runs the after-store hook that evaluates the rules on each stored
+batch; these tests only publish and wait on what lands in the database.
+"""
+
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from alarms.models import Alarm, AlarmTransition
+from telemetry.consumer import mqtt_ingest_worker
+from telemetry.models import DeviceState, TelemetryReading
+from tests.alarms.conftest import exhaust_rule, turbine_message
+from tests.support.mqtt import publish
+from tests.support.waiting import wait_until
+from tests.telemetry.conftest import topic_prefix  # noqa: F401 - a fixture
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+@pytest.fixture
+def consumers(mosquitto, topic_prefix):  # noqa: F811
+    """Start ingest workers in threads (each its own database connection); stopped at the end."""
+    started = []
+
+    def start(**options):
+        worker = mqtt_ingest_worker(client_id=f"alarms-{uuid.uuid4().hex[:8]}", **options)
+        thread = threading.Thread(target=worker.run, daemon=True)
+        thread.start()
+        wait_until(worker.transport.connected.is_set, 10)
+        started.append((worker, thread))
+        return worker
+
+    yield start
+    for worker, thread in started:
+        worker.shutdown.set()
+        thread.join(30)
+
+
+@pytest.fixture
+def consumer(consumers):
+    return consumers(batch_size=50)
+
+
+def stored(count: int):
+    return lambda: TelemetryReading.objects.count() >= count
+
+
+def test_a_breach_held_for_the_duration_raises_one_alarm_not_one_per_message(consumer, rules):
+    exhaust_rule(rules)  # > 560 for 10 s
+    publish([turbine_message(s, 570 + s) for s in range(0, 8)])  # 7 s of breach: not yet
+    wait_until(stored(8))
+    assert not Alarm.objects.exists()
+    publish([turbine_message(s, 570 + s) for s in range(8, 20)])
+    wait_until(lambda: Alarm.objects.filter(count=10).exists())
+    alarm = Alarm.objects.get()
+    assert alarm.active and alarm.last_value == 589.0
+    assert list(alarm.transitions.values_list("action", flat=True)) == ["raised"]
+
+
+def test_a_value_oscillating_on_the_limit_does_not_flap(consumer, rules):
+    exhaust_rule(rules, for_s=0)
+    publish([turbine_message(s, 562 if s % 2 else 556) for s in range(30)])
+    wait_until(stored(30))
+    wait_until(lambda: Alarm.objects.filter(count=15).exists())
+    assert AlarmTransition.objects.count() == 1
+    publish([turbine_message(40, 540)])
+    wait_until(lambda: Alarm.objects.filter(active=False).exists())
+    assert list(AlarmTransition.objects.values_list("action", flat=True)) == ["raised", "cleared"]
+
+
+def test_a_device_going_silent_raises_a_silence_alarm_that_clears_when_it_reports(consumer, rules, settings):
+    settings.DEVICE_OFFLINE_AFTER_S = 60
+    rules(kind="silence", severity="warning")
+    publish([turbine_message(0, 530)])
+    wait_until(stored(1))
+    DeviceState.objects.update(last_seen=timezone.now() - timedelta(seconds=120))
+    call_command("monitor_devices", "--once")  # the liveness round: "went silent"
+    alarm = Alarm.objects.get()
+    assert alarm.active and alarm.severity == "warning"
+    publish([turbine_message(5, 530)])
+    wait_until(lambda: not Alarm.objects.get().active)
+    assert list(AlarmTransition.objects.values_list("action", flat=True)) == ["raised", "cleared"]
+
+
+def test_acknowledgement_and_clearing_are_recorded_with_user_and_time(consumer, rules, staff_client, staff_user):
+    exhaust_rule(rules, for_s=0)
+    publish([turbine_message(0, 600)])
+    alarm = wait_until(lambda: Alarm.objects.first())
+    response = staff_client.post(f"/api/alarms/{alarm.pk}/ack", {"comment": "crew on the way"}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "active_ack"
+    publish([turbine_message(5, 500)])
+    wait_until(lambda: not Alarm.objects.get().active)
+    history = list(AlarmTransition.objects.values_list("action", "user__username", "comment"))
+    assert history == [("raised", None, ""), ("acknowledged", staff_user.username, "crew on the way"), ("cleared", None, "")]
+    assert all(t.at is not None for t in AlarmTransition.objects.all())
+    assert Alarm.objects.get().status == "cleared_ack"
+
+
+def test_competing_consumers_share_one_devices_for_timer(consumers, rules):
+    exhaust_rule(rules)  # > 560 for 10 s
+    first, second = consumers(shared=True, batch_size=1), consumers(shared=True, batch_size=1)
+    publish([turbine_message(s, 570) for s in range(0, 30)])
+    wait_until(stored(30))
+    wait_until(lambda: first.totals.batches + second.totals.batches >= 30)  # every batch evaluated
+    assert first.totals.batches and second.totals.batches  # both consumers took part
+    # One timer in PostgreSQL: one alarm, raised once (a reading that overtook an older one on the other
+    # consumer makes the older one stale, so the count may be below 20, never a second alarm).
+    alarm = wait_until(lambda: Alarm.objects.first())
+    assert Alarm.objects.count() == 1 and alarm.active and AlarmTransition.objects.count() == 1
