@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from telemetry.broker import MosquittoProcess
+from devtools.broker import MosquittoProcess
 from tests.factories import UserFactory
 
 

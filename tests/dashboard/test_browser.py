@@ -25,8 +25,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from telemetry.publisher import fleet_publish
-from telemetry.simulator import Fleet
+from devtools.device_publisher import fleet_publish
+from devtools.device_simulator import Fleet
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]

@@ -8,7 +8,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from django.core.management import call_command
 
-from telemetry.broker import MosquittoProcess, render_config
+from devtools.broker import MosquittoProcess, render_config
 from telemetry.broker_auth import credentials_read, reload_broker
 
 PREFIX = "og/field"

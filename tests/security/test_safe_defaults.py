@@ -9,8 +9,8 @@ from html.parser import HTMLParser
 import pytest
 from django.utils import timezone
 
+from devtools.broker import free_port
 from imaging.models import ImageRecord
-from telemetry.broker import free_port
 from tests.dashboard.conftest import session_cookie_for
 from tests.factories import UserFactory
 from tests.security.conftest import METRICS_TOKEN, REPO

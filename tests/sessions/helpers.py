@@ -13,9 +13,9 @@ import pika
 from django.conf import settings
 from django.db import connection
 
+from devtools.amqp_publisher import ConfirmedPublisher, Outgoing
 from sessions_app import amqp
 from sessions_app.consumer import session_worker
-from sessions_app.publisher import ConfirmedPublisher, Outgoing
 from tier0site.workers import BatchWorker
 
 BASE_DIR = Path(settings.BASE_DIR)

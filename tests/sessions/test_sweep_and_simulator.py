@@ -7,9 +7,9 @@ import pytest
 from django.utils import timezone
 from django_redis import get_redis_connection
 
+from devtools.user_simulator import Population, message_stream
 from sessions_app.models import UserSession
 from sessions_app.services import sessions_mark_idle
-from sessions_app.simulator import Population, message_stream
 from sessions_app.sweeper import Sweeper
 from sessions_app.validation import SessionEvent, Snapshot, message_parse
 from tier0site.workers import worker_heartbeats

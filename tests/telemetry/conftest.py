@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from telemetry.simulator import Fleet
+from devtools.device_simulator import Fleet
 
 REPO = Path(settings.BASE_DIR)
 

@@ -16,10 +16,10 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import channel_layers, get_channel_layer
 
+from devtools.device_publisher import fleet_publish
+from devtools.device_simulator import Fleet
 from telemetry.consumer import mqtt_ingest_worker
 from telemetry.models import DeadLetter, DeviceState, TelemetryReading
-from telemetry.publisher import fleet_publish
-from telemetry.simulator import Fleet
 from tests.telemetry.conftest import reading_payload, recent, topic_for
 from tier0site.workers import BatchWorker, worker_heartbeats
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from telemetry.broker import render_config
+from devtools.broker import render_config
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from telemetry.bench import ingest_benchmark
+from devtools.ingest_bench import ingest_benchmark
 
 
 class Command(BaseCommand):

@@ -20,9 +20,9 @@ import psutil
 import psycopg
 from django.conf import settings
 
-from telemetry.broker import MosquittoProcess
-from telemetry.publisher import fleet_publish
-from telemetry.simulator import Fleet
+from devtools.broker import MosquittoProcess
+from devtools.device_publisher import fleet_publish
+from devtools.device_simulator import Fleet
 
 REPO = Path(settings.BASE_DIR)
 

@@ -9,7 +9,7 @@ in the same run, on a trivial authenticated DRF view (``/api/auth/whoami``: the
 framework's own ceiling on this machine):
 
 - closed loop: wrk (C) with 32 connections, as fast as the server answers;
-- open loop: a fixed offered rate (500/s by default) from ``telemetry.loadgen``,
+- open loop: a fixed offered rate (500/s by default) from ``devtools.loadgen``,
   latency counted from each request's due time (wrk2 is not packaged here).
 
 The open loop runs at each of ``rates`` (100/s, below saturation, and the 500/s
@@ -26,11 +26,11 @@ from urllib.parse import urlencode
 
 from django.core.management.base import CommandError
 
-from telemetry.bench import REPO, BenchDatabase
-from telemetry.broker import free_port, wait_for_port
+from devtools.broker import free_port, wait_for_port
+from devtools.device_simulator import Fleet
+from devtools.ingest_bench import REPO, BenchDatabase
+from devtools.loadgen import open_loop
 from telemetry.device_types import DEVICE_TYPES, SITES
-from telemetry.loadgen import open_loop
-from telemetry.simulator import Fleet
 from tier0site.webserver import web_command, web_workers
 
 WHOAMI = "/api/auth/whoami"

@@ -29,9 +29,9 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 from django_redis import get_redis_connection
 
+from devtools.amqp_publisher import ConfirmedPublisher, Outgoing
 from sessions_app import amqp
 from sessions_app.models import UserSession
-from sessions_app.publisher import ConfirmedPublisher, Outgoing
 from sessions_app.services import sessions_delete
 
 REGIONS = ["US-WEST", "US-EAST", "EU-WEST", "APAC"]

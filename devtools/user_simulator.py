@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from devtools.amqp_publisher import Outgoing
 from sessions_app.amqp import EVENT_TYPE, SNAPSHOT_TYPE
-from sessions_app.publisher import Outgoing
 
 # The seed's regions (NA, EU, APAC) in the sample's US-WEST / US-EAST style, with their sites.
 REGION_SITES = {
