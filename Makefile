@@ -20,7 +20,7 @@ run: bootstrap
 	@echo ""
 	@echo "  Dashboard:  http://127.0.0.1:$(WEB_PORT)/"
 	@echo "  API:        http://127.0.0.1:$(WEB_PORT)/api/  (lists every endpoint; docs: /api/docs, schema: /api/schema)"
-	@echo "              token: $(PY) manage.py drf_create_token NAME, then send 'Authorization: Token <key>'"
+	@echo "              token: POST /api/auth/login with your username and password (README: API tokens)"
 	@echo "  Admin:      http://127.0.0.1:$(WEB_PORT)/admin/"
 	@echo "  Metrics:    http://127.0.0.1:$(WEB_PORT)/metrics  (staff login, or Bearer $$METRICS_TOKEN)"
 	@echo "  No user is built in: create one with  $(PY) manage.py create_sre_user NAME"

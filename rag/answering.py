@@ -2,7 +2,8 @@
 
 Types: ``logs`` (exact SQL aggregates), ``documents`` (report passages),
 ``images`` (the imaging app's records), ``safety`` (documents plus images) and
-``none`` (no source has the evidence to answer; see ``rag.routing``).
+``telemetry`` (the fleet's liveness and states) and ``none`` (no source has the evidence to answer; see
+``rag.routing``).
 The offline answer is extractive: it quotes the sentence or table row that
 holds the figure asked for, with its page. When Cohere is configured it
 rewrites the answer from the same sources; on any failure the offline answer
@@ -21,8 +22,9 @@ from logs.questions import answer_log_question
 from rag.pdfparse import row_value
 from rag.providers import ProviderUnavailable, configured_provider
 from rag.retrieval import question_years, retrieve, unmatched_words
-from rag.routing import decide, document_evidence, image_evidence, log_evidence
+from rag.routing import Evidence, decide, document_evidence, image_evidence, log_evidence, telemetry_evidence
 from rag.scoring import FIGURE_RE, is_quantitative, rank_units
+from telemetry.selectors import site_summary
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +49,15 @@ class Routed:
 
 def route(question: str) -> Routed:
     """Ask every source for its evidence (see ``rag.routing``) and pick the answer type."""
+    others = [log_evidence(question), image_evidence(question), telemetry_evidence(question)]
+    logs, images, telemetry = others
+    if logs.score == 1.0 or telemetry.score == 1.0 or (images.score == 1.0 and images.shaped):
+        # Documents cannot beat full evidence (ties go to the source whose own data is asked about): skip them.
+        skipped = Evidence("documents", 0.0, missing=list(logs.missing))
+        return Routed(decide([skipped, *others]), [skipped, *others], [], [])
     hits = retrieve(question)
     ranked = rank_units(question, hits) if hits else []
-    evidence = [document_evidence(question, ranked), log_evidence(question), image_evidence(question)]
+    evidence = [document_evidence(question, ranked), *others]
     return Routed(decide(evidence), evidence, hits, ranked)
 
 
@@ -77,6 +85,8 @@ def answer_question(question: str, *, provider=None, use_configured: bool = True
         result = answer_log_question(question)
     elif kind == "images":
         result = _image_answer(question)
+    elif kind == "telemetry":
+        result = _telemetry_answer(question)
     elif kind == "none":
         result = _no_answer(routed.evidence)
     else:
@@ -122,13 +132,38 @@ def _image_answer(question: str) -> dict:
     }
 
 
+def _telemetry_answer(question: str) -> dict:
+    """Fleet liveness and states from the telemetry app's per-site summary (a named site narrows it)."""
+    sites = site_summary()
+    named = [s for s in sites if s["site_id"].lower() in question.lower()]
+    rows = named or sites
+    total = sum(s["devices"] for s in rows)
+    online = sum(s["online"] for s in rows)
+    where = ", ".join(s["site_id"] for s in named) if named else f"all {len(sites)} sites"
+    if not total:
+        answer = f"No device has reported yet at {where} (start the simulator or point devices at the MQTT broker)."
+    else:
+        states = {state: sum(s.get(state, 0) for s in rows) for state in ("ok", "warn", "alert")}
+        answer = (
+            f"{where}: {online:,} of {total:,} devices online now ({total - online:,} offline); by last state: "
+            + ", ".join(f"{n:,} {state.upper()}" for state, n in states.items())
+            + "."
+        )
+    return {
+        "answer": answer,
+        "sources": [{"telemetry": "site summary", "sites": [s["site_id"] for s in rows]}],
+        "data": {"sites": rows},
+    }
+
+
 def _no_answer(evidence: list) -> dict:
     """``type: "none"``: say what the data does not cover, with no sources."""
     missing = sorted({word for e in evidence for word in e.missing if all(word in other.missing for other in evidence)})
     gap = f" (none of them mentions: {', '.join(missing)})" if missing else " (its words appear only in passing)"
     return {
         "answer": (
-            "I don't know: nothing in the indexed documents, the access logs or the site images answers this question"
+            "I don't know: nothing in the indexed documents, the access logs, the site images or the device telemetry"
+            " answers this question"
             f"{gap}. Ask about the content of an ingested document, the logs (top client IPs, error rates, response"
             " times, busiest paths) or the site images (workers, protective equipment, sites)."
         ),
@@ -215,6 +250,8 @@ def _provider_documents(result: dict) -> list[dict]:
             data = {"title": source["document"], "page": str(source["page"]), "snippet": source["snippet"]}
         elif "query" in source:
             data = {"title": "SQL aggregate", "query": source["query"], "result": json.dumps(result.get("data", {}))[:4000]}
+        elif "telemetry" in source:
+            data = {"title": "device telemetry", "summary": json.dumps(result.get("data", {}))[:4000]}
         else:
             data = {"title": "image record", "record": json.dumps(source.get("image", source))[:2000]}
         documents.append({"id": f"source-{i}", "data": data})

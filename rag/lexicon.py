@@ -110,7 +110,8 @@ def refresh() -> tuple[int, int]:
         cursor.execute("SELECT word, ndoc FROM ts_stat('SELECT search FROM rag_passage')")
         rows = cursor.fetchall()
         names = _document_names(cursor)
-    passages = max(key[0], 1)
+        cursor.execute("SELECT count(*) FROM rag_passage")
+        passages = max(cursor.fetchone()[0], 1)
     table = {word: math.log((passages + 1) / (ndoc + 0.5)) for word, ndoc in rows}
     dominant = frozenset(word for words in names.values() for word in words if not YEAR_RE.match(word))
     with _lock:
@@ -149,7 +150,10 @@ def rarest_idf() -> float:
 
 
 def corpus_key() -> tuple[int, int]:
-    """Changes whenever passages are added or removed (cache key for derived tables)."""
+    """Changes whenever passages are added or removed (cache key for derived tables).
+
+    Passages are only written with their document, in one transaction, so the small document table tells.
+    """
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*), coalesce(max(id), 0) FROM rag_passage")
+        cursor.execute("SELECT count(*), coalesce(max(id), 0) FROM rag_document")
         return cursor.fetchone()

@@ -36,6 +36,7 @@ from rag.models import Passage
 
 logger = logging.getLogger(__name__)
 
+CANDIDATES = 50  # passages whose sentences and rows are reranked (each ranking contributes its top ``limit``)
 RRF_K = 20  # reciprocal-rank fusion: a passage at position p of a ranking adds 1 / (RRF_K + p)
 SYNONYM_WEIGHT = 0.6  # a synonym counts for this share of a question term's idf
 RANK_LENGTH_NORMALISATION = 1  # ts_rank_cd: divide by 1 + log(passage length)
@@ -216,7 +217,7 @@ def retrieve(question: str, *, limit: int = 50, query_vector: list[float] | None
     fused: dict[int, float] = {}
     _fuse(fused, _fts(lexemes, limit))
     weights: dict[str, float] = {}
-    for term, syns in _groups(question):
+    for term, syns in question_groups(question):
         weights[term] = idf.get(term, UNSEEN_IDF)
         for syn in syns:
             weights.setdefault(syn, SYNONYM_WEIGHT * idf.get(syn, UNSEEN_IDF))
@@ -225,7 +226,7 @@ def retrieve(question: str, *, limit: int = 50, query_vector: list[float] | None
         _fuse(fused, _vector_ranking(query_vector, limit))
     if not fused:
         return []
-    fused = dict(sorted(fused.items(), key=lambda kv: -kv[1])[: limit + limit // 2])
+    fused = dict(sorted(fused.items(), key=lambda kv: -kv[1])[:CANDIDATES])
     best = max(fused.values())
     rows = Passage.objects.filter(id__in=list(fused)).values_list(
         "id", "document__title", "page", "heading", "text", "document_id"
@@ -255,7 +256,7 @@ def unmatched_words(question: str) -> list[str]:
     return out
 
 
-def _groups(question: str) -> list[tuple[str, set[str]]]:
+def question_groups(question: str) -> list[tuple[str, set[str]]]:
     """Each direct question term with the synonyms that may stand in for it."""
     out: list[tuple[str, set[str]]] = []
     for term in terms(question):

@@ -1,6 +1,6 @@
 """Route a question by what each source can answer, or abstain.
 
-Every source reports its evidence as one number in 0..1: the share of the
+Every source (documents, logs, images, telemetry) reports its evidence as one number in 0..1: the share of the
 question's topic words it holds, each word weighted by how rare it is in the
 indexed documents (a word nothing holds weighs as the rarest). Documents report
 their best sentence or table row; logs and images report how much of the
@@ -18,7 +18,7 @@ from django.db import connection
 
 from logs.questions import LOG_VOCABULARY, log_question_shape
 from rag.lexicon import idf_table, rarest_idf, terms
-from rag.retrieval import _groups
+from rag.retrieval import question_groups
 from rag.scoring import ScoredUnit, unquoted
 
 ABSTAIN_BELOW = 0.55  # no source holds at least this share of the question: answer "none"
@@ -39,6 +39,15 @@ IMAGE_VOCABULARY = (
     "compliance compliant non-compliant safety site sites turbine turbines rotor rotors electrical thermal engine engines "
     "oil gas rig field"
 )
+# What the telemetry tables describe: the fleet's devices, their liveness, state and readings.
+TELEMETRY_VOCABULARY = (
+    "device devices fleet online offline silent reporting connected concurrent live liveness telemetry reading readings "
+    "metric metrics sensor sensors state states status ok warn warning alert alarm critical unknown healthy "
+    "rpm temperature pressure vibration voltage current frequency flow"
+)
+TELEMETRY_SHAPE_RE = re.compile(
+    r"\b(?:online|offline|silent|concurrent)\b|\bdevices? (?:are|is|were|in|at|per|by)\b|\bin (?:warn|alert|critical)\b", re.I
+)
 IMAGE_SHAPE_RE = re.compile(
     r"\b(?:without|wearing|no)\s+(?:a\s+|any\s+)?(?:hard\s*)?(?:hats?|helmets?|vests?)\b|\b[A-Z]{2}-[A-Z]{3,}\b"
     r"|\bsites?\s+(?:that|where|with)\b|\b(?:images?|photos?|pictures?)\s+(?:of|showing|with|that|where)\b"
@@ -58,7 +67,7 @@ def _weights(question: str) -> list[tuple[str, set[str], float]]:
     """(term, synonyms, weight) for the question's topic words; numbers and dates are shapes, not topics."""
     idf = idf_table()
     rarest = rarest_idf()
-    return [(t, syns, idf.get(t, rarest)) for t, syns in _groups(question) if not re.search(r"\d", t)]
+    return [(t, syns, idf.get(t, rarest)) for t, syns in question_groups(question) if not re.search(r"\d", t)]
 
 
 def _coverage(source: str, weights, held_terms: set[str], *, synonyms: bool = True) -> Evidence:
@@ -120,11 +129,15 @@ def image_evidence(question: str) -> Evidence:
     return _vocabulary_evidence("images", question, IMAGE_VOCABULARY, bool(IMAGE_SHAPE_RE.search(question)))
 
 
+def telemetry_evidence(question: str) -> Evidence:
+    return _vocabulary_evidence("telemetry", question, TELEMETRY_VOCABULARY, bool(TELEMETRY_SHAPE_RE.search(question)))
+
+
 def decide(evidence: list[Evidence]) -> str:
-    """``documents``, ``safety`` (documents plus images), ``images``, ``logs`` or ``none``."""
+    """``documents``, ``safety`` (documents plus images), ``images``, ``logs``, ``telemetry`` or ``none``."""
     by_source = {e.source: e for e in evidence}
     # On a tie the source whose own data is asked about wins over a document describing it.
-    order = {"logs": 0, "images": 1, "documents": 2}
+    order = {"logs": 0, "telemetry": 1, "images": 2, "documents": 3}
     best = max(evidence, key=lambda e: (e.score, -order[e.source]))
     if best.score < ABSTAIN_BELOW:
         return "none"

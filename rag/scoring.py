@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from rag.lexicon import WORD_RE, current_key, idf_table, is_content_word, stem, terms
 from rag.pdfparse import YEAR_RE, Unit, passage_units
-from rag.retrieval import QUANTITY_RE, UNSEEN_IDF, Hit, _groups, acronyms, question_years
+from rag.retrieval import QUANTITY_RE, UNSEEN_IDF, Hit, acronyms, question_groups, question_years
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ class _Question:
 def _read(question: str) -> _Question:
     idf = idf_table()
     expansions = acronyms()
-    groups = _groups(question)
+    groups = question_groups(question)
     asked = {t for t, _ in groups} | {s for _, syns in groups for s in syns}
     weights = [(t, syns, idf.get(t, UNSEEN_IDF)) for t, syns in groups]
     return _Question(

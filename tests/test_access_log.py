@@ -36,6 +36,8 @@ def test_the_web_server_writes_access_lines_as_json(tmp_path):
         "DJANGO_SETTINGS_MODULE": "tier0site.settings.test",
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "HA_DATA_DIR": str(tmp_path / "no-ha"),
+        # No collectstatic here: WhiteNoise's warning about it would be a plain-text line.
+        "PYTHONWARNINGS": "ignore:No directory at",
     }
     from tier0site.webserver import web_command
 
@@ -68,6 +70,8 @@ def test_the_web_server_writes_access_lines_as_json(tmp_path):
         web.terminate()
         web.wait(timeout=15)
     lines = [line for line in log.read_text().splitlines() if line.strip()]
+    for line in lines:
+        assert line.startswith("{"), f"not a JSON line: {line!r}"
     records = [json.loads(line) for line in lines]  # every line is JSON: no plain-text access lines
     access = [r for r in records if r["logger"] == "tier0.access"]
     assert {"path": "/api/version", "status": 200, "method": "GET"}.items() <= access[0].items()

@@ -1,14 +1,14 @@
 """``GET /api/``: the API root, listing every endpoint under /api/ (read from the URL map itself)."""
 
 from django.urls import URLPattern, URLResolver, get_resolver
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 TOKEN_HELP = (
-    "Send 'Authorization: Token <key>'. A staff user creates keys in the admin (Auth Token > Tokens), "
-    "or: .venv/bin/python manage.py drf_create_token USERNAME. The dashboard's session cookie works too."
+    'POST /api/auth/login with {"username": ..., "password": ...} answers a token (shown once); '
+    "send it as 'Authorization: Token <token>'. The dashboard's session works too."
 )
 
 
@@ -36,7 +36,19 @@ def api_endpoints() -> list[dict]:
 
 
 class ApiRootApi(APIView):
-    @extend_schema(responses={200: serializers.DictField()})
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "ApiRoot",
+                {
+                    "endpoints": serializers.ListField(child=serializers.DictField()),
+                    "docs": serializers.CharField(),
+                    "schema": serializers.CharField(),
+                    "authentication": serializers.CharField(),
+                },
+            )
+        }
+    )
     def get(self, request):
         return Response(
             {

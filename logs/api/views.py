@@ -3,14 +3,13 @@
 from functools import partial
 
 from drf_spectacular.utils import extend_schema
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from logs import selectors
 from logs.api.serializers import LogFilterSerializer, LogStatsFilterSerializer, SystemLogSerializer
 from logs.selectors import StatusFilter, Window
-from tier0site.api import validated_input
+from tier0site.api import BoundedPagination, validated_input
 
 _validated = partial(validated_input, prefix="")
 
@@ -38,7 +37,7 @@ class LogListApi(APIView):
             path_contains=filters.get("path"),
             method=filters.get("method"),
         )
-        paginator = PageNumberPagination()
+        paginator = BoundedPagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(SystemLogSerializer(page, many=True).data)
 

@@ -25,7 +25,7 @@ class QueryInputSerializer(serializers.Serializer):
 
 class QueryOutputSerializer(serializers.Serializer):
     answer = serializers.CharField()
-    type = serializers.ChoiceField(choices=["documents", "safety", "images", "logs", "none"])
+    type = serializers.ChoiceField(choices=["documents", "safety", "images", "logs", "telemetry", "none"])
     sources = serializers.ListField(child=serializers.DictField())
     data = serializers.DictField()
     synthesized = serializers.BooleanField()

@@ -19,4 +19,6 @@ CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [
     for host in CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]
 ]
 # Workers log that they are connected at INFO: the test waits for that line.
-LOGGING["loggers"].update({app: {"level": "INFO"} for app in ("telemetry", "sessions_app", "failover", "imaging", "logs", "rag", "tier0site")})
+LOGGING["loggers"].update(
+    {app: {"level": "INFO"} for app in ("telemetry", "sessions_app", "failover", "imaging", "logs", "rag", "tier0site")}
+)

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.logsim import generate_lines
 from logs.services import log_file_ingest
-from rag.logsim import generate_lines
 
 END = datetime(2024, 10, 10, 12, 0, tzinfo=UTC)
 

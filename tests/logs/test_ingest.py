@@ -8,12 +8,12 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from devtools.logsim import generate_lines
 from logs import selectors
 from logs.models import LogFile, LogHourlyCount, SystemLog
 from logs.questions import answer_log_question
 from logs.selectors import StatusFilter, Window
 from logs.services import log_file_delete, log_file_ingest
-from rag.logsim import generate_lines
 
 END = datetime(2024, 10, 10, 12, 0, tzinfo=UTC)
 

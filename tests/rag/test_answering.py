@@ -20,7 +20,7 @@ def _routes_as_labelled(item: dict, kind: str) -> bool:
 def test_routing_by_evidence_over_the_labelled_set(bp_report, brief, offline):
     wrong = [(q["question"], q["type"], kind) for q in ROUTING if not _routes_as_labelled(q, kind := classify(q["question"]))]
     held_out = [q for q in ROUTING if q["split"] == "held_out"]
-    assert len(held_out) >= 10 and {q["type"] for q in held_out} == {"documents", "logs", "images", "none"}
+    assert len(held_out) >= 10 and {q["type"] for q in held_out} == {"documents", "logs", "images", "telemetry", "none"}
     assert len(wrong) <= len(ROUTING) // 20, wrong
 
 
@@ -141,3 +141,27 @@ def test_key_figure_panels_answer_with_the_number_and_page(bp_report, offline, q
     result = answer_question(question)
     assert figure in result["answer"].split("Also page")[0]
     assert result["sources"][0]["page"] == page
+
+
+@pytest.mark.django_db
+def test_fleet_questions_are_answered_from_telemetry(offline):
+    from datetime import timedelta
+
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from telemetry.models import DeviceState
+
+    cache.clear()
+    now = timezone.now()
+    for n, (site, seen, state) in enumerate(
+        [("WY-ALPHA", now, "OK"), ("WY-ALPHA", now - timedelta(days=2), "ALERT"), ("TX-EAGLE", now, "WARN")]
+    ):
+        DeviceState.objects.create(
+            device_id=f"TURB-{n}", device_type="turbine", site_id=site, state=state, timestamp_utc=seen,
+            metrics={"rpm": 1.0}, status={"state": state}, updated_at=seen, last_seen=seen,
+        )  # fmt: skip
+    everywhere = answer_question("How many devices are online right now?")
+    assert everywhere["type"] == "telemetry" and "2 of 3 devices online" in everywhere["answer"]
+    alpha = answer_question("How many turbines are offline at WY-ALPHA?")
+    assert alpha["answer"].startswith("WY-ALPHA: 1 of 2 devices online now (1 offline)") and "1 ALERT" in alpha["answer"]

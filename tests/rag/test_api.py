@@ -29,6 +29,9 @@ def test_query_answers_log_questions(api_client, logs, offline):
 
 @pytest.mark.django_db
 def test_bench_rag_runs_and_removes_its_rows(bp_report, capsys, offline):
+    from rag.models import Document
+
+    documents = Document.objects.count()
     import json
 
     from django.core.management import call_command
@@ -40,5 +43,9 @@ def test_bench_rag_runs_and_removes_its_rows(bp_report, capsys, offline):
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["log_lines"] == 5000 and result["ingest_lines_per_s"] > 0
     assert result["document_p95_ms"] > 0 and result["log_p95_ms"] > 0
-    assert result["document_score"].split("/")[1] == str(result["document_questions"])
+    assert result["document_score"] == result["per_document"]["bp"]["tune"]
+    assert set(result["per_document"]) == {"bp", "brief", "gnuplot"}
+    assert all("held_out" in splits for splits in result["per_document"].values())
+    assert set(result["routing"]) == {"tune", "held_out"} and result["abstention_precision"] is not None
     assert (LogFile.objects.count(), SystemLog.objects.count()) == before
+    assert Document.objects.count() == documents  # what it had to ingest, it removed

@@ -106,7 +106,7 @@ def test_running_headers_and_footers_are_found_by_repetition_not_by_name():
     from rag.pdfparse import running_lines, split_page
 
     pages = {
-        n: f"Quarterly Review of Anything {n}\nBody text {'abcdefg'[n]} talks about pumps.\nTable 2024 2023\nAcme Corp Report 2031 {n}"
+        n: f"Quarterly Review of Anything {n}\nBody text {'abcdefg'[n]} talks about pumps.\n2024 2023\nAcme Corp Report 2031 {n}"
         for n in range(1, 7)
     }
     pages[7] = "A page without the header.\nAcme Corp Report 2031 7"
@@ -133,3 +133,29 @@ def test_key_figure_panel_columns_become_one_card_per_figure():
     assert cards == ["employees 100,500a (2030 87,800)", "countries of operation 61 (2030 61)"]
     heading, text = panel_passages(plain, cards)[0]
     assert heading == "2031 at a glance – employees" and text == "employees 100,500a in 2031 (2030 87,800)"
+
+
+@pytest.mark.django_db
+def test_a_directory_of_good_and_hostile_pdfs_ingests_every_good_one(tmp_path, capsys):
+    from tests.rag.pdf_samples import limit_reaching_pdf, pdf_bytes
+
+    (tmp_path / "a-good.pdf").write_bytes(pdf_bytes("Pump station alpha runs three pumps"))
+    (tmp_path / "b-limit.pdf").write_bytes(limit_reaching_pdf())
+    (tmp_path / "c-truncated.pdf").write_bytes(pdf_bytes("Valve report")[:150])
+    _one_page_pdf(tmp_path / "d-locked.pdf", password="secret")
+    (tmp_path / "e-empty.pdf").write_bytes(b"")
+    (tmp_path / "f-good.pdf").write_bytes(pdf_bytes("Compressor beta vibration limits"))
+    documents = Document.objects.count()
+    call_command("ingest_documents", str(tmp_path))
+    captured = capsys.readouterr()
+    assert "a-good.pdf" in captured.out and "f-good.pdf" in captured.out
+    for name, reason in [
+        ("b-limit.pdf", "LimitReachedError"),
+        ("c-truncated.pdf", ""),
+        ("d-locked.pdf", "encrypted"),
+        ("e-empty.pdf", ""),
+    ]:
+        line = next(line for line in captured.err.splitlines() if name in line)
+        assert line.startswith("skipped") and reason in line
+    assert Document.objects.count() == documents + 2
+    assert Passage.objects.filter(text__contains="Compressor beta").exists()

@@ -22,7 +22,9 @@ PRODUCTION_ENV = {
     "RABBITMQ_URL": "amqp://tier0:s3cret@rabbitmq:5672/%2F",
 }
 # Absolute file-system paths, driver error text, tracebacks: none of it belongs in an answer.
-INTERNALS = re.compile(r"(?<![\w/.])/(home|work|tmp|var|usr|etc|opt|root|srv|mnt|run)/|\[Errno|Traceback|(?<!manage)\.py\b")  # commands named in hints are fine
+INTERNALS = re.compile(
+    r"(?<![\w/.])/(home|work|tmp|var|usr|etc|opt|root|srv|mnt|run)/|\[Errno|Traceback|(?<!manage)\.py\b"
+)  # commands named in hints are fine
 
 
 def _production(code: str) -> subprocess.CompletedProcess:

@@ -36,7 +36,8 @@ export async function loadDevices() {
       el("td", { class: "num", text: fmt(site.ok) }),
       el("td", { class: `num ${site.warn ? "warn" : ""}`, text: fmt(site.warn) }),
       el("td", { class: `num ${site.alert ? "alert" : ""}`, text: fmt(site.alert) }),
-      types.map((t) => el("td", { class: "num", text: fmt((site.by_type || {})[t] || 0) })),
+      // Per type: online of seen.
+      types.map((t) => el("td", { class: "num", text: `${fmt((site.online_by_type || {})[t] || 0)} / ${fmt((site.by_type || {})[t] || 0)}` })),
     );
   });
   if (!rows.length) {

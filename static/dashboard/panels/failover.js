@@ -9,6 +9,7 @@ let trailItems = null;
 let started = 0;
 let steps = new Map();
 let refusalShown = null;
+let requestPending = false;
 
 function target() {
   return cfg.regions.find((r) => r !== state.region) || "";
@@ -27,14 +28,17 @@ export async function loadFailover() {
     return;
   }
   const d = r.data;
-  const configured = d.configured !== false;
-  $("fo-hint").hidden = configured;
-  $("fo-hint-text").textContent = configured ? "" : d.hint || "The failover topology is not running.";
-  $("fo-controls").hidden = !configured;
-  if (!configured) return;
+  const nodes = Array.isArray(d.nodes) ? d.nodes : [];
+  // Without the HA topology (configured: false, or no node layout) the status says how to start it.
+  const usable = d.configured !== false && !(d.hint && !nodes.length);
+  $("fo-hint").hidden = usable;
+  $("fo-controls").hidden = !usable;
+  if (!usable) {
+    setChildren($("fo-hint-text"), withCode(d.hint || "The failover topology is not running."));
+    return;
+  }
   if (d.current_region) state.region = d.current_region;
   updateTarget();
-  const nodes = Array.isArray(d.nodes) ? d.nodes : [];
   $("fo-nodes").hidden = !nodes.length;
   $("fo-current").textContent = `Serving region: ${d.current_region}` + (d.redis_master ? ` · Redis master: ${d.redis_master}` : "");
   // Ports are identifiers: printed as they are, never with thousands separators.
@@ -45,6 +49,11 @@ export async function loadFailover() {
   );
   const history = await api("/api/failover/history");
   if (history.ok) fillTable($("fo-history").querySelector("table"), results(history.data), { columns: ["started_at", "kind", "status", "source_region", "target_region", "total_s"] });
+}
+
+// `command` spans of a hint become <code>, the rest stays text.
+function withCode(text) {
+  return text.split("`").map((part, i) => (i % 2 ? el("code", { text: part }) : part));
 }
 
 function trail(text) {
@@ -84,6 +93,8 @@ function showProgress(ev) {
 }
 
 function finish(ev) {
+  // The request stays open while the old primary is rebuilt as the new standby.
+  if (requestPending) $("fo-busy").textContent = "Failover done; rebuilding the old primary as the new standby (the button comes back when it is ready)…";
   if (typeof ev.total_s === "number") $("fo-time").textContent = `${ev.total_s.toFixed(3)} seconds`;
   else if (started) $("fo-time").textContent = `${((performance.now() - started) / 1000).toFixed(3)} seconds (measured in the browser)`;
   loadVersion()
@@ -111,10 +122,14 @@ async function run() {
   reset();
   $("fo-time").textContent = "running…";
   $("fo-start").disabled = true;
+  requestPending = true;
+  $("fo-busy").textContent = "running…";
   started = performance.now();
   const poll = setInterval(loadHealth, 1000);
   const r = await api(`/api/failover/${encodeURIComponent(target())}`, { method: "POST", body: {}, timeoutMs: 180000 });
   clearInterval(poll);
+  requestPending = false;
+  $("fo-busy").textContent = "";
   $("fo-start").disabled = false;
   if (!r.ok) {
     if (r.data && r.data.event) showProgress(r.data.event);

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from rag.logsim import generate_lines
+from devtools.logsim import generate_lines
 from tier0site.progress import Progress
 
 
