@@ -2,8 +2,6 @@
 
 import contextlib
 import json
-import os
-import socket
 import subprocess
 import time
 import urllib.request
@@ -11,15 +9,10 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
+
+from tests.support.processes import free_port, subprocess_env
 
 REPO = Path(settings.BASE_DIR)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _procfile_web_runs_run_web() -> bool:
@@ -29,16 +22,12 @@ def _procfile_web_runs_run_web() -> bool:
 
 @pytest.mark.django_db
 def test_the_web_server_writes_access_lines_as_json(tmp_path):
-    port = _free_port()
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tier0site.settings.test",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "HA_DATA_DIR": str(tmp_path / "no-ha"),
+    port = free_port()
+    env = subprocess_env(
+        HA_DATA_DIR=str(tmp_path / "no-ha"),
         # No collectstatic here: WhiteNoise's warning about it would be a plain-text line.
-        "PYTHONWARNINGS": "ignore:No directory at",
-    }
+        PYTHONWARNINGS="ignore:No directory at",
+    )
     from tier0site.webserver import web_command
 
     assert _procfile_web_runs_run_web()  # uvicorn with --no-access-log: tier0site.webserver

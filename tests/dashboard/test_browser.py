@@ -12,7 +12,6 @@ import contextlib
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,8 @@ from django.db import connection
 from devtools.device_publisher import fleet_publish
 from devtools.device_simulator import Fleet
 from tests.factories import UserFactory
+from tests.support.processes import free_port
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 
@@ -39,12 +40,6 @@ PASSWORD = "correct-horse-battery"  # tests.factories.UserFactory's
 LAPTOP = {"width": 1366, "height": 900}
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Stack:
@@ -385,14 +380,6 @@ def test_login_page_and_unauthenticated_socket(chromium, stack, screenshots):
     context.close()
 
 
-def wait_until(condition, *, timeout_s: float = 30, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.25)
-
-
 def test_users_appear_after_rabbitmq_events(chromium, stack, settings, screenshots):
     from sessions_app.amqp import topology_delete, topology_ensure
     from sessions_app.models import UserSession
@@ -410,7 +397,7 @@ def test_users_appear_after_rabbitmq_events(chromium, stack, settings, screensho
         # The wireframe's button: the sessions pipeline's simulator, through RabbitMQ.
         page.click("[data-testid=traffic-btn]")
         page.wait_for_function("() => /Simulating 100 users/.test(document.getElementById('traffic-status').textContent)")
-        wait_until(lambda: UserSession.objects.count() > 0, what="sessions stored by the consumer")
+        wait_until(lambda: UserSession.objects.count() > 0, message="no sessions stored by the consumer")
         assert consumer.poll() is None, stack.log("run_rabbitmq_consumer")
         # The page shows what the database holds, without a reload.
         wait_until(
@@ -418,7 +405,7 @@ def test_users_appear_after_rabbitmq_events(chromium, stack, settings, screensho
                 page.inner_text("#users-concurrent") == str(session_summary()["concurrent_users"])
                 and page.inner_text("#users-concurrent") != "0"
             ),
-            what="the page's concurrent users to match the database",
+            message="the page's concurrent users never matched the database",
         )
         # One row per user, each with its own time since login.
         page.wait_for_selector("#users-table tbody tr:nth-child(2)")

@@ -18,7 +18,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from devtools.broker import free_port
+from tests.support.processes import free_port
 
 REPO = Path(settings.BASE_DIR)
 METRICS_TOKEN = "scrape-token-for-tests-0123456789"

@@ -9,11 +9,11 @@ from html.parser import HTMLParser
 import pytest
 from django.utils import timezone
 
-from devtools.broker import free_port
 from imaging.models import ImageRecord
 from tests.dashboard.conftest import session_cookie_for
 from tests.factories import UserFactory
 from tests.security.conftest import METRICS_TOKEN, REPO
+from tests.support.processes import free_port
 
 PRODUCTION_ENV = {
     "DJANGO_SETTINGS_MODULE": "tier0site.settings.production",
