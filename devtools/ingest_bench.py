@@ -108,21 +108,22 @@ def _copy_ceiling(conn) -> float:
 
 
 class _Consumer:
-    def __init__(self, env: dict, log_path: Path) -> None:
-        self.env, self.log_path = env, log_path
+    """``run_mqtt_consumer`` in a process of its own (from ``repo``: another checkout compares versions)."""
+
+    def __init__(self, env: dict, log_path: Path, repo: Path = REPO) -> None:
+        self.env, self.log_path, self.repo = env, log_path, repo
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "manage.py", "run_mqtt_consumer", "--client-id", "bench-consumer", "--metrics-port", "0"],
-                cwd=REPO,
+                cwd=self.repo,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
         self.ps = psutil.Process(self.process.pid)
-        time.sleep(2.0)  # Django start-up, connect, subscribe
 
     def cpu_s(self) -> float:
         times = self.ps.cpu_times()
@@ -143,17 +144,70 @@ def _postgres_cpu_s() -> float:
     return total
 
 
-def ingest_benchmark(*, messages: int, devices: int = 100_000, drain_fraction: float = 0.5, log=None) -> dict:
+def _warm_up(conn, fleet: Fleet, port: int, *, timeout_s: float = 120.0) -> None:
+    """Publish one reading at a time until one is stored: the consumer is up, connected and subscribed."""
+    deadline = time.monotonic() + timeout_s
+    while not _stored(conn, "warmup"):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the consumer stored nothing")
+        fleet_publish(fleet, count=1, port=port, stamp_sent={"bench": "warmup"}, client_id="bench-warmup")
+        time.sleep(0.5)
+
+
+def rate_benchmark(*, rate: float, messages: int, devices: int = 100_000, consumer_repo: Path | None = None) -> dict:
+    """Publish -> stored latency at a fixed offered rate (no backlog, no drain: the steady state)."""
+    database = BenchDatabase()
+    database.create()
+    workdir = Path(tempfile.mkdtemp(prefix="tier0-bench-"))
+    broker = MosquittoProcess(data_dir=workdir / "mosquitto").start()
+    consumer = _Consumer(database.env(MQTT_PORT=str(broker.port)), workdir / "consumer.log", consumer_repo or REPO)
+    fleet = Fleet(devices=devices, seed=1)
+    try:
+        with database.connect() as conn:
+            consumer.start()
+            _warm_up(conn, fleet, broker.port)
+            cpu0 = consumer.cpu_s()
+            report = fleet_publish(
+                fleet, count=messages, rate=rate, port=broker.port, stamp_sent={"bench": "live"}, client_id="bench-publisher"
+            )
+            stored = _wait_stored(conn, "live", messages)
+            figures = _latency_figures(conn, "live")
+            cpu = consumer.cpu_s() - cpu0
+            consumer.stop()
+        return {
+            "rate": rate,
+            "messages": report.published,
+            "stored": stored,
+            "lost": report.published - stored,
+            "duplicates": figures["duplicates"],
+            "publish_msgs_per_s": round(report.rate),
+            "p50_ms": figures["p50_ms"],
+            "p99_ms": figures["p99_ms"],
+            "consumer_cpu_s": round(cpu, 1),
+            "consumer": str(consumer.repo),
+            "measured": "fixed offered rate -> project Mosquitto (QoS 1) -> run_mqtt_consumer -> PostgreSQL; latency publish to insert",
+        }
+    finally:
+        if consumer.process and consumer.process.poll() is None:
+            consumer.process.kill()
+        broker.stop()
+        database.drop()
+
+
+def ingest_benchmark(
+    *, messages: int, devices: int = 100_000, drain_fraction: float = 0.5, consumer_repo: Path | None = None, log=None
+) -> dict:
     database = BenchDatabase()
     database.create()
     workdir = Path(tempfile.mkdtemp(prefix="tier0-bench-"))
     broker = MosquittoProcess(data_dir=workdir / "mosquitto").start()
     env = database.env(MQTT_PORT=str(broker.port))
-    consumer = _Consumer(env, workdir / "consumer.log")
+    consumer = _Consumer(env, workdir / "consumer.log", consumer_repo or REPO)
     fleet = Fleet(devices=devices, seed=1)
     try:
         with database.connect() as conn:
             consumer.start()
+            _warm_up(conn, fleet, broker.port)
             pg_cpu0, me_cpu0 = _postgres_cpu_s(), time.process_time()
             mq = psutil.Process(broker.process.pid)
             mq_cpu0 = sum(mq.cpu_times()[:2])
@@ -175,7 +229,7 @@ def ingest_benchmark(*, messages: int, devices: int = 100_000, drain_fraction: f
             # Backlog: published while the consumer is down, queued by its persistent session.
             backlog = int(messages * drain_fraction)
             fleet_publish(fleet, count=backlog, port=broker.port, stamp_sent={"bench": "drain"}, client_id="bench-publisher")
-            consumer.start()
+            consumer.start()  # its persistent session kept the backlog; the drain rate is timed from stored rows
             drained = _wait_stored(conn, "drain", backlog, log=log)
             consumer.stop()
             # From the first stored row of the backlog to the last (not process start-up).

@@ -45,6 +45,7 @@ def redis_failover(*, topology: Topology, target_region: str, timeout_s: float =
         return f"Redis master already in {target_region}"
     old = next((n for n in topology.redis if n.port == master[1]), None)
     deadline = time.monotonic() + timeout_s
+    _wait_good_replica(topology, target, deadline=deadline)
     sentinel = _start_failover(topology, deadline=deadline)
     _wait_master(sentinel, target, deadline=deadline, timeout_s=timeout_s, target_region=target_region)
     _wait_sentinels_agree(topology, target, deadline=deadline, timeout_s=timeout_s)
@@ -54,6 +55,37 @@ def redis_failover(*, topology: Topology, target_region: str, timeout_s: float =
         with contextlib.suppress(redis.RedisError):
             old.client().replicaof(target.host, target.port)
     return f"Redis master {old.region if old else master} -> {target_region}"
+
+
+def _wait_good_replica(topology: Topology, target, *, deadline: float) -> None:
+    """Wait until ``target`` replicates and the Sentinels see it so.
+
+    Just after an earlier switch the demoted master resyncs for a moment: Sentinel
+    accepts ``SENTINEL FAILOVER`` then, finds no good replica, aborts, and waits
+    twice its failover timeout before trying again. Waiting here costs less.
+    """
+    while True:
+        with contextlib.suppress(redis.RedisError):
+            info = target.client().info("replication")
+            if info.get("role") == "slave" and info.get("master_link_status") == "up":
+                views = [_replica_ok(s.client(), target) for s in topology.sentinels]
+                if sum(views) > len(topology.sentinels) // 2:
+                    return
+        if time.monotonic() > deadline:
+            return  # let Sentinel answer for itself (NOGOODSLAVE says why)
+        time.sleep(0.05)
+
+
+def _replica_ok(client: redis.Redis, target) -> bool:
+    with contextlib.suppress(redis.RedisError):
+        for replica in client.sentinel_slaves(SENTINEL_MASTER):
+            if int(replica.get("port", 0)) == target.port:
+                return (
+                    not replica.get("is_sdown")
+                    and not replica.get("is_disconnected")
+                    and replica.get("master-link-status") == "ok"
+                )
+    return False
 
 
 def _start_failover(topology: Topology, *, deadline: float) -> redis.Redis:

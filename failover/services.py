@@ -44,6 +44,13 @@ __all__ = ["FailoverError", "FailoverFailed", "FailoverRefused", "active_region_
 logger = logging.getLogger(__name__)
 
 
+def _topology_or_refuse() -> Topology:
+    try:
+        return selectors.topology_get()
+    except TopologyError as exc:
+        raise FailoverRefused(str(exc)) from None  # nothing to fail over: said, not a traceback
+
+
 @contextlib.contextmanager
 def _failover_lock(topology: Topology):
     """One failover or rebuild at a time on this topology."""
@@ -75,7 +82,7 @@ def failover_run(
     Raises ``FailoverRefused`` (nothing changed) or ``FailoverFailed`` (the event
     tells which step); both carry the recorded event.
     """
-    topology = topology or selectors.topology_get()
+    topology = topology or _topology_or_refuse()
     if target_region not in topology.regions:
         raise FailoverRefused(f"unknown region {target_region!r}; regions: {', '.join(topology.regions)}")
     max_lag = settings.FAILOVER_MAX_LAG_BYTES if max_lag_bytes is None else max_lag_bytes
@@ -224,7 +231,7 @@ def node_rebuild(*, region: str, topology: Topology | None = None, requested_by=
     fresh ``pg_basebackup`` when rewinding is impossible. Synchronous replication
     is switched back on once the replica streams.
     """
-    topology = topology or selectors.topology_get()
+    topology = topology or _topology_or_refuse()
     if region not in topology.regions:
         raise FailoverRefused(f"unknown region {region!r}")
     node = topology.pg_node(region)

@@ -72,7 +72,7 @@ class SessionSink:
         self.transport = transport
         self.sre_user_key = sre_user_key or settings.SESSIONS_SRE_USER_KEY
         interval = settings.SESSIONS_LIVE_INTERVAL_S if live_interval_s is None else live_interval_s
-        self.live = live.Publisher(live.SESSIONS, interval_s=interval, merge=_merge, render=_render)
+        self.live = live.Publisher(live.SESSIONS, interval_s=interval, merge=_merge, render=_render, background=True)
         self.summary_stale = True  # written once at start, so the key exists before the first batch
         self.summary_min_interval_s = settings.SESSIONS_SUMMARY_MIN_INTERVAL_S
         self.last_summary = 0.0
@@ -112,6 +112,7 @@ class SessionSink:
 
     def close(self) -> None:
         self.live.flush(force=True)
+        self.live.close()
 
     def _publish_summary(self) -> None:
         try:

@@ -69,14 +69,15 @@ class TelemetrySink:
 
     def __init__(self, *, live_interval_s: float | None = None) -> None:
         interval = settings.TELEMETRY_LIVE_INTERVAL_S if live_interval_s is None else live_interval_s
-        self.live = live.Publisher(live.TELEMETRY, interval_s=interval, merge=_merge, render=_render)
+        self.live = live.Publisher(live.TELEMETRY, interval_s=interval, merge=_merge, render=_render, background=True)
 
-    def parse(self, delivery: Delivery):
-        return reading_parse(RawMessage(delivery.meta, delivery.body))
+    def parse(self, delivery: Delivery) -> tuple[RawMessage, object]:
+        message = RawMessage(delivery.meta, delivery.body)
+        return message, reading_parse(message)
 
     def store(self, parsed: list, rejected: list) -> IngestResult:
         return readings_store(
-            valid=[(RawMessage(d.meta, d.body), reading) for d, reading in parsed],
+            valid=[item for _delivery, item in parsed],
             rejected=[(RawMessage(d.meta, d.body), reason) for d, reason in rejected],
         )
 
@@ -94,6 +95,7 @@ class TelemetrySink:
 
     def close(self) -> None:
         self.live.flush(force=True)
+        self.live.close()
 
 
 def mqtt_ingest_worker(

@@ -1,12 +1,22 @@
 """Prometheus scrapes every process; the Grafana dashboard only charts metrics the code exports."""
 
+import contextlib
 import json
+import os
 import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import django_prometheus.middleware
+import httpx
+import pytest
 import yaml
 from django.conf import settings
+from django.db import connection
 from prometheus_client import REGISTRY
 
 import failover.watcher
@@ -75,3 +85,68 @@ def test_compose_provisions_prometheus_and_grafana_with_the_dashboard():
     datasource = yaml.safe_load((DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yml").read_text())
     assert datasource["datasources"][0]["url"] == "http://prometheus:9090"
     assert {"prometheus", "grafana"} <= set(compose["volumes"])
+
+
+def test_every_worker_health_expects_runs_under_make_run_and_compose():
+    procfile = {line.split(":", 1)[0] for line in (Path(settings.BASE_DIR) / "Procfile").read_text().splitlines() if line}
+    services = set(yaml.safe_load((Path(settings.BASE_DIR) / "docker-compose.yml").read_text())["services"])
+    for worker in settings.HEALTH_WORKERS:
+        assert worker in procfile and worker in services, worker
+
+
+@pytest.mark.django_db
+def test_one_scrape_of_the_web_reads_every_worker(tmp_path, settings):
+    """run_web starts several uvicorn workers; /metrics sums them (prometheus_client's multiprocess mode)."""
+    port, token = _free_port(), "scrape-token-for-test"
+    db = connection.settings_dict
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"},  # run_web sets it itself
+        "DJANGO_SETTINGS_MODULE": "tier0site.settings.test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "METRICS_TOKEN": token,
+        "HA_DATA_DIR": str(tmp_path / "no-ha"),
+    }
+    web = subprocess.Popen(  # noqa: S603 - our own server
+        [sys.executable, "manage.py", "run_web", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert web.poll() is None
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/api/version", timeout=2).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, "web server did not answer"
+            time.sleep(0.2)
+        with httpx.Client(base_url=base, timeout=5) as client:  # new connections: spread over the workers
+            for _ in range(40):
+                client.get("/api/version", headers={"Connection": "close"})
+        scrapes = [
+            httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=5).text for _ in range(6)
+        ]
+    finally:
+        web.terminate()
+        web.wait(timeout=30)
+    metrics_dir = Path(settings.BASE_DIR) / ".run" / "web-metrics" / str(web.pid)
+    worker_files = {path.name.rsplit("_", 1)[-1] for path in metrics_dir.glob("*.db")}
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    counts = [_version_requests(text) for text in scrapes]
+    # Every scrape, whichever worker answers it, counts all 41+ requests of both workers.
+    assert all(count >= 41 for count in counts), counts
+    assert len(worker_files) >= 2, worker_files  # both workers wrote their share
+
+
+def _version_requests(text: str) -> float:
+    pattern = r'^django_http_requests_latency_seconds_by_view_method_count\{method="GET",view="version"\} ([0-9.e+]+)$'
+    return sum(float(m) for m in re.findall(pattern, text, flags=re.M))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -26,10 +26,6 @@ logger = logging.getLogger(__name__)
 CRITICAL = ("postgres", "redis")  # without them nothing is served: "down"
 
 
-class Unhealthy(Exception):
-    """A check's finding, in words for the operator."""
-
-
 def _check_postgres() -> dict:
     try:
         with connection.cursor() as cursor:

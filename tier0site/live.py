@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,7 @@ class Publisher:
         render: Callable[[Any, float], dict] | None = None,
         enabled: bool = True,
         timeout_s: float = 1.0,
+        background: bool = False,
     ) -> None:
         self.event = event
         self.interval_s = interval_s
@@ -78,6 +80,8 @@ class Publisher:
         self.started = time.monotonic()
         self.last_sent: float | None = None  # the first event goes out at once
         self.sent = 0
+        # A worker's ingest thread must not wait on Redis round trips: it renders and sends from a thread of its own.
+        self.sender = ThreadPoolExecutor(1, thread_name_prefix=f"live-{event.group}") if background else None
 
     def add(self, item: Any) -> None:
         if self.enabled:
@@ -92,18 +96,26 @@ class Publisher:
         if not force and self.last_sent is not None and elapsed < self.interval_s:
             return False
         pending, self.pending, self.last_sent = self.pending, None, now
-        return self._send({**self.render(pending, elapsed), "type": self.event.type})
+        if self.sender is not None:
+            self.sender.submit(self._send, pending, elapsed)
+            return True
+        return self._send(pending, elapsed)
 
-    def _send(self, message: dict) -> bool:
+    def close(self) -> None:
+        """Wait for what is being sent (background publishers)."""
+        if self.sender is not None:
+            self.sender.shutdown(wait=True)
+
+    def _send(self, pending: Any, elapsed: float) -> bool:
         layer = get_channel_layer()
         if layer is None:
             return False
 
-        async def send():
+        async def send(message):
             await asyncio.wait_for(layer.group_send(self.event.group, message), self.timeout_s)
 
         try:
-            async_to_sync(send)()
+            async_to_sync(send)({**self.render(pending, elapsed), "type": self.event.type})
         except Exception:  # noqa: BLE001 - the dashboard is optional; the pipeline must go on
             logger.warning("live event not published", extra={"event": self.event.type}, exc_info=True)
             return False

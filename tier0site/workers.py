@@ -158,21 +158,28 @@ class Inbox:
     def __init__(self) -> None:
         self._items: deque[Delivery] = deque()
         self._arrived = threading.Event()
+        self._waiting = False  # the worker sleeps in wait(): only then is it woken (a lock per message otherwise)
         self.first_at = 0.0  # when the oldest waiting delivery arrived
 
     def put(self, delivery: Delivery) -> None:
-        if not self._items:
+        items = self._items
+        if not items:
             self.first_at = time.monotonic()
-        self._items.append(delivery)
-        self._arrived.set()
+        items.append(delivery)
+        if self._waiting:
+            self._arrived.set()
 
     def wait(self, timeout_s: float) -> None:
         """Block until something is waiting or ``timeout_s`` passed."""
         if self._items or timeout_s <= 0:
             return
+        self._waiting = True
         self._arrived.clear()
-        if not self._items:
-            self._arrived.wait(timeout_s)
+        try:
+            if not self._items:
+                self._arrived.wait(timeout_s)
+        finally:
+            self._waiting = False
 
     def take(self, limit: int) -> list[Delivery]:
         items = self._items

@@ -83,7 +83,8 @@ class Stack:
 
     def start_web(self) -> None:
         daphne = str(Path(sys.executable).with_name("daphne"))
-        self.web = self._spawn("web", [daphne, "-b", "127.0.0.1", "-p", str(self.port), "tier0site.asgi:application"])
+        # -v 0 as in the Procfile: the application writes the access lines, as JSON.
+        self.web = self._spawn("web", [daphne, "-v", "0", "-b", "127.0.0.1", "-p", str(self.port), "tier0site.asgi:application"])
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             assert self.web.poll() is None, self.log("web")
@@ -579,3 +580,7 @@ def test_failover_changes_the_version(request, chromium, screenshots):
     page.wait_for_function("() => /Serving region: region2/.test(document.getElementById('fo-current').textContent)")
     shoot(page, screenshots / "desktop-5-failover-done.png")
     page.context.close()
+    # The Redis master moved under the open websocket: a warning line, not an UNBLOCKED traceback; JSON lines only.
+    web_log = stack.log("web")
+    assert "UNBLOCKED" not in web_log, web_log[-3000:]
+    assert all(line.startswith("{") for line in web_log.splitlines() if line.strip()), web_log[-3000:]

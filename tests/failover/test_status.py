@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from failover import probes
 from failover.models import FailoverEvent
@@ -93,3 +94,11 @@ def test_failure_reasons_are_short_and_hide_hosts():
     raw = 'connection failed: connection to server at "127.0.0.1", port 1 failed: Connection refused\n\tIs the server running'
     assert probes.failure_reason(Exception(raw)) == "connection refused"
     assert probes.failure_reason(Exception("something odd at /var/run/x")) == "unreachable"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("command", ["failover", "failover_rebuild"])
+def test_commands_without_topology_say_how_to_start_it(not_configured, command):
+    with pytest.raises(CommandError, match="make run-ha"):
+        call_command(command, "region2")
+    assert not FailoverEvent.objects.exists()

@@ -19,6 +19,13 @@ from tests.factories import UserFactory
 pytestmark = [pytest.mark.ha]
 
 
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:  # also when it exits between the two calls
+        return False
+
+
 def test_ha_up_and_down_commands_start_and_stop_every_node():
     root = Path(tempfile.mkdtemp(prefix="tier0-ha-updown-"))
     try:
@@ -37,7 +44,7 @@ def test_ha_up_and_down_commands_start_and_stop_every_node():
     finally:
         call_command("ha_down", "--data-dir", str(root), "--purge")
     assert not root.exists()
-    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids)
+    assert not any(_alive(pid) for pid in pids)
     shutil.rmtree(root, ignore_errors=True)
 
 

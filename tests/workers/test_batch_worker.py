@@ -6,6 +6,7 @@ run the MQTT side).
 """
 
 import json
+import logging
 import threading
 from datetime import timedelta
 
@@ -132,3 +133,14 @@ def test_a_running_worker_has_a_heartbeat_with_its_figures_and_none_once_stopped
     assert {"host", "pid"} <= found.keys()
     running.stop()
     assert _beat("rabbitmq_consumer") is None
+
+
+def test_a_throughput_line_is_logged_every_interval(queue, sre_key, settings, caplog):
+    settings.WORKER_LOG_EVERY_S = 0.05
+    caplog.set_level(logging.INFO, logger="tier0site.workers")
+    publish(queue, _events(30, "TP"))
+    consume(queue)
+    lines = [r for r in caplog.records if r.getMessage().startswith("rabbitmq_consumer: ")]
+    assert lines, "no throughput line"
+    assert sum(r.received_delta for r in lines if hasattr(r, "received_delta")) <= 30
+    assert "received" in lines[0].getMessage() and "backlog" in lines[0].getMessage()

@@ -5,6 +5,7 @@ Local defaults match a developer machine (PostgreSQL, Redis, RabbitMQ on
 those defaults where they would be unsafe (see ``production.py``).
 """
 
+import logging
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -312,6 +313,8 @@ LOGGING = {
 # Workers' own Prometheus ports (--metrics-port) listen here; 0.0.0.0 only inside a private network
 # (docker-compose), so Prometheus can reach them: deploy/prometheus/prometheus.yml.
 METRICS_ADDR = env.str("METRICS_ADDR", "127.0.0.1")
+# Python warnings (e.g. a missing static folder) go through logging too: JSON, not raw stderr lines.
+logging.captureWarnings(True)
 # JSON access lines from the application (tier0site/access_log.py); web servers run with theirs off.
 ACCESS_LOG = env.bool("ACCESS_LOG", True)
 
