@@ -71,7 +71,7 @@ class Population:
         seed: int | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 - simulated users, reproducible from a seed
         self.idle_after_s = idle_after_s
         self.clock = clock or (lambda: datetime.now(UTC))
         regions = list(REGION_SITES)

@@ -35,12 +35,12 @@ def test_the_web_server_writes_access_lines_as_json(tmp_path):
         while True:
             assert web.poll() is None, log.read_text()
             with contextlib.suppress(OSError):
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/version", timeout=2).close()  # noqa: S310
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/version", timeout=2).close()
                 break
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.1)
         with contextlib.suppress(OSError):
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/no-such-page", timeout=2).close()  # noqa: S310
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/no-such-page", timeout=2).close()
         deadline = time.monotonic() + 10
         while '"/no-such-page"' not in log.read_text():
             assert time.monotonic() < deadline, log.read_text()

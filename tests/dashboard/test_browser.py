@@ -77,7 +77,7 @@ class Stack:
 
     def _spawn(self, name: str, command: list[str]) -> subprocess.Popen:
         log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
-        process = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603 - our own commands
         self.processes.append(process)
         return process
 
@@ -89,7 +89,7 @@ class Stack:
         while time.monotonic() < deadline:
             assert self.web.poll() is None, self.log("web")
             with contextlib.suppress(OSError):
-                urllib.request.urlopen(f"{self.base_url}/accounts/login/", timeout=2).close()
+                urllib.request.urlopen(f"{self.base_url}/accounts/login/", timeout=2).close()  # noqa: S310 - a loopback http URL we built
                 return
             time.sleep(0.2)
         raise AssertionError("web server did not answer:\n" + self.log("web"))
@@ -515,7 +515,7 @@ def ha_stack(mosquitto, tmp_path):
     stack = Stack(tmp_path, mosquitto.port)
     database = f"tier0_e2e_ha_{uuid.uuid4().hex[:8]}"
     stack.env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{database}"
-    up = subprocess.run(
+    up = subprocess.run(  # noqa: S603 - our own manage.py
         [sys.executable, "manage.py", "ha_up", "--data-dir", str(data_dir), "--base-port", "0", "--database", database],
         cwd=REPO,
         env=stack.env,
@@ -533,7 +533,7 @@ def ha_stack(mosquitto, tmp_path):
         yield stack
     finally:
         stack.stop()
-        subprocess.run(
+        subprocess.run(  # noqa: S603 - our own manage.py
             [sys.executable, "manage.py", "ha_down", "--data-dir", str(data_dir), "--purge"],
             cwd=REPO,
             env=stack.env,

@@ -50,7 +50,7 @@ class SecantusServer:
         if not binary.exists():
             raise FileNotFoundError(f"{binary} is missing; run: make bootstrap (installs secantusdb=={SECANTUS_VERSION})")
         port = free_port()
-        self.log = tempfile.NamedTemporaryFile(prefix="secantus-", suffix=".log", delete=False)  # noqa: SIM115
+        self.log = tempfile.NamedTemporaryFile(prefix="secantus-", suffix=".log", delete=False)
         self.process = subprocess.Popen(  # noqa: S603 - our own pinned binary, fixed arguments
             [str(binary), "--host", "127.0.0.1", "--port", str(port), "--storage-path", ":memory:", "--log-level", "WARNING"],
             stdout=self.log,

@@ -99,7 +99,7 @@ class ConsumerProcess:
             # libpq names the process's connections, so a test can cut exactly these.
             PGAPPNAME=f"tier0-test-consumer-{queue}",
         )
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # noqa: S603 - our own manage.py
             [sys.executable, "manage.py", "run_rabbitmq_consumer", "--queue", queue, "--metrics-port", "0", *extra],
             cwd=BASE_DIR,
             env=env,
@@ -127,5 +127,3 @@ class ConsumerProcess:
             self.process.send_signal(signal.SIGTERM)
         out, err = self.process.communicate(timeout=timeout)
         return self.process.returncode, out, err
-
-

@@ -30,7 +30,7 @@ def test_an_interrupted_benchmark_leaves_no_queue_behind(interrupt, tmp_path):
     err_path = tmp_path / "bench.err"
     env = subprocess_env()
     with err_path.open("w") as err:
-        bench = subprocess.Popen(  # noqa: S603 - our own manage.py
+        bench = subprocess.Popen(  # our own manage.py
             [sys.executable, "manage.py", "bench_sessions", "--events", "50000", "--rate", "2000"],
             cwd=settings.BASE_DIR,
             env=env,

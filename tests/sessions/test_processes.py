@@ -110,7 +110,9 @@ def test_database_outage_loses_nothing_and_the_consumer_carries_on(queue, sre_ke
     finally:
         _admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
 
-    wait_until(lambda: UserSession.objects.filter(session_id__startswith="OUT").count() == 300, timeout=40, message="not recovered")
+    wait_until(
+        lambda: UserSession.objects.filter(session_id__startswith="OUT").count() == 300, timeout=40, message="not recovered"
+    )
     code, out, err = process.stop()
     assert code == 0, err
     _assert_applied_exactly(expected_before | expected_during)

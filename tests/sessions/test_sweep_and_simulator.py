@@ -1,5 +1,6 @@
 """The idle sweep, and the simulator's sessions living by the rules the consumer checks."""
 
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -75,7 +76,7 @@ def test_simulated_sessions_follow_login_active_idle_logout():
     allowed = {"login": {"active", "idle", "logout"}, "active": {"active", "idle", "logout"}, "idle": {"active", "logout"}}
     for events in history.values():
         assert events[0] == "login"
-        for before, after in zip(events, events[1:], strict=False):
+        for before, after in itertools.pairwise(events):
             assert after in allowed[before]
     seen = {kind for events in history.values() for kind in events}
     assert seen == {"login", "active", "idle", "logout"}

@@ -19,7 +19,7 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False) if (BASE_DIR / ".env").exists() else None
 
 # Marks the built-in development key, so production can refuse to run with it.
-INSECURE_DEFAULT_SECRET_KEY = "django-insecure-local-development-key-not-for-production"
+INSECURE_DEFAULT_SECRET_KEY = "django-insecure-local-development-key-not-for-production"  # noqa: S105 - the known development default that production settings refuse
 
 # --- Core -----------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/ref/settings/#secret-key
