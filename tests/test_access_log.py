@@ -4,14 +4,14 @@ import contextlib
 import json
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
-from tests.support.processes import free_port, subprocess_env
+from tests.support.processes import free_port, subprocess_env, wait_for_http
+from tests.support.waiting import wait_until
 
 REPO = Path(settings.BASE_DIR)
 
@@ -31,20 +31,10 @@ def test_the_web_server_writes_access_lines_as_json(tmp_path):
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert web.poll() is None, log.read_text()
-            with contextlib.suppress(OSError):
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/version", timeout=2).close()
-                break
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+        wait_for_http(f"http://127.0.0.1:{port}/api/version", web, log=log.read_text)
         with contextlib.suppress(OSError):
             urllib.request.urlopen(f"http://127.0.0.1:{port}/no-such-page", timeout=2).close()
-        deadline = time.monotonic() + 10
-        while '"/no-such-page"' not in log.read_text():
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
+        wait_until(lambda: '"/no-such-page"' in log.read_text(), 10, 0.05, "no access line for /no-such-page")
     finally:
         web.terminate()
         web.wait(timeout=15)

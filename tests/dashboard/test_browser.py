@@ -16,8 +16,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -28,7 +26,7 @@ from django.db import connection
 from devtools.device_publisher import fleet_publish
 from devtools.device_simulator import Fleet
 from tests.factories import UserFactory
-from tests.support.processes import free_port
+from tests.support.processes import free_port, wait_for_http
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
@@ -85,14 +83,7 @@ class Stack:
         daphne = str(Path(sys.executable).with_name("daphne"))
         # -v 0 as in the Procfile: the application writes the access lines, as JSON.
         self.web = self._spawn("web", [daphne, "-v", "0", "-b", "127.0.0.1", "-p", str(self.port), "tier0site.asgi:application"])
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.web.poll() is None, self.log("web")
-            with contextlib.suppress(OSError):
-                urllib.request.urlopen(f"{self.base_url}/accounts/login/", timeout=2).close()  # noqa: S310 - a loopback http URL we built
-                return
-            time.sleep(0.2)
-        raise AssertionError("web server did not answer:\n" + self.log("web"))
+        wait_for_http(f"{self.base_url}/accounts/login/", self.web, log=lambda: self.log("web"))
 
     def stop_web(self) -> None:
         """SIGTERM, and SIGKILL if daphne is still draining after 10 s: either way the page loses its server."""
@@ -112,11 +103,11 @@ class Stack:
         self.wait_for_log("run_mqtt_consumer", '"mqtt connected"', process)
 
     def wait_for_log(self, name: str, needle: str, process: subprocess.Popen, timeout_s: float = 30) -> None:
-        deadline = time.monotonic() + timeout_s
-        while needle not in self.log(name):
+        def logged() -> bool:
             assert process.poll() is None, f"{name} exited:\n{self.log(name)}"
-            assert time.monotonic() < deadline, f"{name} never logged {needle}:\n{self.log(name)}"
-            time.sleep(0.1)
+            return needle in self.log(name)
+
+        wait_until(logged, timeout_s, 0.1, f"{name} never logged {needle}")
 
     def log(self, name: str) -> str:
         path = self.tmp / f"{name}.log"
