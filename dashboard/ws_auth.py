@@ -46,7 +46,7 @@ async def _watch(consumer, interval_s: float) -> None:
         await asyncio.sleep(interval_s)
         try:
             valid = await still_signed_in(consumer.scope)
-        except Exception:  # noqa: BLE001 - a database hiccup must not end a valid socket
+        except Exception:  # a database hiccup must not end a valid socket
             logger.warning("websocket sign-in re-check failed; trying again next time", exc_info=True)
             continue
         if not valid:

@@ -16,6 +16,7 @@ the failover, every acknowledged number must be on the new primary exactly once:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import threading
 import time
@@ -118,7 +119,7 @@ def drill_run(
         counts = Counter(DrillWrite.objects.filter(run_id=run_id).values_list("seq", flat=True))
     acked = [seq for seq, _ in writer.acked]
     times = [t for _, t in writer.acked]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     steps = {s["name"]: s["seconds"] for s in event.steps}
     if unplanned:
         steps = {"detect": detected_s, **steps}

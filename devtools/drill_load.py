@@ -1,6 +1,6 @@
 """Steady load for the chaos drill, recording what each broker acknowledged.
 
-``DeviceLoad`` publishes the project's simulated fleet (``telemetry.simulator``)
+``DeviceLoad`` publishes the project's simulated fleet (``devtools.device_simulator``)
 over MQTT QoS 1 and records a message as acknowledged when its PUBACK arrives;
 ``UserLoad`` publishes user-session events with the project's
 ``ConfirmedPublisher`` and records a message when the broker's publisher
@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 
 from pika.spec import Basic
 
-from sessions_app.publisher import ConfirmedPublisher, Outgoing
+from devtools.amqp_publisher import ConfirmedPublisher, Outgoing
+from devtools.device_simulator import Fleet
 from telemetry import mqtt
-from telemetry.simulator import Fleet
 
 
 class Ledger:

@@ -2,7 +2,7 @@
 
 Everything runs on free loopback ports under one temporary folder, from the
 project's existing launchers (``devtools.topology`` for PostgreSQL and Redis,
-``telemetry.broker.MosquittoProcess``, ``devtools.rabbitmq.RabbitNode``); the
+``devtools.broker.MosquittoProcess``, ``devtools.rabbitmq.RabbitNode``); the
 consumers are the project's own commands started with environment variables
 pointing at these instances. Each component can be SIGKILLed and started again.
 """
@@ -25,12 +25,12 @@ import psycopg
 from django.conf import settings
 
 from devtools import topology as topo
+from devtools.broker import MosquittoProcess
+from devtools.device_simulator import Fleet
 from devtools.rabbitmq import RabbitEnv
 from failover import pg
 from failover.nodes import _chown_postgres
 from telemetry import mqtt
-from telemetry.broker import MosquittoProcess
-from telemetry.simulator import Fleet
 
 DATABASE = "tier0_drill"
 QUEUE = "drill_user_activity"

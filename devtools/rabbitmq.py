@@ -26,8 +26,8 @@ from pathlib import Path
 import pika
 import pika.exceptions
 
+from devtools.broker import free_port
 from sessions_app import amqp  # also quiets pika's INFO logging
-from telemetry.broker import free_port
 
 RABBIT_SBIN = Path(os.environ.get("RABBITMQ_SBIN", "/usr/lib/rabbitmq/bin"))
 EPMD = shutil.which("epmd") or "/usr/bin/epmd"

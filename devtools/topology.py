@@ -15,13 +15,13 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import time
 from pathlib import Path
 
 import psutil
 import redis
 
+from devtools.broker import free_port
 from failover.nodes import (
     PG_BIN,
     SENTINEL_MASTER,
@@ -61,12 +61,6 @@ checkpoint_timeout = 5min
 log_line_prefix = '%m [%p] %q%a '
 log_min_messages = warning
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def topology_create(

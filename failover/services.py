@@ -154,7 +154,7 @@ def failover_run(
                 db_retry(lambda: active_region_set(region=target_region))
             with log.step("verify_write") as entry:
                 entry["detail"] = _verify_write(topology, target)
-        except Exception as exc:  # noqa: BLE001 - recorded and re-raised as FailoverFailed
+        except Exception as exc:  # recorded and re-raised as FailoverFailed
             event = record(log, status=FailoverEvent.Status.FAILED, error=str(exc), requested_by=requested_by)
             raise FailoverFailed(
                 f"failover to {target_region} promoted the database but then failed: {exc}", event=event

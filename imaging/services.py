@@ -191,7 +191,7 @@ def images_scan(
             logger.warning("skipped image %s: %s", path, exc)
         except DatabaseError:
             raise  # the store is down: not this file's fault; the whole scan fails (--watch retries it)
-        except Exception as exc:  # noqa: BLE001 - one file (or an analyser bug on it) must never stop the scan
+        except Exception as exc:  # one file (or an analyser bug on it) must never stop the scan
             report.skipped.append({"path": str(path), "reason": f"analysis failed: {type(exc).__name__}: {exc}"})
             logger.exception("skipped image %s", path)
         finally:

@@ -59,7 +59,7 @@ def pdf_pages(path: Path, wanted: list[int] | None = None) -> tuple[int, dict[in
         raise
     # A hostile or damaged file can make a third-party parser raise anything (pypdf's LimitReachedError is no
     # PdfReadError; RecursionError, struct.error, ...): every failure is this one file's, reported and skipped.
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise PdfUnreadable(f"unreadable PDF: {exc.__class__.__name__}: {str(exc)[:200]}") from exc
     return count, pages, panels
 
@@ -178,7 +178,7 @@ def split_page(text: str, running: frozenset[str] | set[str] = frozenset()) -> l
         if not row and is_heading(line) and previous_ended and size >= 250 and not in_table:
             cut()
             heading = line
-        elif not row and not in_table and size >= PASSAGE_TARGET and previous_ended or size >= PASSAGE_MAX:
+        elif (not row and not in_table and size >= PASSAGE_TARGET and previous_ended) or size >= PASSAGE_MAX:
             cut()
         if not current and is_heading(line):
             heading = line

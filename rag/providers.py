@@ -81,7 +81,7 @@ class CohereProvider:
             try:
                 return fn()
             # Any SDK failure (HTTP, timeout, unexpected payload) must degrade to the offline answer.
-            except Exception as exc:  # noqa: BLE001 - classified below; never crash a query
+            except Exception as exc:  # classified below; never crash a query
                 attempt += 1
                 reason = _describe(exc)
                 if attempt > self.max_retries or not _retryable(exc):

@@ -156,7 +156,7 @@ def _fts(lexemes: list[str], limit: int, *, tables_only: bool = False) -> list[t
         return []
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id, ts_rank_cd(search, q, %s) AS r FROM rag_passage,"
+            "SELECT id, ts_rank_cd(search, q, %s) AS r FROM rag_passage,"  # noqa: S608 - constant clauses; the lexemes and limits are parameters
             " (SELECT string_agg(quote_literal(x), ' | ')::tsquery AS q FROM unnest(%s::text[]) AS x) query"
             " WHERE search @@ q" + (" AND has_table" if tables_only else "") + " ORDER BY r DESC LIMIT %s",
             [RANK_LENGTH_NORMALISATION, sorted(set(lexemes)), limit],

@@ -6,6 +6,7 @@ asked for, and, for a question asking for a quantity, a figure next to the terms
 it measures. Every weight is named in ``W``.
 """
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -142,7 +143,7 @@ def _read(question: str) -> _Question:
     return _Question(
         weights=weights,
         total_weight=sum(w for _, _, w in weights) or 1.0,
-        pairs=list(zip(groups, groups[1:], strict=False)),
+        pairs=list(itertools.pairwise(groups)),
         years=set(question_years(question)),
         quantitative=is_quantitative(question),
         how_many=bool(re.search(r"\b(how many|number of|headcount|count of)\b", question, re.I)),

@@ -7,8 +7,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tier0site.settings.local")
 
-import psycopg  # noqa: E402
-from django.conf import settings  # noqa: E402
+import psycopg
+from django.conf import settings
 
 db = settings.DATABASES["default"]
 conninfo = {

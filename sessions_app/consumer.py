@@ -17,6 +17,7 @@ import logging
 import socket
 import time
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import pika
 from django.conf import settings
@@ -60,7 +61,7 @@ def _render(pending: dict, elapsed_s: float) -> dict:
 class SessionSink:
     kind = "sessions"
     metrics_prefix = "tier0_sessions"
-    counters = {
+    counters: ClassVar[dict[str, str]] = {
         "applied": "Session rows inserted or moved forward",
         "superseded": "Events older than the stored state (or redelivered): no effect",
         "snapshots": "Site snapshots stored",

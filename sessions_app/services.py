@@ -53,7 +53,7 @@ ON CONFLICT (session_id) DO UPDATE SET
     last_event_at = EXCLUDED.last_event_at,
     stored_at = EXCLUDED.stored_at
 WHERE s.last_event_at < EXCLUDED.last_event_at
-"""
+"""  # noqa: S608 - the table name is the model's; every value is a parameter
 
 
 @dataclass

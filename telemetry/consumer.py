@@ -9,6 +9,7 @@ the device cache versions of the groups that changed and sends one
 """
 
 import socket
+from typing import ClassVar
 
 from django.conf import settings
 
@@ -60,7 +61,7 @@ def _render(pending: IngestResult, elapsed_s: float) -> dict:
 class TelemetrySink:
     kind = "telemetry"
     metrics_prefix = "tier0_mqtt"
-    counters = {
+    counters: ClassVar[dict[str, str]] = {
         "stored": "Readings stored",
         "duplicates": "Redelivered readings already stored",
         "dead_lettered": "Messages sent to dead letters",

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from telemetry.broker import MosquittoProcess
+from devtools.broker import MosquittoProcess
 from tests.factories import UserFactory
 
 
@@ -25,10 +25,20 @@ def mosquitto(tmp_path_factory):
     broker.stop()
 
 
+DATABASE_FIXTURES = {"db", "transactional_db", "django_db_setup", "live_server"}
+
+
+def _uses_services(request) -> bool:
+    """A test that touches the database may fill the cache too; pure tests (parsers, validators) touch neither."""
+    return request.node.get_closest_marker("django_db") is not None or bool(DATABASE_FIXTURES & set(request.fixturenames))
+
+
 @pytest.fixture(autouse=True)
-def _clean_cache():
+def _clean_cache(request):
+    """Empty this run's cache namespace after each test that uses the services, so no Redis for the others."""
     yield
-    cache.delete_pattern("*")
+    if _uses_services(request):
+        cache.delete_pattern("*")
 
 
 @pytest.fixture

@@ -2,37 +2,24 @@
 
 import contextlib
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
+
+from tests.support.processes import free_port, subprocess_env, wait_for_http
+from tests.support.waiting import wait_until
 
 REPO = Path(settings.BASE_DIR)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.django_db
 def test_the_web_server_writes_access_lines_as_json(tmp_path):
-    port = _free_port()
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tier0site.settings.test",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "HA_DATA_DIR": str(tmp_path / "no-ha"),
-    }
+    port = free_port()
+    env = subprocess_env(HA_DATA_DIR=str(tmp_path / "no-ha"))
     assert "manage.py run_web" in (REPO / "Procfile").read_text()
     log = tmp_path / "web.log"
     with log.open("wb") as out:
@@ -44,20 +31,10 @@ def test_the_web_server_writes_access_lines_as_json(tmp_path):
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert web.poll() is None, log.read_text()
-            with contextlib.suppress(OSError):
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/version", timeout=2).close()  # noqa: S310
-                break
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+        wait_for_http(f"http://127.0.0.1:{port}/api/version", web, log=log.read_text)
         with contextlib.suppress(OSError):
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/no-such-page", timeout=2).close()  # noqa: S310
-        deadline = time.monotonic() + 10
-        while '"/no-such-page"' not in log.read_text():
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/no-such-page", timeout=2).close()
+        wait_until(lambda: '"/no-such-page"' in log.read_text(), 10, 0.05, "no access line for /no-such-page")
     finally:
         web.terminate()
         web.wait(timeout=15)

@@ -1,14 +1,10 @@
 """Prometheus scrapes every process; the Grafana dashboard only charts metrics the code exports."""
 
-import contextlib
 import json
-import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import django_prometheus.middleware
@@ -16,7 +12,6 @@ import httpx
 import pytest
 import yaml
 from django.conf import settings
-from django.db import connection
 from prometheus_client import REGISTRY
 
 import failover.watcher
@@ -26,6 +21,7 @@ from sessions_app.consumer import SessionSink
 from sessions_app.management.commands.run_rabbitmq_consumer import Command as SessionsCommand
 from telemetry.consumer import TelemetrySink
 from telemetry.management.commands.run_mqtt_consumer import Command as MqttCommand
+from tests.support.processes import free_port, subprocess_env, wait_for_http
 from tier0site.workers import WorkerMetrics
 
 DEPLOY = Path(settings.BASE_DIR) / "deploy"
@@ -97,15 +93,9 @@ def test_every_worker_health_expects_runs_under_make_run_and_compose():
 @pytest.mark.django_db
 def test_one_scrape_of_the_web_reads_every_worker(tmp_path, settings):
     """run_web starts several uvicorn workers; /metrics sums them (prometheus_client's multiprocess mode)."""
-    port, token = _free_port(), "scrape-token-for-test"
-    db = connection.settings_dict
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"},  # run_web sets it itself
-        "DJANGO_SETTINGS_MODULE": "tier0site.settings.test",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "METRICS_TOKEN": token,
-        "HA_DATA_DIR": str(tmp_path / "no-ha"),
-    }
+    port, token = free_port(), "scrape-token-for-test"
+    env = subprocess_env(METRICS_TOKEN=token, HA_DATA_DIR=str(tmp_path / "no-ha"))
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # run_web sets it itself
     web = subprocess.Popen(  # noqa: S603 - our own server
         [sys.executable, "manage.py", "run_web", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
         cwd=settings.BASE_DIR,
@@ -115,20 +105,11 @@ def test_one_scrape_of_the_web_reads_every_worker(tmp_path, settings):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert web.poll() is None
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/api/version", timeout=2).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, "web server did not answer"
-            time.sleep(0.2)
+        wait_for_http(f"{base}/api/version", web, timeout=60)
         with httpx.Client(base_url=base, timeout=5) as client:  # new connections: spread over the workers
             for _ in range(40):
                 client.get("/api/version", headers={"Connection": "close"})
-        scrapes = [
-            httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=5).text for _ in range(6)
-        ]
+        scrapes = [httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=5).text for _ in range(6)]
     finally:
         web.terminate()
         web.wait(timeout=30)
@@ -144,9 +125,3 @@ def test_one_scrape_of_the_web_reads_every_worker(tmp_path, settings):
 def _version_requests(text: str) -> float:
     pattern = r'^django_http_requests_latency_seconds_by_view_method_count\{method="GET",view="version"\} ([0-9.e+]+)$'
     return sum(float(m) for m in re.findall(pattern, text, flags=re.M))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

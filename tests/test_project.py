@@ -1,9 +1,11 @@
 """Project-level promises: production refuses unsafe settings; migrations apply on an empty database."""
 
+import ast
 import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -130,3 +132,56 @@ def test_the_api_root_lists_every_endpoint(api_client):
         assert path in paths
     assert "/api/dashboard/simulate-user-traffic" in paths
     assert "Token" in body["authentication"]
+
+
+# --- Code layout: serving code stands apart from tooling, modules stay readable ---------------------------------
+
+BASE = Path(REPO)
+SKIPPED_DIRS = {".venv", ".git", "node_modules", "staticfiles", "__pycache__"}
+
+
+def _project_modules() -> list[Path]:
+    return sorted(p for p in BASE.rglob("*.py") if not SKIPPED_DIRS.intersection(p.relative_to(BASE).parts))
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module an import statement names, lazy imports inside functions included."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_serving_code_never_imports_devtools():
+    """Simulators, publishers, benchmarks, the broker launcher and the HA topology live in devtools; nothing that
+    serves production may depend on them (devtools and the tests may import anything)."""
+    offenders = [
+        f"{path.relative_to(BASE)} imports {name}"
+        for path in _project_modules()
+        if path.relative_to(BASE).parts[0] not in ("devtools", "tests")
+        for name in sorted(_imported_modules(path))
+        if name == "devtools" or name.startswith("devtools.")
+    ]
+    assert offenders == []
+
+
+MAX_MODULE_LINES = 400
+# Modules allowed over the limit, each with the reason it stays one file. Keep this list short.
+LONG_MODULES: dict[str, str] = {
+    # "path/to/module.py": "why it stays one file",
+}
+
+
+def test_no_module_is_over_400_lines():
+    sizes = {
+        str(path.relative_to(BASE)): len(path.read_text().splitlines())
+        for path in _project_modules()
+        if path.relative_to(BASE).parts[0] != "tests" and "migrations" not in path.parts
+    }
+    too_long = {name: lines for name, lines in sizes.items() if lines > MAX_MODULE_LINES and name not in LONG_MODULES}
+    assert too_long == {}
+    stale = {name for name in LONG_MODULES if sizes.get(name, 0) <= MAX_MODULE_LINES}
+    assert stale == set(), "these are short now (or gone): remove them from LONG_MODULES"

@@ -7,6 +7,7 @@ in any URL (PostgreSQL cannot store or compare it, so it would end as a 500).
 
 import re
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from django.http import JsonResponse
 from rest_framework import serializers
@@ -80,7 +81,7 @@ LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 class BoundedDateTimeField(serializers.DateTimeField):
     """A date-time between 1970 and 2200: out of range is a 400, never an overflow further down."""
 
-    default_error_messages = {"range": "must be between 1970-01-01 and 2200-01-01."}
+    default_error_messages: ClassVar[dict[str, str]] = {"range": "must be between 1970-01-01 and 2200-01-01."}
 
     def to_internal_value(self, value):
         try:

@@ -116,7 +116,7 @@ class Publisher:
 
         try:
             async_to_sync(send)({**self.render(pending, elapsed), "type": self.event.type})
-        except Exception:  # noqa: BLE001 - the dashboard is optional; the pipeline must go on
+        except Exception:  # the dashboard is optional; the pipeline must go on
             logger.warning("live event not published", extra={"event": self.event.type}, exc_info=True)
             return False
         self.sent += 1

@@ -43,7 +43,7 @@ class DeliveryCounts:
         """How often each body was counted already (0: never, or Redis is away)."""
         try:
             values = get_redis_connection("default").mget([self._key(body) for body in bodies])
-        except Exception:  # noqa: BLE001 - Redis away: nothing is counted, nothing dead-lettered for its count
+        except Exception:  # Redis away: nothing is counted, nothing dead-lettered for its count
             logger.warning("redelivery counts not read", extra={"worker": self.worker}, exc_info=True)
             return [0] * len(bodies)
         return [int(value or 0) for value in values]
@@ -56,7 +56,7 @@ class DeliveryCounts:
                 pipe.incr(self._key(body))
                 pipe.expire(self._key(body), TTL_S)
             redeliveries = pipe.execute()[::2]
-        except Exception:  # noqa: BLE001 - Redis away: counted as a first redelivery
+        except Exception:  # Redis away: counted as a first redelivery
             logger.warning("redeliveries not counted", extra={"worker": self.worker}, exc_info=True)
             redeliveries = [1] * len(bodies)
         return [n + 1 for n in redeliveries]  # the first delivery was not a redelivery: never counted

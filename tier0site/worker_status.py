@@ -43,7 +43,7 @@ def run_after_store(kind: str, result: object) -> None:
     for fn in tuple(_AFTER_STORE.get(kind, ())):
         try:
             fn(result)
-        except Exception:  # noqa: BLE001 - a hook never stops ingest
+        except Exception:  # a hook never stops ingest
             HOOK_ERRORS.labels(kind).inc()
             logger.exception("after-store hook failed", extra={"kind": kind, "hook": getattr(fn, "__qualname__", repr(fn))})
 
@@ -74,7 +74,7 @@ class Heartbeat:
         record.update(figures)
         try:
             cache.set(self.key, record, timeout=max(1, round(3 * self.interval_s)))
-        except Exception:  # noqa: BLE001 - Redis away: the worker goes on, its beat is missed
+        except Exception:  # Redis away: the worker goes on, its beat is missed
             logger.warning("heartbeat not recorded", extra={"worker": self.worker}, exc_info=True)
 
     def stop(self) -> None:

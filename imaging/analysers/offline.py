@@ -90,7 +90,6 @@ def _skin(ycrcb: np.ndarray, hsv: np.ndarray) -> np.ndarray:
 
 def _faces(gray: np.ndarray, skin: np.ndarray) -> list[Head]:
     det = _detectors()
-    H, W = gray.shape
     # Cascades are the slowest step: run them at 0.6x (faces under ~20 px are out of their reach anyway).
     k = 0.6
     small = cv2.resize(gray, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)

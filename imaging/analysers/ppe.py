@@ -76,7 +76,7 @@ def _mask(hsv: np.ndarray, ranges) -> np.ndarray:
 
 
 def clip_box(box, width: int, height: int) -> tuple[int, int, int, int]:
-    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    x0, y0, x1, y1 = (round(v) for v in box)
     x0, x1 = max(0, min(x0, width - 1)), max(1, min(x1, width))
     y0, y1 = max(0, min(y0, height - 1)), max(1, min(y1, height))
     return x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)
@@ -163,9 +163,9 @@ def hat_score(hsv: np.ndarray, mask: np.ndarray, regions: Regions) -> dict:
         dome = _crown(mask, regions)
     pixels = hsv[dome]
     if len(pixels) < 12:
-        return {"score": 0.0, "colour": None, "pixels": int(len(pixels)), "bare": 0.0}
+        return {"score": 0.0, "colour": None, "pixels": len(pixels), "bare": 0.0}
     share, colour = _dominant_shell(pixels)
-    return {"score": share, "colour": colour, "pixels": int(len(pixels)), "bare": _bare_share(pixels)}
+    return {"score": share, "colour": colour, "pixels": len(pixels), "bare": _bare_share(pixels)}
 
 
 def _bare_share(pixels: np.ndarray) -> float:

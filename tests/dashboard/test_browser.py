@@ -12,13 +12,10 @@ import contextlib
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -26,9 +23,11 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from telemetry.publisher import fleet_publish
-from telemetry.simulator import Fleet
+from devtools.device_publisher import fleet_publish
+from devtools.device_simulator import Fleet
 from tests.factories import UserFactory
+from tests.support.processes import free_port, wait_for_http
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 
@@ -39,12 +38,6 @@ PASSWORD = "correct-horse-battery"  # tests.factories.UserFactory's
 LAPTOP = {"width": 1366, "height": 900}
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Stack:
@@ -82,7 +75,7 @@ class Stack:
 
     def _spawn(self, name: str, command: list[str]) -> subprocess.Popen:
         log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
-        process = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603 - our own commands
         self.processes.append(process)
         return process
 
@@ -90,14 +83,7 @@ class Stack:
         daphne = str(Path(sys.executable).with_name("daphne"))
         # -v 0 as in the Procfile: the application writes the access lines, as JSON.
         self.web = self._spawn("web", [daphne, "-v", "0", "-b", "127.0.0.1", "-p", str(self.port), "tier0site.asgi:application"])
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.web.poll() is None, self.log("web")
-            with contextlib.suppress(OSError):
-                urllib.request.urlopen(f"{self.base_url}/accounts/login/", timeout=2).close()
-                return
-            time.sleep(0.2)
-        raise AssertionError("web server did not answer:\n" + self.log("web"))
+        wait_for_http(f"{self.base_url}/accounts/login/", self.web, log=lambda: self.log("web"))
 
     def stop_web(self) -> None:
         """SIGTERM, and SIGKILL if daphne is still draining after 10 s: either way the page loses its server."""
@@ -117,11 +103,11 @@ class Stack:
         self.wait_for_log("run_mqtt_consumer", '"mqtt connected"', process)
 
     def wait_for_log(self, name: str, needle: str, process: subprocess.Popen, timeout_s: float = 30) -> None:
-        deadline = time.monotonic() + timeout_s
-        while needle not in self.log(name):
+        def logged() -> bool:
             assert process.poll() is None, f"{name} exited:\n{self.log(name)}"
-            assert time.monotonic() < deadline, f"{name} never logged {needle}:\n{self.log(name)}"
-            time.sleep(0.1)
+            return needle in self.log(name)
+
+        wait_until(logged, timeout_s, 0.1, f"{name} never logged {needle}")
 
     def log(self, name: str) -> str:
         path = self.tmp / f"{name}.log"
@@ -386,14 +372,6 @@ def test_login_page_and_unauthenticated_socket(chromium, stack, screenshots):
     context.close()
 
 
-def wait_until(condition, *, timeout_s: float = 30, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.25)
-
-
 def test_users_appear_after_rabbitmq_events(chromium, stack, settings, screenshots):
     from sessions_app.amqp import topology_delete, topology_ensure
     from sessions_app.models import UserSession
@@ -411,7 +389,7 @@ def test_users_appear_after_rabbitmq_events(chromium, stack, settings, screensho
         # The wireframe's button: the sessions pipeline's simulator, through RabbitMQ.
         page.click("[data-testid=traffic-btn]")
         page.wait_for_function("() => /Simulating 100 users/.test(document.getElementById('traffic-status').textContent)")
-        wait_until(lambda: UserSession.objects.count() > 0, what="sessions stored by the consumer")
+        wait_until(lambda: UserSession.objects.count() > 0, message="no sessions stored by the consumer")
         assert consumer.poll() is None, stack.log("run_rabbitmq_consumer")
         # The page shows what the database holds, without a reload.
         wait_until(
@@ -419,7 +397,7 @@ def test_users_appear_after_rabbitmq_events(chromium, stack, settings, screensho
                 page.inner_text("#users-concurrent") == str(session_summary()["concurrent_users"])
                 and page.inner_text("#users-concurrent") != "0"
             ),
-            what="the page's concurrent users to match the database",
+            message="the page's concurrent users never matched the database",
         )
         # One row per user, each with its own time since login.
         page.wait_for_selector("#users-table tbody tr:nth-child(2)")
@@ -528,7 +506,7 @@ def ha_stack(mosquitto, tmp_path):
     stack = Stack(tmp_path, mosquitto.port)
     database = f"tier0_e2e_ha_{uuid.uuid4().hex[:8]}"
     stack.env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{database}"
-    up = subprocess.run(
+    up = subprocess.run(  # noqa: S603 - our own manage.py
         [sys.executable, "manage.py", "ha_up", "--data-dir", str(data_dir), "--base-port", "0", "--database", database],
         cwd=REPO,
         env=stack.env,
@@ -546,7 +524,7 @@ def ha_stack(mosquitto, tmp_path):
         yield stack
     finally:
         stack.stop()
-        subprocess.run(
+        subprocess.run(  # noqa: S603 - our own manage.py
             [sys.executable, "manage.py", "ha_down", "--data-dir", str(data_dir), "--purge"],
             cwd=REPO,
             env=stack.env,

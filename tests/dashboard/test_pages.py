@@ -61,7 +61,7 @@ def test_login_with_a_password_then_logout():
 
 
 def test_staff_dashboard_shows_the_five_panels_in_the_wireframe_order(signed_in):
-    client, user = signed_in(username="ADMIN1", is_staff=True)
+    client, _user = signed_in(username="ADMIN1", is_staff=True)
     html = client.get("/").content.decode()
     assert "Enterprise SRE COE - Tier 0 Test Driver" in html
     assert "SRE User: ADMIN1" in html

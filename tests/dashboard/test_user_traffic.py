@@ -4,7 +4,6 @@ import uuid
 
 import pika
 import pytest
-from django.core.management import get_commands
 from django.test import Client
 
 from dashboard import services
@@ -32,7 +31,6 @@ def test_fewer_than_100_users_is_a_clear_400():
     assert "users" in response.json()["error"]
 
 
-@pytest.mark.skipif("simulate_users" not in get_commands(), reason="user-session pipeline (issue 3) not present yet")
 def test_staff_start_publishes_to_the_queue_and_a_second_start_waits(settings):
     from sessions_app.amqp import topology_delete, topology_ensure
 

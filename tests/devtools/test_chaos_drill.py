@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def drill_lines() -> list[dict]:
-    result = subprocess.run(  # noqa: S603 - our own manage.py
+    result = subprocess.run(  # our own manage.py
         [sys.executable, "manage.py", "chaos_drill", "--quick", "--json"],
         cwd=settings.BASE_DIR,
         capture_output=True,

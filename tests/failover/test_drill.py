@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.ha, pytest.mark.slow]
 
 def _drill(ha, *args):
     env = {**os.environ, **ha.env(), "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{ha.database}", "LOG_LEVEL": "WARNING"}
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - our own manage.py
         [
             sys.executable,
             str(Path(settings.BASE_DIR) / "manage.py"),

@@ -191,7 +191,7 @@ def test_failover_to_the_current_primary_is_refused(ha, healthy):
 def test_watcher_command_stops_cleanly_on_sigterm(ha, healthy):
     env = {**os.environ, **ha.env(), "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{ha.database}", "LOG_LEVEL": "INFO"}
     env["DJANGO_SETTINGS_MODULE"] = "tier0site.settings.base"  # the test settings mute INFO logs
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603 - our own manage.py
         [
             sys.executable,
             str(Path(settings.BASE_DIR) / "manage.py"),

@@ -12,6 +12,7 @@ from django.test import RequestFactory
 from failover import probes
 from failover.models import DrillWrite
 from failover.pg import pg_stop
+from tests.support.waiting import wait_until
 from tier0site.routers import PrimaryReplicaRouter, ReadYourWritesMiddleware, primary_is_pinned, primary_pin_reset
 
 from .conftest import drop_alias, register_alias
@@ -69,13 +70,7 @@ def test_reads_go_to_the_replica_and_a_writer_reads_its_own_writes(ha, ha_routin
         with ha.pg_node(replica).connect() as conn:
             conn.execute("SELECT pg_wal_replay_resume()")
     # Once replayed, the replica serves the row too.
-    selectors_deadline = 50
-    while selectors_deadline and DrillWrite.objects.using("ha_replica").filter(run_id=run).count() != 1:
-        import time
-
-        time.sleep(0.05)
-        selectors_deadline -= 1
-    assert DrillWrite.objects.using("ha_replica").filter(run_id=run).count() == 1
+    wait_until(lambda: DrillWrite.objects.using("ha_replica").filter(run_id=run).count() == 1, 5, 0.05)
 
 
 def test_writes_follow_a_promotion_made_by_someone_else(ha, ha_routing):

@@ -9,11 +9,12 @@ talks to it through pymongo like to any MongoDB and never imports it.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from tests.support.processes import free_port
 
 SECANTUS_VERSION = "0.7.0b3"
 DEFAULT_VENV = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tier0" / "secantus-venv"
@@ -21,12 +22,6 @@ DEFAULT_VENV = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") 
 
 def secantus_binary() -> Path:
     return Path(os.environ.get("SECANTUS_VENV") or DEFAULT_VENV) / "bin" / "secantusd-py"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def mongo_reachable(uri: str, timeout_ms: int = 500) -> bool:
@@ -54,8 +49,8 @@ class SecantusServer:
         binary = secantus_binary()
         if not binary.exists():
             raise FileNotFoundError(f"{binary} is missing; run: make bootstrap (installs secantusdb=={SECANTUS_VERSION})")
-        port = _free_port()
-        self.log = tempfile.NamedTemporaryFile(prefix="secantus-", suffix=".log", delete=False)  # noqa: SIM115
+        port = free_port()
+        self.log = tempfile.NamedTemporaryFile(prefix="secantus-", suffix=".log", delete=False)
         self.process = subprocess.Popen(  # noqa: S603 - our own pinned binary, fixed arguments
             [str(binary), "--host", "127.0.0.1", "--port", str(port), "--storage-path", ":memory:", "--log-level", "WARNING"],
             stdout=self.log,

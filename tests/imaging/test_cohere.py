@@ -145,7 +145,7 @@ def test_falls_back_to_offline_when_cohere_keeps_failing(stand_in, image):
     analysis = provider.analyse(image)
     assert analysis["provider"] == "offline-nn (cohere fallback)"
     assert "HTTP 500" in analysis["fallback_reason"]
-    vector, model = provider.embed(image, analysis)
+    _vector, model = provider.embed(image, analysis)
     assert model == EMBEDDING_MODEL
 
 

@@ -30,7 +30,7 @@ def test_anchors_match_the_detector_outputs():
 
 def test_missing_or_altered_model_is_a_clear_error_naming_the_fix(settings, tmp_path):
     settings.IMAGES_MODELS_DIR = str(tmp_path)
-    with pytest.raises(ModelMissing, match="is missing.*scripts/fetch_models.py"):
+    with pytest.raises(ModelMissing, match=r"is missing.*scripts/fetch_models\.py"):
         model_path("person_detector")
     good = Path(str(model_path.__globals__["manifest"]()["person_detector"]["file"]))
     (tmp_path / good.name).write_bytes(b"\0" * 100)

@@ -13,6 +13,7 @@ from django.db import connection
 from imaging.services import CATEGORY_TYPES, SITE_IDS, images_scan, images_watch, site_for
 from imaging.stores import PostgresImageStore
 from tests.imaging.conftest import jpeg_bytes, png_header, synthetic
+from tests.support.waiting import wait_until
 from tier0site.workers import ShutdownFlag
 
 pytestmark = pytest.mark.django_db
@@ -110,12 +111,9 @@ def test_watch_picks_up_new_files(image_tree, analyser):
     )
     thread.start()
     try:
-        deadline = time.monotonic() + 20
-        while not reports and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: reports, 20, 0.05, "no first scan report")
         (image_tree / "ThermalEngines" / "new arrival.jpg").write_bytes(jpeg_bytes(synthetic(7)))
-        while time.monotonic() < deadline and not any(r.new for r in reports[1:]):
-            time.sleep(0.05)
+        wait_until(lambda: any(r.new for r in reports[1:]), 20, 0.05, "the new arrival was not scanned")
     finally:
         stop.set()
         thread.join(10)

@@ -45,7 +45,7 @@ def generated(tmp_path):
 
 @pytest.mark.django_db
 def test_ingest_stores_every_line_and_rollups_match(generated):
-    path, lines = generated
+    path, _lines = generated
     result = log_file_ingest(path=path, batch_lines=7_000)
     assert (result.status, result.lines_read, result.stored, result.malformed) == ("ingested", 30_000, 30_000, 0)
     assert SystemLog.objects.count() == 30_000

@@ -5,12 +5,9 @@ test client: whatever sits in front of Django (ASGI middleware, the server's
 own handling of headers) is part of what an attacker talks to.
 """
 
-import contextlib
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import httpx
@@ -18,7 +15,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from telemetry.broker import free_port
+from tests.support.processes import free_port, wait_for_http
 
 REPO = Path(settings.BASE_DIR)
 METRICS_TOKEN = "scrape-token-for-tests-0123456789"
@@ -45,18 +42,12 @@ class AsgiServer:
     def start(self) -> "AsgiServer":
         uvicorn = str(Path(sys.executable).with_name("uvicorn"))
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # noqa: S603 - the project's ASGI server
             [uvicorn, "tier0site.asgi:application", "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log"],
             cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log()
-            with contextlib.suppress(OSError):
-                urllib.request.urlopen(f"{self.base_url}/accounts/login/", timeout=2).close()
-                return self
-            time.sleep(0.1)
-        raise AssertionError("the ASGI server did not answer:\n" + self.log())
+        wait_for_http(f"{self.base_url}/accounts/login/", self.process, log=self.log)
+        return self
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -1,15 +1,15 @@
 """The project's Mosquitto with its password file and ACL, tested against the real broker."""
 
 import threading
-import time
 import uuid
 
 import paho.mqtt.client as mqtt
 import pytest
 from django.core.management import call_command
 
-from telemetry.broker import MosquittoProcess, render_config
+from devtools.broker import MosquittoProcess, render_config
 from telemetry.broker_auth import credentials_read, reload_broker
+from tests.support.waiting import wait_until
 
 PREFIX = "og/field"
 
@@ -108,26 +108,19 @@ def _connects(username, password, port) -> bool:
     return not rc.is_failure
 
 
-def _wait_until(condition, what: str, timeout_s: float = 10) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
-
-
 def test_a_new_site_is_a_command_away_and_revoking_it_locks_it_out(secured_broker):
     broker, _, auth_dir = secured_broker
     pid_file = broker.data_dir / "mosquitto.pid"
     password = provision(auth_dir, "site", "AK-NORTH")
     # The running broker rereads its files on SIGHUP (what the command sends when it finds the pid file).
     assert reload_broker(pid_file)
-    _wait_until(lambda: _connects("AK-NORTH", password, broker.port), "the new site never got in")
+    wait_until(lambda: _connects("AK-NORTH", password, broker.port), 10, message="the new site never got in")
     call_command("mqtt_credentials", "revoke", "AK-NORTH", "--auth-dir", str(auth_dir), "--pid-file", str(pid_file))
     assert "AK-NORTH" not in credentials_read(auth_dir)
-    _wait_until(lambda: not _connects("AK-NORTH", password, broker.port), "the revoked site still gets in")
+    wait_until(lambda: not _connects("AK-NORTH", password, broker.port), 10, message="the revoked site still gets in")
 
 
 def test_an_anonymous_broker_is_only_allowed_on_loopback(tmp_path):
     with pytest.raises(ValueError, match="anonymous"):
-        render_config(port=1883, data_dir=tmp_path, bind="0.0.0.0")
+        render_config(port=1883, data_dir=tmp_path, bind="0.0.0.0")  # noqa: S104 - the test checks that the broker refuses this
     assert "allow_anonymous true" in render_config(port=1883, data_dir=tmp_path).read_text()

@@ -10,10 +10,10 @@ import pytest
 from django.utils import timezone
 
 from imaging.models import ImageRecord
-from telemetry.broker import free_port
 from tests.dashboard.conftest import session_cookie_for
 from tests.factories import UserFactory
 from tests.security.conftest import METRICS_TOKEN, REPO
+from tests.support.processes import free_port
 
 PRODUCTION_ENV = {
     "DJANGO_SETTINGS_MODULE": "tier0site.settings.production",
@@ -29,7 +29,7 @@ INTERNALS = re.compile(
 
 def _production(code: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    return subprocess.run(
+    return subprocess.run(  # noqa: S603 - our own manage.py
         [sys.executable, *code.split()] if code.startswith("manage.py") else [sys.executable, "-c", code],
         cwd=REPO, env={**env, **PRODUCTION_ENV}, capture_output=True, text=True, timeout=120,
     )  # fmt: skip

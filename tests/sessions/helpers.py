@@ -1,7 +1,6 @@
 """Helpers for the session pipeline tests: events, publishing, consumers, waiting."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -11,11 +10,11 @@ from pathlib import Path
 
 import pika
 from django.conf import settings
-from django.db import connection
 
+from devtools.amqp_publisher import ConfirmedPublisher, Outgoing
 from sessions_app import amqp
 from sessions_app.consumer import session_worker
-from sessions_app.publisher import ConfirmedPublisher, Outgoing
+from tests.support.processes import subprocess_env
 from tier0site.workers import BatchWorker
 
 BASE_DIR = Path(settings.BASE_DIR)
@@ -88,28 +87,19 @@ def dead_letters(queue: str) -> list[tuple[dict, bytes]]:
         conn.close()
 
 
-def database_url() -> str:
-    db = connection.settings_dict
-    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 class ConsumerProcess:
     """A real ``run_rabbitmq_consumer`` process on the test database."""
 
     def __init__(self, queue: str, sre_key: str, *extra: str) -> None:
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tier0site.settings.test",
-            "DATABASE_URL": database_url(),
-            "SESSIONS_SRE_USER_KEY": sre_key,
-            "SESSIONS_LIVE_INTERVAL_S": "0",
-            "LOG_LEVEL": "WARNING",
-            # The same cache namespace as the test (heartbeats, redelivery counts).
-            "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
+        # The same database and cache namespace as the test (heartbeats, redelivery counts).
+        env = subprocess_env(
+            SESSIONS_SRE_USER_KEY=sre_key,
+            SESSIONS_LIVE_INTERVAL_S="0",
+            LOG_LEVEL="WARNING",
             # libpq names the process's connections, so a test can cut exactly these.
-            "PGAPPNAME": f"tier0-test-consumer-{queue}",
-        }
-        self.process = subprocess.Popen(
+            PGAPPNAME=f"tier0-test-consumer-{queue}",
+        )
+        self.process = subprocess.Popen(  # noqa: S603 - our own manage.py
             [sys.executable, "manage.py", "run_rabbitmq_consumer", "--queue", queue, "--metrics-port", "0", *extra],
             cwd=BASE_DIR,
             env=env,
@@ -137,13 +127,3 @@ class ConsumerProcess:
             self.process.send_signal(signal.SIGTERM)
         out, err = self.process.communicate(timeout=timeout)
         return self.process.returncode, out, err
-
-
-def wait_for(predicate, timeout: float = 30, interval: float = 0.1, message: str = "condition not reached"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(message)

@@ -1,6 +1,5 @@
 """bench_sessions removes its queue, rows and Redis key even when interrupted (SIGINT or SIGTERM)."""
 
-import os
 import re
 import signal
 import subprocess
@@ -12,7 +11,9 @@ from django.conf import settings
 
 from sessions_app import amqp
 from sessions_app.models import UserSession
-from tests.sessions.helpers import database_url, queue_depth, wait_for
+from tests.sessions.helpers import queue_depth
+from tests.support.processes import subprocess_env
+from tests.support.waiting import wait_until
 
 
 def _queue_exists(queue: str) -> bool:
@@ -27,9 +28,9 @@ def _queue_exists(queue: str) -> bool:
 @pytest.mark.parametrize("interrupt", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_benchmark_leaves_no_queue_behind(interrupt, tmp_path):
     err_path = tmp_path / "bench.err"
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tier0site.settings.test", "DATABASE_URL": database_url()}
+    env = subprocess_env()
     with err_path.open("w") as err:
-        bench = subprocess.Popen(  # noqa: S603 - our own manage.py
+        bench = subprocess.Popen(  # our own manage.py
             [sys.executable, "manage.py", "bench_sessions", "--events", "50000", "--rate", "2000"],
             cwd=settings.BASE_DIR,
             env=env,
@@ -38,10 +39,10 @@ def test_an_interrupted_benchmark_leaves_no_queue_behind(interrupt, tmp_path):
             text=True,
         )
     try:
-        found = wait_for(lambda: re.search(r"benchmark queue (\S+), marker (\S+)", err_path.read_text()), message="no queue")
+        found = wait_until(lambda: re.search(r"benchmark queue (\S+), marker (\S+)", err_path.read_text()), message="no queue")
         queue, marker = found.group(1), found.group(2)
         # Interrupted mid-run: events published and some stored, most still to come.
-        wait_for(lambda: UserSession.objects.filter(site_id=marker).exists(), message="nothing stored")
+        wait_until(lambda: UserSession.objects.filter(site_id=marker).exists(), message="nothing stored")
         bench.send_signal(interrupt)
         bench.wait(timeout=60)
     finally:

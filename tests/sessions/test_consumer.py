@@ -10,10 +10,10 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django_redis import get_redis_connection
 
+from devtools.amqp_publisher import Outgoing
 from sessions_app import amqp, selectors
 from sessions_app.amqp import SNAPSHOT_TYPE
 from sessions_app.models import SiteSnapshot, UserSession
-from sessions_app.publisher import Outgoing
 from tests.sessions.helpers import T0, consume, dead_letters, event, iso, publish, queue_depth
 
 pytestmark = pytest.mark.django_db

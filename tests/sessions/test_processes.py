@@ -13,7 +13,8 @@ import pytest
 from django.db import connection
 
 from sessions_app.models import UserSession
-from tests.sessions.helpers import T0, event, publish, queue_depth, wait_for
+from tests.sessions.helpers import T0, event, publish, queue_depth
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -64,7 +65,7 @@ def test_consumer_stopped_mid_stream_and_restarted_applies_every_event_once(queu
     messages, expected = _session_stream(sessions=600, steps=12, prefix="KILL")
     publish(queue, messages)
     first = consumer_processes(queue, sre_key, "--prefetch", "100", "--batch-size", "100")
-    wait_for(lambda: UserSession.objects.filter(session_id__startswith="KILL").exists(), message="nothing stored")
+    wait_until(lambda: UserSession.objects.filter(session_id__startswith="KILL").exists(), message="nothing stored")
     first.process.send_signal(stop_signal)
     code = first.process.wait(20)
     if stop_signal == signal.SIGTERM:
@@ -88,7 +89,7 @@ def test_database_outage_loses_nothing_and_the_consumer_carries_on(queue, sre_ke
     process.wait_consuming(queue)
     before, expected_before = _session_stream(sessions=50, steps=2, prefix="PRE")
     publish(queue, before)
-    wait_for(lambda: UserSession.objects.filter(session_id__startswith="PRE").count() == 50, message="first batch not stored")
+    wait_until(lambda: UserSession.objects.filter(session_id__startswith="PRE").count() == 50, message="first batch not stored")
 
     # The outage: no new connections to the test database and the worker's cut
     # (ALTER DATABASE has to come from another database).
@@ -102,14 +103,16 @@ def test_database_outage_loses_nothing_and_the_consumer_carries_on(queue, sre_ke
     try:
         during, expected_during = _session_stream(sessions=300, steps=3, prefix="OUT")
         publish(queue, during)
-        wait_for(lambda: queue_depth(queue)[0] == 0, message="consumer did not take the messages")
+        wait_until(lambda: queue_depth(queue)[0] == 0, message="consumer did not take the messages")
         # The consumer holds them unacknowledged while it cannot write.
         assert not UserSession.objects.filter(session_id__startswith="OUT").exists()
         assert process.process.poll() is None
     finally:
         _admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
 
-    wait_for(lambda: UserSession.objects.filter(session_id__startswith="OUT").count() == 300, timeout=40, message="not recovered")
+    wait_until(
+        lambda: UserSession.objects.filter(session_id__startswith="OUT").count() == 300, timeout=40, message="not recovered"
+    )
     code, out, err = process.stop()
     assert code == 0, err
     _assert_applied_exactly(expected_before | expected_during)

@@ -1,5 +1,6 @@
 """The idle sweep, and the simulator's sessions living by the rules the consumer checks."""
 
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -7,9 +8,9 @@ import pytest
 from django.utils import timezone
 from django_redis import get_redis_connection
 
+from devtools.user_simulator import Population, message_stream
 from sessions_app.models import UserSession
 from sessions_app.services import sessions_mark_idle
-from sessions_app.simulator import Population, message_stream
 from sessions_app.sweeper import Sweeper
 from sessions_app.validation import SessionEvent, Snapshot, message_parse
 from tier0site.workers import worker_heartbeats
@@ -75,7 +76,7 @@ def test_simulated_sessions_follow_login_active_idle_logout():
     allowed = {"login": {"active", "idle", "logout"}, "active": {"active", "idle", "logout"}, "idle": {"active", "logout"}}
     for events in history.values():
         assert events[0] == "login"
-        for before, after in zip(events, events[1:], strict=False):
+        for before, after in itertools.pairwise(events):
             assert after in allowed[before]
     seen = {kind for events in history.values() for kind in events}
     assert seen == {"login", "active", "idle", "logout"}

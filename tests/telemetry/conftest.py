@@ -1,7 +1,6 @@
 """Telemetry fixtures: a unique topic namespace per test, consumer processes."""
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -11,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
-from telemetry.simulator import Fleet
+from devtools.device_simulator import Fleet
+from tests.support.processes import subprocess_env
 
 REPO = Path(settings.BASE_DIR)
 
@@ -47,18 +46,13 @@ def topic_for(payload: dict, prefix: str | None = None) -> str:
     return f"{prefix or settings.MQTT_TOPIC_PREFIX}/{payload['site_id']}/{payload['device_type']}/{payload['device_id']}"
 
 
-def subprocess_env() -> dict:
+def consumer_env() -> dict:
     """Environment for a child process that must use this test's database and broker."""
-    db = connection.settings_dict
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tier0site.settings.test",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "MQTT_PORT": str(settings.MQTT_PORT),
-        "MQTT_TOPIC_PREFIX": settings.MQTT_TOPIC_PREFIX,
-        "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
-        "WORKER_HEARTBEAT_S": "0.2",  # tests wait on the consumer's heartbeat
-    }
+    return subprocess_env(
+        MQTT_PORT=str(settings.MQTT_PORT),
+        MQTT_TOPIC_PREFIX=settings.MQTT_TOPIC_PREFIX,
+        WORKER_HEARTBEAT_S="0.2",  # tests wait on the consumer's heartbeat
+    )
 
 
 def mqtt_session_create(client_id: str) -> None:
@@ -92,7 +86,7 @@ class ConsumerProcess:
     def start(self, *extra: str) -> "ConsumerProcess":
         command = [sys.executable, "manage.py", "run_mqtt_consumer", "--client-id", self.client_id, "--metrics-port", "0", *extra]
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(command, cwd=REPO, env=subprocess_env(), stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(command, cwd=REPO, env=consumer_env(), stdout=log, stderr=subprocess.STDOUT)  # noqa: S603 - our own manage.py
         return self
 
     def stop(self, *, timeout: float = 30) -> int:

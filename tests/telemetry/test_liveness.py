@@ -8,10 +8,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from devtools.device_simulator import Fleet
 from telemetry.liveness import devices_mark_offline
 from telemetry.models import DeviceState
 from telemetry.services import RawMessage, readings_ingest
-from telemetry.simulator import Fleet
 from tests.telemetry.conftest import reading_payload, topic_for
 
 pytestmark = pytest.mark.django_db

@@ -166,7 +166,7 @@ def test_topic_and_payload_must_name_the_same_device():
 
 
 def test_topic_must_follow_the_pattern():
-    with pytest.raises(InvalidMessage, match="^topic:"):
+    with pytest.raises(InvalidMessage, match=r"^topic:"):
         validate_message("og/field/WY-ALPHA/turbine", _raw(reading_payload()))
 
 

@@ -15,7 +15,8 @@ from django.db import connection
 
 from sessions_app.consumer import session_worker
 from sessions_app.models import UserSession
-from tests.sessions.helpers import T0, consume, dead_letters, event, publish, queue_depth, wait_for
+from tests.sessions.helpers import T0, consume, dead_letters, event, publish, queue_depth
+from tests.support.waiting import wait_until
 from tier0site.workers import register_after_store, unregister_after_store, worker_heartbeats
 
 pytestmark = pytest.mark.django_db
@@ -65,12 +66,12 @@ def test_a_lone_message_is_stored_at_once_a_linger_holds_it_and_shutdown_stores_
     running = Running(session_worker(queue=queue, live_interval_s=0))
     publish(queue, _events(1, "LONE"))
     # No flush interval to wait out: stored while the worker keeps running.
-    wait_for(lambda: UserSession.objects.filter(session_id="LONE-00000").exists(), timeout=10)
+    wait_until(lambda: UserSession.objects.filter(session_id="LONE-00000").exists(), timeout=10)
     running.stop()
 
     running = Running(session_worker(queue=queue, live_interval_s=0, flush_interval_s=60))
     publish(queue, _events(1, "HELD"))
-    wait_for(lambda: _beat("rabbitmq_consumer", backlog=1), timeout=10)  # received, held for more
+    wait_until(lambda: _beat("rabbitmq_consumer", backlog=1), timeout=10)  # received, held for more
     assert not UserSession.objects.filter(session_id="HELD-00000").exists()
     running.stop()  # what SIGTERM does: store and acknowledge what was received, then return
     assert UserSession.objects.filter(session_id="HELD-00000").exists()
@@ -126,7 +127,7 @@ def test_a_running_worker_has_a_heartbeat_with_its_figures_and_none_once_stopped
     publish(queue, _events(20, "HB"))
     running = Running(session_worker(queue=queue, live_interval_s=0))
 
-    found = wait_for(lambda: _beat("rabbitmq_consumer", messages_stored=20), timeout=10)
+    found = wait_until(lambda: _beat("rabbitmq_consumer", messages_stored=20), timeout=10)
     assert found["backlog"] == 0 and found["batches"] >= 1 and found["dead_lettered"] == 0
     assert found["last_stored_at"] >= found["started_at"] and found["last_beat"] >= found["last_stored_at"]
     assert {"host", "pid"} <= found.keys()

@@ -18,6 +18,7 @@ from sessions_app.models import UserSession
 from telemetry import mqtt
 from telemetry.models import DeadLetter, TelemetryReading
 from tests.sessions.helpers import T0, ConsumerProcess, dead_letters, event, publish, queue_depth
+from tests.support.waiting import wait_until
 from tests.telemetry.conftest import reading_payload, topic_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -111,10 +112,7 @@ def test_a_huge_or_deeply_nested_payload_keeps_4_kib_its_size_and_hash_in_dead_l
     publisher.disconnect()
     publisher.loop_stop()
 
-    deadline = time.monotonic() + 30
-    while DeadLetter.objects.count() < 2:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_until(lambda: DeadLetter.objects.count() >= 2, 30, message="the two payloads were not dead-lettered")
     big, nested = sorted(DeadLetter.objects.all(), key=lambda d: -d.payload_size)
     assert big.payload_size == len(body) and len(big.payload) == 4096 and "over the 16384-byte limit" in big.reason
     assert nested.payload_size == 12_000 and len(nested.payload) == 4096

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from dashboard.services import sre_user_create
 
-PASSWORD_ENV = "SRE_USER_PASSWORD"
+PASSWORD_ENV = "SRE_USER_PASSWORD"  # noqa: S105 - the name of an environment variable, not a password
 
 
 class Command(BaseCommand):

@@ -62,7 +62,11 @@ class Command(BaseCommand):
             raise CommandError(f"unknown faults: {', '.join(sorted(unknown))}")
         overrides = _autosave(options["mosquitto_autosave"]) if options["mosquitto_autosave"] else None
         # The drill's own publishers log every refused reconnect while a broker is down, by design.
-        for name, level in (("pika", logging.CRITICAL), ("sessions_app.publisher", logging.ERROR), ("failover", logging.WARNING)):
+        for name, level in (
+            ("pika", logging.CRITICAL),
+            ("devtools.amqp_publisher", logging.ERROR),
+            ("failover", logging.WARNING),
+        ):
             logging.getLogger(name).setLevel(level)
         # SIGTERM (a timeout, a process manager) must still tear the drill's services down.
         signal.signal(signal.SIGTERM, _raise_interrupt)

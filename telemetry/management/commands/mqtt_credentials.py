@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from telemetry import broker_auth
 
-PASSWORD_ENV = "MQTT_NEW_PASSWORD"
+PASSWORD_ENV = "MQTT_NEW_PASSWORD"  # noqa: S105 - the name of an environment variable, not a password
 
 
 class Command(BaseCommand):

@@ -5,8 +5,8 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from sessions_app.publisher import ConfirmedPublisher
-from sessions_app.simulator import Population, message_stream
+from devtools.amqp_publisher import ConfirmedPublisher
+from devtools.user_simulator import Population, message_stream
 from tier0site.progress import Progress
 from tier0site.workers import ShutdownFlag
 

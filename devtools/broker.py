@@ -83,7 +83,7 @@ class MosquittoProcess:
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         config = render_config(port=self.port, data_dir=self.data_dir, auth_dir=self.auth_dir, overrides=self.overrides)
         log = open(self.data_dir / "mosquitto.log", "ab")  # noqa: SIM115 - lives as long as the broker
-        self.process = subprocess.Popen([binary, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen([binary, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT)  # noqa: S603 - the mosquitto binary with the config we rendered
         wait_for_port("127.0.0.1", self.port)
         return self
 

@@ -4,7 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from telemetry.bench_api import api_benchmark
+from devtools.api_bench import api_benchmark
 
 
 class Command(BaseCommand):

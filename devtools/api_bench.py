@@ -9,7 +9,7 @@ in the same run, on a trivial authenticated DRF view (``/api/auth/whoami``: the
 framework's own ceiling on this machine):
 
 - closed loop: wrk (C) with 32 connections, as fast as the server answers;
-- open loop: a fixed offered rate (500/s by default) from ``telemetry.loadgen``,
+- open loop: a fixed offered rate (500/s by default) from ``devtools.loadgen``,
   latency counted from each request's due time (wrk2 is not packaged here).
 
 The open loop runs at each of ``rates`` (100/s, below saturation, and the 500/s
@@ -26,18 +26,18 @@ from urllib.parse import urlencode
 
 from django.core.management.base import CommandError
 
-from telemetry.bench import REPO, BenchDatabase
-from telemetry.broker import free_port, wait_for_port
+from devtools.broker import free_port, wait_for_port
+from devtools.device_simulator import Fleet
+from devtools.ingest_bench import REPO, BenchDatabase
+from devtools.loadgen import open_loop
 from telemetry.device_types import DEVICE_TYPES, SITES
-from telemetry.loadgen import open_loop
-from telemetry.simulator import Fleet
 from tier0site.webserver import web_command, web_workers
 
 WHOAMI = "/api/auth/whoami"
 BENCH_USER = "bench"
 
 CREATE_TOKEN = (
-    "from django.contrib.auth import get_user_model; from accounts.services import token_issue; "
+    "from django.contrib.auth import get_user_model; from accounts.services import token_issue; "  # noqa: S105 - Python source run in a child process, no secret
     "u = get_user_model().objects.create_user('bench'); print(token_issue(user=u)[1])"
 )
 
@@ -85,7 +85,7 @@ def _wrk(base: str, token: str, clients: int, seconds: float, paths: list[str], 
     with open(script_path, "w") as script:
         script.write(WRK_SCRIPT % (", ".join(f'"{p}"' for p in paths), token))
     command = ["wrk", "-t2", f"-c{clients}", f"-d{int(seconds)}s", "--latency", "-s", script_path, base + paths[0]]
-    output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
+    output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout  # noqa: S603 - our own load generator command
     return _parse_wrk(output)
 
 
@@ -112,7 +112,7 @@ def _ms(value: str) -> float:
 
 
 def _token(env: dict) -> str:
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - our own manage.py
         [sys.executable, "manage.py", "shell", "-c", CREATE_TOKEN], cwd=REPO, env=env, capture_output=True, text=True, check=True
     )
     return result.stdout.strip().splitlines()[-1]
@@ -140,7 +140,7 @@ def api_benchmark(
         )  # fmt: skip
         token = _token(env)
         port = free_port()
-        server = subprocess.Popen(web_command(host="127.0.0.1", port=port, workers=workers), cwd=REPO, env=env)
+        server = subprocess.Popen(web_command(host="127.0.0.1", port=port, workers=workers), cwd=REPO, env=env)  # noqa: S603 - the Procfile's web command on a loopback port
         wait_for_port("127.0.0.1", port, 30)
         base = f"http://127.0.0.1:{port}"
         script = os.path.join(tempfile.mkdtemp(prefix="tier0-wrk-"), "mix.lua")

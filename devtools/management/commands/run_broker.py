@@ -7,7 +7,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from telemetry.broker import render_config
+from devtools.broker import render_config
 
 
 class Command(BaseCommand):
@@ -27,4 +27,4 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         # exec, so the process manager's SIGTERM reaches Mosquitto itself.
-        os.execv(binary, [binary, "-c", str(config)])
+        os.execv(binary, [binary, "-c", str(config)])  # noqa: S606 - becomes mosquitto with the config we rendered

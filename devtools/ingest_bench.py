@@ -20,9 +20,9 @@ import psutil
 import psycopg
 from django.conf import settings
 
-from telemetry.broker import MosquittoProcess
-from telemetry.publisher import fleet_publish
-from telemetry.simulator import Fleet
+from devtools.broker import MosquittoProcess
+from devtools.device_publisher import fleet_publish
+from devtools.device_simulator import Fleet
 
 REPO = Path(settings.BASE_DIR)
 
@@ -94,7 +94,7 @@ def _copy_ceiling(conn) -> float:
     conn.execute("CREATE TABLE bench_copy (LIKE telemetry_reading INCLUDING ALL)")
     columns = "device_id, device_type, site_id, timestamp_utc, firmware, metrics, status, location, tags"
     buffer = bytearray()
-    with conn.cursor().copy(f"COPY (SELECT {columns} FROM telemetry_reading) TO STDOUT") as copy:
+    with conn.cursor().copy(f"COPY (SELECT {columns} FROM telemetry_reading) TO STDOUT") as copy:  # noqa: S608 - a constant column list
         for chunk in copy:
             buffer += chunk
     rows = buffer.count(b"\n")

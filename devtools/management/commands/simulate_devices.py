@@ -9,8 +9,8 @@ take 20/s and the rest of the 100,000 devices report every 555 s or so, within
 
 from django.core.management.base import BaseCommand
 
-from telemetry.publisher import fleet_publish
-from telemetry.simulator import Fleet
+from devtools.device_publisher import fleet_publish
+from devtools.device_simulator import Fleet
 from tier0site.progress import Progress
 from tier0site.workers import ShutdownFlag
 

@@ -40,7 +40,7 @@ class _Connection:
         return status
 
 
-async def _run(host, port, requests, rate, seconds, max_connections, timeout_s, count_header) -> dict:  # noqa: PLR0913
+async def _run(host, port, requests, rate, seconds, max_connections, timeout_s, count_header) -> dict:
     idle: asyncio.Queue[_Connection] = asyncio.Queue()
     opened = 0
     latencies: list[float] = []

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from telemetry.bench import ingest_benchmark, rate_benchmark
+from devtools.ingest_bench import ingest_benchmark, rate_benchmark
 
 
 class Command(BaseCommand):

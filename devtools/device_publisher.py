@@ -6,8 +6,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from devtools.device_simulator import Fleet
 from telemetry import mqtt
-from telemetry.simulator import Fleet
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from devtools.amqp_publisher import Outgoing
 from sessions_app.amqp import EVENT_TYPE, SNAPSHOT_TYPE
-from sessions_app.publisher import Outgoing
 
 # The seed's regions (NA, EU, APAC) in the sample's US-WEST / US-EAST style, with their sites.
 REGION_SITES = {
@@ -71,7 +71,7 @@ class Population:
         seed: int | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 - simulated users, reproducible from a seed
         self.idle_after_s = idle_after_s
         self.clock = clock or (lambda: datetime.now(UTC))
         regions = list(REGION_SITES)
