@@ -19,6 +19,7 @@ from django.utils import timezone
 from psycopg.errors import DeadlockDetected
 
 from alarms import services
+from alarms.live import EVENTS
 from alarms.models import Alarm, AlarmRule
 from alarms.rules import BREACH, CLEAR, RuleCache, metric_verdict, verdict
 
@@ -148,7 +149,9 @@ def evaluate_batch(result) -> Outcome | None:
     """The after-store hook: evaluate every rule on the readings of a stored batch."""
     if not settings.ALARMS_ENABLED or not getattr(result, "readings", None):
         return None
-    return evaluate_readings(result.readings)
+    outcome = evaluate_readings(result.readings)
+    EVENTS.report(outcome)
+    return outcome
 
 
 def on_devices_offline(transitions) -> Outcome | None:
@@ -166,7 +169,11 @@ def on_devices_offline(transitions) -> Outcome | None:
     def verdicts_for(rule, device_id):
         return [(since[device_id], BREACH, None)] if (rule.id, device_id) in breaching else []
 
-    return evaluate_states(breaching, devices, verdicts_for, RULES) if breaching else None
+    if not breaching:
+        return None
+    outcome = evaluate_states(breaching, devices, verdicts_for, RULES)
+    transaction.on_commit(lambda: EVENTS.report(outcome, force=True))
+    return outcome
 
 
 def register() -> None:

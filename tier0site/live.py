@@ -40,8 +40,9 @@ TELEMETRY = LiveEvent("telemetry", "telemetry.update")
 SESSIONS = LiveEvent("sessions", "sessions.update")
 FAILOVER = LiveEvent("failover", "failover.progress")
 IMAGES = LiveEvent("images", "images.update")
+ALARMS = LiveEvent("alarms", "alarms.update")  # alarms raised, cleared or acknowledged (counts)
 
-EVENTS: tuple[LiveEvent, ...] = (TELEMETRY, SESSIONS, FAILOVER, IMAGES)
+EVENTS: tuple[LiveEvent, ...] = (TELEMETRY, SESSIONS, FAILOVER, IMAGES, ALARMS)
 GROUPS: tuple[str, ...] = tuple(dict.fromkeys(event.group for event in EVENTS))
 
 

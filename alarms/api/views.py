@@ -15,6 +15,7 @@ from alarms.api.serializers import (
     AlarmSerializer,
     SilenceSerializer,
 )
+from alarms.live import EVENTS
 from alarms.models import Alarm, AlarmRule, Silence
 from tier0site.api import validated_input
 
@@ -67,6 +68,7 @@ class AlarmAckApi(APIView):
             raise NotFound({"error": f"No alarm {pk}."}) from exc
         except services.AlarmError as exc:
             return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
+        EVENTS.report(acknowledged=1, force=True)
         return Response(AlarmSerializer(alarm).data)
 
 

@@ -129,7 +129,7 @@ def test_no_pipeline_not_installed_scaffolding_is_left(signed_in):
         assert len(source.splitlines()) < 400
 
 
-PANEL_MODULES = ("status", "users", "devices", "images", "chat", "failover")
+PANEL_MODULES = ("status", "users", "devices", "images", "chat", "failover", "alarms")
 
 
 def test_every_event_type_the_page_handles_is_relayed_by_the_websocket():

@@ -65,7 +65,7 @@ def test_a_disabled_publisher_sends_nothing(listener):
 def test_the_websocket_consumer_relays_exactly_the_listed_events():
     handlers = {name for name in dir(LiveConsumer) if re.fullmatch(r"[a-z]+_(update|progress)", name)}
     assert handlers == {event.handler for event in live.EVENTS}
-    assert set(live.GROUPS) == {"telemetry", "sessions", "failover", "images"}
+    assert set(live.GROUPS) == {"telemetry", "sessions", "failover", "images", "alarms"}
 
 
 def test_the_page_scripts_handle_exactly_the_listed_event_types():
