@@ -88,7 +88,7 @@ def devices_mark_offline(*, now: datetime | None = None) -> OfflineTransitions:
             try:
                 with transaction.atomic():  # a savepoint: a failing hook never blocks liveness
                     fn(transitions)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 logger.exception("offline hook failed", extra={"hook": getattr(fn, "__qualname__", repr(fn))})
     return transitions
 

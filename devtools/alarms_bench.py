@@ -20,10 +20,10 @@ from django.db import connections
 from alarms.defaults import ALERT_EXCESS, WARN_EXCESS
 from alarms.engine import RULES, evaluate_batch
 from alarms.models import AlarmRule
-from telemetry.bench import BenchDatabase, ingest_benchmark
+from devtools.device_simulator import Fleet
+from devtools.ingest_bench import BenchDatabase, ingest_benchmark
 from telemetry.device_types import DEVICE_TYPES
 from telemetry.services import RawMessage, reading_parse
-from telemetry.simulator import Fleet
 
 
 def bench_rules(count: int) -> list[dict]:

@@ -4,7 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from alarms.bench import evaluation_benchmark, ingest_pairs
+from devtools.alarms_bench import evaluation_benchmark, ingest_pairs
 
 
 class Command(BaseCommand):
