@@ -38,7 +38,7 @@ class AlarmCollector:
                 outbox.add_metric([row["status"]], row["n"])
             for row in Delivery.objects.order_by().values("ok").annotate(n=Count("id")):
                 deliveries.add_metric([str(row["ok"]).lower()], row["n"])
-        except Exception:  # no database here (a test, a failover): the scrape still answers
+        except Exception:
             logger.warning("alarm metrics unavailable", exc_info=True)
         yield active
         yield outbox
@@ -52,5 +52,5 @@ def register() -> None:
     """Once per process, into the web's scrape-time registry (the URLconf imports it)."""
     from tier0site.metrics import SCRAPE_TIME
 
-    if _COLLECTOR not in SCRAPE_TIME._collector_to_names:  # prometheus_client has no public "is registered"
+    if _COLLECTOR not in SCRAPE_TIME._collector_to_names:
         SCRAPE_TIME.register(_COLLECTOR)

@@ -72,7 +72,7 @@ def email_send(receiver: Receiver, row: NotificationOutbox) -> None:
     text = f"{alarm['detail']}\n\n{json.dumps(row.payload, indent=2, sort_keys=True)}\n\nIdempotency-Key: {row.key}\n"
     try:
         send_mail(subject, text, None, [receiver.email], fail_silently=False)
-    except Exception as exc:  # any backend failure is a failed attempt, retried
+    except Exception as exc:
         raise SendError(f"{type(exc).__name__}: {exc}"[:300]) from exc
 
 

@@ -13,9 +13,8 @@ from alarms.services import silence_create
 from telemetry.services import RawMessage, readings_ingest
 from tests.alarms.conftest import T0, exhaust_rule, turbine_message
 from tests.alarms.receiver import WebhookReceiver
-from tests.support.processes import subprocess_env
 from tests.support.waiting import wait_until
-from tests.telemetry.conftest import REPO
+from tests.telemetry.conftest import REPO, subprocess_env
 
 SECRET = "s3cret-for-tests"
 
@@ -86,7 +85,7 @@ def test_a_notifier_killed_between_sending_and_recording_delivers_again_with_the
         store(turbine_message(0, 600))
         command = [sys.executable, "manage.py", "run_notifier", "--interval", "0.1"]
         hook.release.clear()  # the receiver holds its answer: the notifier has sent and not recorded
-        first = subprocess.Popen(command, cwd=REPO, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603 - our own manage.py
+        first = subprocess.Popen(command, cwd=REPO, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603 - our own command
         try:
             assert hook.received.wait(60), first.stderr.read1() if first.poll() is not None else "no request"
             first.kill()
@@ -94,7 +93,7 @@ def test_a_notifier_killed_between_sending_and_recording_delivers_again_with_the
         finally:
             hook.release.set()
         assert NotificationOutbox.objects.get().status == "pending" and not Delivery.objects.exists()
-        second = subprocess.Popen(command, cwd=REPO, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603 - our own manage.py
+        second = subprocess.Popen(command, cwd=REPO, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603 - our own command
         try:
             wait_until(lambda: NotificationOutbox.objects.get().status == "sent", timeout=60)
         finally:
