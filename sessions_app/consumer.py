@@ -112,6 +112,9 @@ class SessionSink:
         self.live.flush()
 
     def close(self) -> None:
+        # Stopping (SIGTERM, idle exit) right after a batch: the summary still reflects the last commit.
+        if self.summary_stale:
+            self._publish_summary()
         self.live.flush(force=True)
         self.live.close()
 
