@@ -122,7 +122,8 @@ def test_unplanned_failover_by_the_watcher(ha, healthy, redis_replica_synced):
     event = events[0]
     assert (event.kind, event.status, event.source_region, event.target_region) == ("unplanned", "completed", primary, replica)
     assert "stop_old_primary" not in [s["name"] for s in event.steps]
-    assert elapsed < 8, f"detection + promotion took {elapsed:.2f}s"
+    # A bound against a hang, not a speed target: the drill (failover_drill --unplanned) measures the time.
+    assert elapsed < 60, f"detection + promotion took {elapsed:.2f}s"
     assert _roles(ha)[replica] == "primary"
     # Fenced: restarted by anyone, the dead node would come back read-only.
     assert (ha.pg_node(primary).data_dir / "standby.signal").exists()
