@@ -4,8 +4,6 @@ The worker runs the after-store hook that evaluates the rules on each stored
 batch; these tests only publish and wait on what lands in the database.
 """
 
-import threading
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -13,33 +11,19 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from alarms.models import Alarm, AlarmTransition
-from telemetry.consumer import mqtt_ingest_worker
 from telemetry.models import DeviceState, TelemetryReading
 from tests.alarms.conftest import exhaust_rule, turbine_message
 from tests.support.mqtt import publish
 from tests.support.waiting import wait_until
-from tests.telemetry.conftest import topic_prefix  # noqa: F401 - a fixture
+from tests.telemetry.conftest import topic_prefix, worker_thread  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 @pytest.fixture
-def consumers(mosquitto, topic_prefix):  # noqa: F811
-    """Start ingest workers in threads (each its own database connection); stopped at the end."""
-    started = []
-
-    def start(**options):
-        worker = mqtt_ingest_worker(client_id=f"alarms-{uuid.uuid4().hex[:8]}", **options)
-        thread = threading.Thread(target=worker.run, daemon=True)
-        thread.start()
-        wait_until(worker.transport.connected.is_set, 10)
-        started.append((worker, thread))
-        return worker
-
-    yield start
-    for worker, thread in started:
-        worker.shutdown.set()
-        thread.join(30)
+def consumers(worker_thread):  # noqa: F811
+    """Ingest workers in threads of this process (each its own database connection)."""
+    return worker_thread
 
 
 @pytest.fixture

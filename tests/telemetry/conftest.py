@@ -12,7 +12,9 @@ import pytest
 from django.conf import settings
 
 from devtools.device_simulator import Fleet
+from telemetry.consumer import mqtt_ingest_worker
 from tests.support.processes import subprocess_env
+from tests.support.waiting import wait_until
 
 REPO = Path(settings.BASE_DIR)
 
@@ -119,3 +121,22 @@ def consumer_process(mosquitto, topic_prefix, tmp_path):
     for process in started:
         if process.process.poll() is None:
             process.kill()
+
+
+@pytest.fixture
+def worker_thread(mosquitto, topic_prefix):
+    """The ingest worker running in a thread of this process (its own DB connection)."""
+    workers = []
+
+    def start(**kwargs):
+        worker = mqtt_ingest_worker(client_id=f"test-{uuid.uuid4().hex[:8]}", **kwargs)
+        thread = threading.Thread(target=worker.run, daemon=True)
+        thread.start()
+        wait_until(worker.transport.connected.is_set, 10)
+        workers.append((worker, thread))
+        return worker
+
+    yield start
+    for worker, thread in workers:
+        worker.shutdown.set()
+        thread.join(30)

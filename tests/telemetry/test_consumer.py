@@ -17,32 +17,12 @@ from channels.layers import channel_layers, get_channel_layer
 
 from devtools.device_publisher import fleet_publish
 from devtools.device_simulator import Fleet
-from telemetry.consumer import mqtt_ingest_worker
 from telemetry.models import DeadLetter, DeviceState, TelemetryReading
 from tests.support.waiting import wait_until
 from tests.telemetry.conftest import reading_payload, recent, topic_for
-from tier0site.workers import BatchWorker, worker_heartbeats
+from tier0site.workers import worker_heartbeats
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-@pytest.fixture
-def worker_thread(mosquitto, topic_prefix):
-    """The ingest worker running in a thread of this process (its own DB connection)."""
-    workers = []
-
-    def start(**kwargs) -> BatchWorker:
-        worker = mqtt_ingest_worker(client_id=f"test-{uuid.uuid4().hex[:8]}", **kwargs)
-        thread = threading.Thread(target=worker.run, daemon=True)
-        thread.start()
-        wait_until(worker.transport.connected.is_set, 10)
-        workers.append((worker, thread))
-        return worker
-
-    yield start
-    for worker, thread in workers:
-        worker.shutdown.set()
-        thread.join(30)
 
 
 @pytest.fixture
