@@ -148,6 +148,11 @@ def test_cluster_profile_runs_three_rabbitmq_nodes_and_two_consumers_on_them():
         assert service["profiles"] == ["cluster"]
         urls = service["environment"]["TELEMETRY_BROKER_URLS"]
         assert all(f"@{node}:5672/" in urls for node in nodes), urls
+    # The queue exists before any device publishes (the plugin drops what no queue takes).
+    assert "topology_ensure()" in services["telemetry-topology"]["command"]
+    for name in ("device-simulator-cluster", *consumers):
+        assert services[name]["depends_on"]["telemetry-topology"] == {"condition": "service_completed_successfully"}
+    assert set(services["device-simulator-cluster"]["environment"]["MQTT_BROKERS"].split(",")) == {f"{n}:1883" for n in nodes}
     setup = services["rabbit-setup"]["command"][0]
     assert "set_policy --apply-to queues telemetry-quorum '^telemetry$$'" in setup
     # The default transport is unchanged: Mosquitto and its consumer run without a profile.
