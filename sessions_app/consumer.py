@@ -31,7 +31,7 @@ from sessions_app.validation import InvalidMessage, SessionEvent, message_parse
 from tier0site import live
 from tier0site.batches import excerpt, store_isolating
 from tier0site.transports import AmqpTransport
-from tier0site.workers import BatchWorker, Delivery, ShutdownFlag, reset_db_connection
+from tier0site.workers import BatchWorker, Delivery, Handled, ShutdownFlag, reset_db_connection
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,6 @@ class SessionSink:
         "snapshots": "Site snapshots stored",
         "dead_lettered": "Messages sent to the dead-letter queue",
     }
-    invalid = (InvalidMessage,)
 
     def __init__(self, transport: AmqpTransport, *, live_interval_s: float | None = None, sre_user_key: str | None = None):
         self.transport = transport
@@ -80,30 +79,29 @@ class SessionSink:
         self.pending_received = 0
         self.consumer_name = f"{socket.gethostname()}-sessions"
 
-    def parse(self, delivery: Delivery):
-        return message_parse(delivery.body, message_type=delivery.meta.type, now=timezone.now())
-
-    def store(self, parsed: list, rejected: list) -> SessionBatch:
+    def handle(self, deliveries: list[Delivery], refused: list[tuple[Delivery, str]]) -> Handled:
+        parsed, rejected = [], list(refused)
+        now = timezone.now()
+        for delivery in deliveries:
+            try:
+                parsed.append((delivery, message_parse(delivery.body, message_type=delivery.meta.type, now=now)))
+            except InvalidMessage as exc:  # the parser raises nothing else
+                rejected.append((delivery, str(exc)))
         with transaction.atomic():
-            results, refused = store_isolating(parsed, _store)
+            results, refused_rows = store_isolating(parsed, _store)
         total = StoreResult()
         for result in results:
             for name in ("events", "applied", "superseded", "snapshots"):
                 setattr(total, name, getattr(total, name) + getattr(result, name))
-        refused = [(delivery, reason) for (delivery, _item), reason in refused]
-        return SessionBatch(stored=total, received=len(parsed) + len(rejected), rejected=[*rejected, *refused])
-
-    def counts(self, batch: SessionBatch) -> dict[str, int]:
-        s = batch.stored
-        return {"applied": s.applied, "superseded": s.superseded, "snapshots": s.snapshots, "dead_lettered": len(batch.rejected)}
-
-    def before_ack(self, batch: SessionBatch) -> None:
-        for delivery, reason in batch.rejected:
+        rejected.extend((delivery, reason) for (delivery, _item), reason in refused_rows)
+        # Dead letters are confirmed by the broker before the batch is acknowledged.
+        for delivery, reason in rejected:
             self._dead_letter(delivery, reason)
-
-    def after_ack(self, batch: SessionBatch) -> None:
         self.summary_stale = True
-        self.pending_received += batch.received
+        self.pending_received += len(deliveries) + len(refused)
+        batch = SessionBatch(stored=total, received=len(deliveries) + len(refused), rejected=rejected)
+        counts = {"applied": total.applied, "superseded": total.superseded, "snapshots": total.snapshots}
+        return Handled(batch, {**counts, "dead_lettered": len(rejected)})
 
     def tick(self, *, busy: bool) -> None:
         # Under a flood the summary is rewritten once per interval; once quiet it reflects the last commit.

@@ -12,6 +12,8 @@ the gap between ``publish_received`` and what the consumers received.
 import threading
 import uuid
 
+from django.core.cache import cache
+
 from telemetry import mqtt
 
 COUNTERS = {
@@ -62,3 +64,16 @@ def broker_counters(*, host: str | None = None, port: int | None = None, timeout
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+RECENT_KEY = "telemetry:broker-counters"
+RECENT_S = 5  # Mosquitto refreshes $SYS every sys_interval (5 s): a fresher read could show nothing new
+
+
+def broker_counters_recent(*, timeout_s: float = 2.0) -> dict[str, int]:
+    """``broker_counters`` at most ``RECENT_S`` old: a page polled by many staff opens one MQTT connection per refresh."""
+    counters = cache.get(RECENT_KEY)
+    if counters is None:
+        counters = broker_counters(timeout_s=timeout_s)
+        cache.set(RECENT_KEY, counters, RECENT_S)
+    return counters

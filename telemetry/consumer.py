@@ -1,9 +1,9 @@
 """The MQTT ingest worker: the batch-worker base with an MQTT transport and the telemetry sink.
 
 The base (``tier0site.workers``) receives, batches, retries and acknowledges
-after the commit; this module says what a telemetry message is (``parse``:
-``reading_parse``) and how a batch is stored (``readings_store``: readings and
-dead letters in one transaction). About once a second the live publisher bumps
+after the commit; it hands each batch once to ``TelemetrySink.handle``, which
+validates and stores it (``readings_ingest``: readings and dead letters in one
+transaction) and tells the live publisher. About once a second the live publisher bumps
 the device cache versions of the groups that changed and sends one
 ``telemetry.update`` to the dashboard.
 """
@@ -14,35 +14,25 @@ from typing import ClassVar
 from django.conf import settings
 
 from telemetry import mqtt
-from telemetry.services import IngestResult, RawMessage, device_cache_bump, partitions_ensure, reading_parse, readings_store
-from telemetry.validation import InvalidMessage
+from telemetry.services import RawMessage, device_cache_bump, partitions_ensure, readings_ingest
 from tier0site import live
 from tier0site.transports import MqttTransport
-from tier0site.workers import BatchWorker, Delivery, ShutdownFlag
+from tier0site.workers import BatchWorker, Delivery, Handled, ShutdownFlag
 
 MAX_ALERTS = 50
 
 
-def _merge(pending: IngestResult | None, result: IngestResult) -> IngestResult:
-    pending = pending or IngestResult()
-    for name in ("received", "stored", "duplicates", "dead_lettered"):
-        setattr(pending, name, getattr(pending, name) + getattr(result, name))
-    pending.groups |= result.groups
-    pending.alerts.update(result.alerts)
-    return pending
-
-
-def _render(pending: IngestResult, elapsed_s: float) -> dict:
+def _render(pending: dict, elapsed_s: float) -> dict:
     # Cache versions first: browsers refetch the device lists on this event.
-    if pending.groups:
-        device_cache_bump(groups=pending.groups)
-    alerts = sorted(pending.alerts.values(), key=lambda r: r.timestamp, reverse=True)[:MAX_ALERTS]
+    if pending["groups"]:
+        device_cache_bump(groups=pending["groups"])
+    alerts = sorted(pending["alerts"].values(), key=lambda r: r.timestamp, reverse=True)[:MAX_ALERTS]
     return {
-        "received": pending.received,
-        "stored": pending.stored,
-        "dead_lettered": pending.dead_lettered,
-        "rate_per_s": live.rate_per_s(pending.received, elapsed_s),
-        "groups": sorted([site, device_type] for site, device_type in pending.groups),
+        "received": pending["received"],
+        "stored": pending["stored"],
+        "dead_lettered": pending["dead_lettered"],
+        "rate_per_s": live.rate_per_s(pending["received"], elapsed_s),
+        "groups": sorted([site, device_type] for site, device_type in pending["groups"]),
         "alerts": [
             {
                 "device_id": r.device_id,
@@ -66,30 +56,19 @@ class TelemetrySink:
         "duplicates": "Redelivered readings already stored",
         "dead_lettered": "Messages sent to dead letters",
     }
-    invalid = (InvalidMessage,)
 
     def __init__(self, *, live_interval_s: float | None = None) -> None:
         interval = settings.TELEMETRY_LIVE_INTERVAL_S if live_interval_s is None else live_interval_s
-        self.live = live.Publisher(live.TELEMETRY, interval_s=interval, merge=_merge, render=_render, background=True)
+        self.live = live.Publisher(live.TELEMETRY, interval_s=interval, merge=live.tally, render=_render, background=True)
 
-    def parse(self, delivery: Delivery) -> tuple[RawMessage, object]:
-        message = RawMessage(delivery.meta, delivery.body)
-        return message, reading_parse(message)
-
-    def store(self, parsed: list, rejected: list) -> IngestResult:
-        return readings_store(
-            valid=[item for _delivery, item in parsed],
-            rejected=[(RawMessage(d.meta, d.body), reason) for d, reason in rejected],
+    def handle(self, deliveries: list[Delivery], refused: list[tuple[Delivery, str]]) -> Handled:
+        result = readings_ingest(
+            messages=[RawMessage(d.meta, d.body) for d in deliveries],
+            refused=[(RawMessage(d.meta, d.body), reason) for d, reason in refused],
         )
-
-    def counts(self, result: IngestResult) -> dict[str, int]:
-        return {"stored": result.stored, "duplicates": result.duplicates, "dead_lettered": result.dead_lettered}
-
-    def before_ack(self, result: IngestResult) -> None:
-        """Dead letters are rows of the same transaction: nothing left to do."""
-
-    def after_ack(self, result: IngestResult) -> None:
-        self.live.add(result)
+        counts = {"stored": result.stored, "duplicates": result.duplicates, "dead_lettered": result.dead_lettered}
+        self.live.add({"received": result.received, **counts, "groups": result.groups, "alerts": result.alerts})
+        return Handled(result, counts)
 
     def tick(self, *, busy: bool) -> None:
         self.live.flush()

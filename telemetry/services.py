@@ -109,6 +109,9 @@ def _validate(messages: Iterable[RawMessage]) -> tuple[list, list]:
             valid.append((message, reading_parse(message)))
         except InvalidMessage as exc:
             rejected.append((message, str(exc)))
+        except Exception as exc:  # a validator bug must cost one message, never the pipeline
+            logger.exception("validator raised an unexpected error; message dead-lettered")
+            rejected.append((message, f"unreadable: {type(exc).__name__}: {str(exc)[:300]}"))
     return valid, rejected
 
 
@@ -148,10 +151,13 @@ def _write_valid(valid: list[tuple[RawMessage, ValidReading]]) -> int:
     return stored
 
 
-def readings_ingest(*, messages: Iterable[RawMessage]) -> IngestResult:
-    """Validate and store a batch of raw MQTT messages in one transaction (see module doc)."""
+def readings_ingest(*, messages: Iterable[RawMessage], refused: Iterable[tuple[RawMessage, str]] = ()) -> IngestResult:
+    """Validate and store a batch of raw MQTT messages in one transaction (see module doc).
+
+    ``refused`` are messages already refused upstream (too large, poison), stored as dead letters with the rest.
+    """
     valid, rejected = _validate(messages)
-    return readings_store(valid=valid, rejected=rejected)
+    return readings_store(valid=valid, rejected=[*refused, *rejected])
 
 
 def readings_store(*, valid: list[tuple[RawMessage, ValidReading]], rejected: list[tuple[RawMessage, str]]) -> IngestResult:

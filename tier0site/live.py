@@ -50,6 +50,21 @@ def _replace(_pending: Any, item: Any) -> Any:
     return item
 
 
+def tally(pending: dict | None, item: dict) -> dict:
+    """A merge for counts: numbers add up, sets and dicts are joined, anything else keeps the newest."""
+    if pending is None:
+        return {key: value.copy() if isinstance(value, set | dict) else value for key, value in item.items()}
+    for key, value in item.items():
+        old = pending.get(key)
+        if isinstance(value, int | float) and isinstance(old, int | float):
+            pending[key] = old + value
+        elif isinstance(value, set | dict) and isinstance(old, set | dict):
+            old.update(value)
+        else:
+            pending[key] = value.copy() if isinstance(value, set | dict) else value
+    return pending
+
+
 class Publisher:
     """Coalesces what a pipeline reports into at most one event per ``interval_s``.
 

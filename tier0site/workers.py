@@ -7,9 +7,11 @@
   message with its acknowledgement token into the inbox, and acknowledges a
   batch after its commit. It knows nothing of what the messages mean.
 - A *sink* (``telemetry.consumer``, ``sessions_app.consumer``) knows what they
-  mean: ``parse`` one message (whatever it raises makes that message a dead
-  letter with the reason, never a crash) and ``store`` a batch in one
-  transaction, dead letters included.
+  mean: ``handle`` validates a batch (a message that fails is a dead letter
+  with the reason, never a crash), stores it in one transaction, dead letters
+  included, tells its live publisher, and returns the counts. The worker calls
+  the sink once per batch and the sink never calls back into the worker, so a
+  message passes each module once.
 - ``BatchWorker`` runs the loop: group commit (what is pending is stored as
   soon as the previous commit is done, up to ``batch_size``; ``linger_s`` may
   hold a partial batch a little longer), database outages retried with backoff
@@ -137,18 +139,23 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(slots=True)
+class Handled:
+    """What a sink did with a batch: its result (for after-store hooks) and its counts."""
+
+    result: Any
+    counts: dict[str, int]
+
+
 class Sink(Protocol):
     kind: str  # names the pipeline for hooks ("telemetry", "sessions")
     metrics_prefix: str  # Prometheus names: <prefix>_received_total, ...
-    counters: dict[str, str]  # the counts ``counts`` returns, with their help texts
-    invalid: tuple[type[BaseException], ...]  # the validator's own errors: their text is the whole reason
+    counters: dict[str, str]  # the counts ``Handled.counts`` carries, with their help texts
 
-    def parse(self, delivery: Delivery) -> Any: ...
-    def store(self, parsed: list[tuple[Delivery, Any]], rejected: list[tuple[Delivery, str]]) -> Any: ...
-    def counts(self, result: Any) -> dict[str, int]: ...
-    def before_ack(self, result: Any) -> None: ...
-    def after_ack(self, result: Any) -> None: ...
-    def tick(self, *, busy: bool) -> None: ...
+    # Validate ``deliveries``, store them and ``refused`` (dead letters, with reasons) in one
+    # transaction; raise DatabaseError to have the whole batch retried.
+    def handle(self, deliveries: list[Delivery], refused: list[tuple[Delivery, str]]) -> Handled: ...
+    def tick(self, *, busy: bool) -> None: ...  # between batches: periodic work (live events)
     def close(self) -> None: ...
 
 
@@ -333,44 +340,35 @@ class BatchWorker:
         return True
 
     def _store_batch(self, batch: list[Delivery], *, poison: list | None = None) -> bool:
-        parsed, rejected = self._parse(batch)
-        rejected.extend(poison or ())
+        accepted, refused = self._screen(batch)
+        refused.extend(poison or ())
         started = time.perf_counter()
-        result = self._store_with_retry(parsed, rejected)
-        if result is None:
+        handled = self._handle_with_retry(accepted, refused)
+        if handled is None:
             return False
-        self.sink.before_ack(result)
         self.transport.ack(batch + [d for d, _reason in poison or ()])
-        self._account(len(batch) + len(poison or ()), result, time.perf_counter() - started)
-        run_after_store(self.sink.kind, result)
-        self.sink.after_ack(result)
+        self._account(len(batch) + len(poison or ()), handled.counts, time.perf_counter() - started)
+        run_after_store(self.sink.kind, handled.result)
         return True
 
-    def _parse(self, batch: list[Delivery]) -> tuple[list, list]:
-        """Each message parsed on its own: whatever one raises makes it a dead letter, never a crash."""
-        parsed, rejected = [], []
+    def _screen(self, batch: list[Delivery]) -> tuple[list, list]:
+        """What the worker refuses before any sink reads it: oversized payloads."""
+        accepted, refused = [], []
         for delivery in batch:
             if self.crash_marker and self.crash_marker in delivery.body:
                 os.abort()  # WORKER_CRASH_ON_MARKER: tests' stand-in for a message that kills the process
             size = len(delivery.body)
             if size > self.max_payload_bytes:
-                rejected.append((delivery, f"size: payload of {size} bytes is over the {self.max_payload_bytes}-byte limit"))
-                continue
-            try:
-                parsed.append((delivery, self.sink.parse(delivery)))
-            except self.sink.invalid as exc:
-                rejected.append((delivery, str(exc)))
-            except Exception as exc:  # noqa: BLE001 - any failure to read one message is that message's fault
-                reason = f"unreadable: {type(exc).__name__}: {str(exc)[:300]}"
-                logger.warning("message refused by an unexpected error", extra={"worker": self.name, "reason": reason})
-                rejected.append((delivery, reason))
-        return parsed, rejected
+                refused.append((delivery, f"size: payload of {size} bytes is over the {self.max_payload_bytes}-byte limit"))
+            else:
+                accepted.append(delivery)
+        return accepted, refused
 
-    def _store_with_retry(self, parsed: list, rejected: list) -> Any:
+    def _handle_with_retry(self, accepted: list, refused: list) -> Handled | None:
         backoff = Backoff()
         while True:
             try:
-                return self.sink.store(parsed, rejected)
+                return self.sink.handle(accepted, refused)
             except DatabaseError as exc:
                 self.totals.add({"db_errors": 1})
                 self.metrics.count({"db_errors": 1})
@@ -386,8 +384,8 @@ class BatchWorker:
                 )
                 self.transport.wait(delay, self.shutdown)  # SIGTERM ends the wait; the next failure then stops
 
-    def _account(self, received: int, result: Any, seconds: float) -> None:
-        counts = {"received": received, **self.sink.counts(result)}
+    def _account(self, received: int, sink_counts: dict[str, int], seconds: float) -> None:
+        counts = {"received": received, **sink_counts}
         self.totals.add({**counts, "batches": 1})
         self.metrics.count(counts)
         self.metrics.batch_size.observe(received)

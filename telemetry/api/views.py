@@ -20,7 +20,7 @@ from telemetry.api.serializers import (
     ReadingSerializer,
     SeriesFilterSerializer,
 )
-from telemetry.broker_stats import broker_counters
+from telemetry.broker_stats import broker_counters_recent
 from telemetry.drift import device_type_drift
 from tier0site.api import PAGINATION_PARAMS, BoundedPagination, PageSerializer, validated_input
 
@@ -127,7 +127,7 @@ class DeadLetterSummaryApi(APIView):
     @extend_schema(responses={200: dict})
     def get(self, request):
         try:
-            broker = {"reachable": True, **broker_counters(timeout_s=2.0)}
+            broker = {"reachable": True, **broker_counters_recent(timeout_s=2.0)}
         except (OSError, TimeoutError) as exc:
             logger.warning("broker counters unavailable", exc_info=True)
             broker = {"reachable": False, "error": "the broker did not send its counters in time" if isinstance(exc, TimeoutError) else "the broker is not answering"}

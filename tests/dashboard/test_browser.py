@@ -1,6 +1,6 @@
 """The dashboard end to end in Debian's Chromium, driven by Playwright.
 
-The real ASGI server (daphne) and the real MQTT consumer run as subprocesses on
+The real web server (``manage.py run_web``: uvicorn) and the real MQTT consumer run as subprocesses on
 the test database, sharing live events through Redis under a prefix of this
 module's own. Telemetry goes in over MQTT; the page must show it without a
 reload, survive a server restart, and keep staff-only actions from others.
@@ -80,13 +80,12 @@ class Stack:
         return process
 
     def start_web(self) -> None:
-        daphne = str(Path(sys.executable).with_name("daphne"))
-        # -v 0 as in the Procfile: the application writes the access lines, as JSON.
-        self.web = self._spawn("web", [daphne, "-v", "0", "-b", "127.0.0.1", "-p", str(self.port), "tier0site.asgi:application"])
+        # The server `make run` starts (uvicorn through run_web), one worker: the page must work on what users run.
+        self.web = self.start_command("run_web", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1")
         wait_for_http(f"{self.base_url}/accounts/login/", self.web, log=lambda: self.log("web"))
 
     def stop_web(self) -> None:
-        """SIGTERM, and SIGKILL if daphne is still draining after 10 s: either way the page loses its server."""
+        """SIGTERM, and SIGKILL if the server is still draining after 10 s: either way the page loses its server."""
         self.web.terminate()
         try:
             self.web.wait(timeout=10)

@@ -160,3 +160,14 @@ def test_dead_letter_summary_counts_reasons_and_the_brokers_drops(api_client, st
     assert broker["reachable"] and broker["uptime_s"] >= 0
     # A counter unchanged for a minute has expired from the broker's $SYS tree: null, never a guess.
     assert broker["publish_received"] is None or broker["publish_received"] >= 0
+
+
+def test_the_brokers_counters_are_read_once_per_refresh_not_once_per_request(staff_client, mosquitto, monkeypatch):
+    from telemetry import broker_stats
+
+    reads = []
+    real = broker_stats.broker_counters
+    monkeypatch.setattr(broker_stats, "broker_counters", lambda **kw: reads.append(kw) or real(**kw))
+    first = staff_client.get("/api/dead-letters/summary").json()["broker"]
+    second = staff_client.get("/api/dead-letters/summary").json()["broker"]
+    assert len(reads) == 1 and first == second and first["reachable"]
