@@ -178,3 +178,12 @@ def test_cluster_conf_uses_only_settings_rabbitmq_knows():
     assert keys
     unknown = [key for key in keys if not any(m.match(key) for m in mappings)]
     assert unknown == []
+
+
+def test_every_make_run_process_runs_without_a_profile():
+    """`docker compose up` runs what `make run` runs (the Procfile), the broker as the `mosquitto` service."""
+    procfile = [line.split(":", 1)[0] for line in (REPO / "Procfile").read_text().splitlines() if line.strip()]
+    services = _services()
+    for process in procfile:
+        name = "mosquitto" if process == "broker" else process
+        assert name in services and "profiles" not in services[name], process
