@@ -8,7 +8,8 @@ trusted from an earlier request. Two loads, each on the dashboard's filter mix a
 in the same run, on a trivial authenticated DRF view (``/api/auth/whoami``: the
 framework's own ceiling on this machine):
 
-- closed loop: wrk (C) with 32 connections, as fast as the server answers;
+- closed loop: wrk (C) with 32 connections, as fast as the server answers, with the server's
+  CPU seconds per answered request (``server_cpu_ms_per_request``: its per-core cost);
 - open loop: a fixed offered rate (500/s by default) from ``devtools.loadgen``,
   latency counted from each request's due time (wrk2 is not packaged here).
 
@@ -16,6 +17,7 @@ The open loop runs at each of ``rates`` (100/s, below saturation, and the 500/s
 target); the cache hit rate comes from the answers' X-Cache headers.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -24,6 +26,7 @@ import sys
 import tempfile
 from urllib.parse import urlencode
 
+import psutil
 from django.core.management.base import CommandError
 
 from devtools.broker import free_port, wait_for_port
@@ -111,6 +114,28 @@ def _ms(value: str) -> float:
     raise ValueError(value)
 
 
+def _cpu_s(server: subprocess.Popen) -> float:
+    """CPU seconds (user + system) of the web server and its worker processes so far."""
+    root = psutil.Process(server.pid)
+    processes = [root, *root.children(recursive=True)]
+    total = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def _wrk_with_cpu(server: subprocess.Popen, *args) -> dict:
+    """A wrk run, plus the server's CPU per answered request: the per-core cost, whatever else loads the machine."""
+    before = _cpu_s(server)
+    figures = _wrk(*args)
+    cpu = _cpu_s(server) - before
+    figures["server_cpu_s"] = round(cpu, 2)
+    figures["server_cpu_ms_per_request"] = round(cpu * 1000 / figures["requests"], 2) if figures.get("requests") else None
+    return figures
+
+
 def _token(env: dict) -> str:
     result = subprocess.run(  # noqa: S603 - our own manage.py
         [sys.executable, "manage.py", "shell", "-c", CREATE_TOKEN], cwd=REPO, env=env, capture_output=True, text=True, check=True
@@ -148,8 +173,8 @@ def api_benchmark(
         _wrk(base, token, clients, 3, paths, script)  # warm-up: connections, pools, the cache
         _wrk(base, token, clients, 2, [WHOAMI], script)
         auth = {"Authorization": f"Token {token}"}
-        closed = _wrk(base, token, clients, seconds, paths, script)
-        closed_ceiling = _wrk(base, token, clients, seconds, [WHOAMI], script)
+        closed = _wrk_with_cpu(server, base, token, clients, seconds, paths, script)
+        closed_ceiling = _wrk_with_cpu(server, base, token, clients, seconds, [WHOAMI], script)
         opened, ceilings = {}, {}
         for r in rates:
             load = {"host": "127.0.0.1", "port": port, "headers": auth, "rate": r, "seconds": seconds}

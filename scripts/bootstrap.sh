@@ -39,6 +39,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# docker-compose 1.29 validates docker-compose.yml in the tests (tests/test_compose.py: `config -q`
+# in every profile). Without recommends: the Compose client and its Python libraries only, no
+# Docker engine (docker.io, containerd) is installed, and nothing is started.
+if ! command -v docker-compose >/dev/null 2>&1; then
+  log "installing docker-compose (the client only: validates docker-compose.yml)"
+  [ ${#missing[@]} -gt 0 ] || $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends docker-compose >/dev/null
+fi
 # Mosquitto's Debian service on 1883 is not needed: the project runs its own.
 
 # --- Services ---------------------------------------------------------------------
