@@ -110,10 +110,12 @@ def refresh() -> tuple[int, int]:
         cursor.execute("SELECT word, ndoc FROM ts_stat('SELECT search FROM rag_passage')")
         rows = cursor.fetchall()
         names = _document_names(cursor)
+        dominant = frozenset(word for words in names.values() for word in words if not YEAR_RE.match(word))
+        titled = _title_names(cursor)
+        names = {d: names.get(d, frozenset()) | titled.get(d, frozenset()) for d in {*names, *titled}}
         cursor.execute("SELECT count(*) FROM rag_passage")
         passages = max(cursor.fetchone()[0], 1)
     table = {word: math.log((passages + 1) / (ndoc + 0.5)) for word, ndoc in rows}
-    dominant = frozenset(word for words in names.values() for word in words if not YEAR_RE.match(word))
     with _lock:
         _stats.update(key=key, idf=table, dominant=dominant, names=names, rarest=math.log((passages + 1) / 0.5))
     return key
@@ -137,11 +139,44 @@ def _document_names(cursor) -> dict[int, frozenset[str]]:
     return {d: frozenset(words) for d, words in names.items()}
 
 
+TITLE_NAME_RATIO = 2.0  # a title word names its document when its passages hold it this much more often than others'
+
+
+def _title_names(cursor) -> dict[int, frozenset[str]]:
+    """Per document: the stems of its title that are characteristic of it ("assignment" in "assignment brief"
+    when the brief says "assigned" more often than the other documents do), so "... in the assignment" names it.
+    A title word the other documents use as often ("form") names nothing."""
+    cursor.execute("SELECT id, title FROM rag_document")
+    titles = cursor.fetchall()
+    if len(titles) < 2:
+        return {}
+    out: dict[int, frozenset[str]] = {}
+    for document_id, title in titles:
+        found = set()
+        for word in set(terms(title)):
+            cursor.execute(
+                "SELECT count(*) FILTER (WHERE document_id = %s AND search @@ q), count(*) FILTER (WHERE document_id = %s),"
+                " count(*) FILTER (WHERE document_id <> %s AND search @@ q), count(*) FILTER (WHERE document_id <> %s)"
+                " FROM rag_passage, (SELECT quote_literal(%s)::tsquery AS q) AS t",
+                [document_id, document_id, document_id, document_id, word],
+            )
+            inside, size, outside, rest = cursor.fetchone()
+            if inside and inside / max(size, 1) >= TITLE_NAME_RATIO * outside / max(rest, 1):
+                found.add(word)
+        out[document_id] = frozenset(found)
+    return out
+
+
 def named_documents(question: str) -> set[int]:
     """Documents the question names (by a dominant word, "bp", or a year in the title); call after ``idf_table``."""
     words = WORD_RE.findall(question.lower())
     asked = set(stems(words).values()) | {w for w in words if YEAR_RE.match(w)}
     return {d for d, names in _stats.get("names", {}).items() if names & asked}
+
+
+def document_names(document_id: int) -> frozenset[str]:
+    """The words by which a question names this document (call after ``idf_table``)."""
+    return _stats.get("names", {}).get(document_id, frozenset())
 
 
 def rarest_idf() -> float:
