@@ -109,10 +109,9 @@ def refresh() -> tuple[int, int]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT word, ndoc FROM ts_stat('SELECT search FROM rag_passage')")
         rows = cursor.fetchall()
-        names = _document_names(cursor)
-        dominant = frozenset(word for words in names.values() for word in words if not YEAR_RE.match(word))
-        titled = _title_names(cursor)
-        names = {d: names.get(d, frozenset()) | titled.get(d, frozenset()) for d in {*names, *titled}}
+        dominant_by_document = _dominant(cursor)
+        dominant = frozenset(word for words in dominant_by_document.values() for word in words)
+        names = _document_names(cursor, dominant_by_document)
         cursor.execute("SELECT count(*) FROM rag_passage")
         passages = max(cursor.fetchone()[0], 1)
     table = {word: math.log((passages + 1) / (ndoc + 0.5)) for word, ndoc in rows}
@@ -121,50 +120,53 @@ def refresh() -> tuple[int, int]:
     return key
 
 
-def _document_names(cursor) -> dict[int, frozenset[str]]:
-    """Per document: its dominant stems (each document judged alone, so a second one changes nothing for the
-    first) and the years in its title: the words by which a question names it."""
+def _dominant(cursor) -> dict[int, set[str]]:
+    """Per document: the stems in at least ``DOMINANT_SHARE`` of its passages (each document judged alone, so a
+    second one changes nothing for the first)."""
     cursor.execute(
         "SELECT c.document_id, s.word FROM (SELECT document_id, count(*) AS n FROM rag_passage GROUP BY 1) c,"
         " LATERAL ts_stat(format('SELECT search FROM rag_passage WHERE document_id = %%s', c.document_id)) s"
         " WHERE c.n >= %s AND s.ndoc >= %s * c.n",
         [DOMINANT_MIN_PASSAGES, DOMINANT_SHARE],
     )
-    names: dict[int, set[str]] = {}
+    found: dict[int, set[str]] = {}
     for document_id, word in cursor.fetchall():
-        names.setdefault(document_id, set()).add(word)
-    cursor.execute("SELECT id, title FROM rag_document")
-    for document_id, title in cursor.fetchall():
-        names.setdefault(document_id, set()).update(w for w in WORD_RE.findall(title.lower()) if YEAR_RE.match(w))
-    return {d: frozenset(words) for d, words in names.items()}
+        found.setdefault(document_id, set()).add(word)
+    return found
 
 
-TITLE_NAME_RATIO = 2.0  # a title word names its document when its passages hold it this much more often than others'
+NAME_RATIO = 2.0  # a word names its document when its passages hold it this much more often than the others' ...
+NAME_ELSEWHERE = 0.05  # ... and fewer than this share of the other documents' passages hold it
 
 
-def _title_names(cursor) -> dict[int, frozenset[str]]:
-    """Per document: the stems of its title that are characteristic of it ("assignment" in "assignment brief"
-    when the brief says "assigned" more often than the other documents do), so "... in the assignment" names it.
-    A title word the other documents use as often ("form") names nothing."""
+def _document_names(cursor, dominant: dict[int, set[str]]) -> dict[int, frozenset[str]]:
+    """Per document, the words by which a question names it: the years in its title, and those of its dominant
+    stems and title words that characterise it ("gnuplot"; "assignment" in "assignment brief" when the brief says
+    "assigned" more often than the others do). A word the other documents use as much ("use", "form") names none."""
     cursor.execute("SELECT id, title FROM rag_document")
     titles = cursor.fetchall()
-    if len(titles) < 2:
-        return {}
-    out: dict[int, frozenset[str]] = {}
+    names: dict[int, frozenset[str]] = {}
     for document_id, title in titles:
-        found = set()
-        for word in set(terms(title)):
-            cursor.execute(
-                "SELECT count(*) FILTER (WHERE document_id = %s AND search @@ q), count(*) FILTER (WHERE document_id = %s),"
-                " count(*) FILTER (WHERE document_id <> %s AND search @@ q), count(*) FILTER (WHERE document_id <> %s)"
-                " FROM rag_passage, (SELECT quote_literal(%s)::tsquery AS q) AS t",
-                [document_id, document_id, document_id, document_id, word],
-            )
-            inside, size, outside, rest = cursor.fetchone()
-            if inside and inside / max(size, 1) >= TITLE_NAME_RATIO * outside / max(rest, 1):
-                found.add(word)
-        out[document_id] = frozenset(found)
-    return out
+        words = WORD_RE.findall(title.lower())
+        found = {w for w in words if YEAR_RE.match(w)}
+        candidates = dominant.get(document_id, set()) | {
+            s for w, s in stems(w for w in words if w not in REQUEST_WORDS and not YEAR_RE.match(w)).items() if s
+        }
+        found |= {word for word in candidates if len(titles) < 2 or _characteristic(cursor, document_id, word)}
+        names[document_id] = frozenset(found)
+    return names
+
+
+def _characteristic(cursor, document_id: int, word: str) -> bool:
+    cursor.execute(
+        "SELECT count(*) FILTER (WHERE document_id = %s AND search @@ q), count(*) FILTER (WHERE document_id = %s),"
+        " count(*) FILTER (WHERE document_id <> %s AND search @@ q), count(*) FILTER (WHERE document_id <> %s)"
+        " FROM rag_passage, (SELECT quote_literal(%s)::tsquery AS q) AS t",
+        [document_id, document_id, document_id, document_id, word],
+    )
+    inside, size, outside, rest = cursor.fetchone()
+    elsewhere = outside / max(rest, 1)
+    return bool(inside) and inside / max(size, 1) >= NAME_RATIO * elsewhere and elsewhere < NAME_ELSEWHERE
 
 
 def named_documents(question: str) -> set[int]:

@@ -133,8 +133,8 @@ FOOTNOTE_BASE = 10  # ... and the word without them common: at least this often 
 
 
 def footnote_words(pages: dict[int, str]) -> dict[str, str]:
-    """{"billiona": "billion", "offshorede": "offshore"}: words carrying glued footnote letters (up to three of
-    a-h, in order), found by how often each spelling occurs in the document: no word list, any numbering."""
+    """{"billiona": "billion", "offshorede": "offshore"}: words carrying glued footnote letters (up to three
+    distinct letters of a-h), found by how often each spelling occurs in the document: no word list, any numbering."""
     counts: dict[str, int] = {}
     for text in pages.values():
         for word in re.findall(r"[A-Za-z]+", text):
@@ -145,7 +145,7 @@ def footnote_words(pages: dict[int, str]) -> dict[str, str]:
             continue
         for size in (1, 2, 3):
             base, letters = word[:-size], word[-size:]
-            if len(base) < 4 or not re.fullmatch(r"[a-h]+", letters) or list(letters) != sorted(set(letters)):
+            if len(base) < 4 or not re.fullmatch(r"[a-h]+", letters) or len(set(letters)) < size:
                 continue
             if letters == "d" and base.endswith("e"):
                 continue  # "captured" is "capture" in the past tense, not a footnote

@@ -74,6 +74,8 @@ QUANTITY_RE = re.compile(
     r"\b(how many|how much|what (?:was|were|is|are) the (?:total|number|amount|value|level|rate|percentage|ratio|cost|price)"
     r"|number of|amount|percentage|percent|rate|ratio|total|figure|value|cost|price|profit|loss|debt|dividend|emissions?"
     r"|production|capacity|count|headcount|frequency|margin)\b"
+    # "What was X in 2024?": the state of something in a given year is a value
+    r"|^what (?:was|were|is|are)\b[^?]*\b(?:19|20)\d\d\b"
 )
 ACRONYM_RE = re.compile(r"((?:[A-Za-z][\w-]*\s){1,6})\(([A-Z]{2,6})s?\)")
 

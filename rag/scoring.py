@@ -10,7 +10,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from rag.lexicon import WORD_RE, current_key, idf_table, is_content_word, stem, terms
+from rag.lexicon import WORD_RE, current_key, idf_table, is_content_word, named_documents, stem, terms
 from rag.pdfparse import YEAR_RE
 from rag.retrieval import QUANTITY_RE, UNSEEN_IDF, Hit, acronyms, question_groups, question_years
 from rag.units import Unit, passage_units
@@ -41,6 +41,7 @@ class Weights:
     named_exact: float = 1.0  # the question names a numbered thing ("Scope 1") and the unit names just that
     named_other: float = -1.5  # ... the unit names it with others or another one ("Scope 1 and 2", "Scope 3")
     breakdown: float = -1.0  # "Of these Scope 1 emissions, 31.4MtCO2e were ...": a part of the figure asked for
+    named_document: float = 1.0  # the question names the unit's document ("in the assignment", by a title word)
     legend: float = -1.0  # a chart's value labelled by its legend lines: prose or a table row says it better
 
 
@@ -154,6 +155,7 @@ class _Question:
     expansions: dict
     expansion_terms: dict
     names: dict  # numbered things the question names
+    documents: set  # documents the question names
 
 
 def _read(question: str) -> _Question:
@@ -176,6 +178,7 @@ def _read(question: str) -> _Question:
         # Only acronyms whose expansion shares a word with the question can bring a figure closer to it.
         expansion_terms={a: ts for a, e in expansions.items() if (ts := set(terms(e))) & asked},
         names=named_numbers(question),
+        documents=named_documents(question),
     )
 
 
@@ -233,6 +236,7 @@ def rank_units(question: str, hits: list[Hit]) -> list[ScoredUnit]:
             score += _year_score(q, set(reading.years), hit)
             score += _figure_score(q, reading.unit, reading.searchable, set(reading.years), matched)
             score += _shape_score(reading.unit) + W.retrieval_rank * hit.rank + _name_score(q, reading)
+            score += W.named_document if hit.document_id in q.documents else 0.0
             scored.append(ScoredUnit(reading.unit, hit, score))
             previous_terms = set(unit_terms)
     scored.sort(key=lambda s: -s.score)
