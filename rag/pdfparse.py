@@ -4,8 +4,9 @@ pypdf gives each page as lines in reading order. Annual-report pages mix prose
 wrapped in narrow columns, key-figure panels ("2024 38" under a heading) and
 tables whose rows end in numbers. A passage is a run of lines cut at headings
 and sentence ends, never inside a table, so a table keeps its heading and its
-column header (a line of years). At answer time a passage is split into units:
-sentences, and table rows labelled with their row label, heading and years.
+column header (a line of years). At answer time a passage is split into units
+(``rag.units``). Running headers and footers and glued footnote letters are
+found by repetition and frequency, never by name.
 """
 
 import re

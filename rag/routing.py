@@ -22,7 +22,7 @@ from rag.retrieval import question_groups
 from rag.scoring import ScoredUnit, unquoted
 
 ABSTAIN_BELOW = 0.55  # no source holds at least this share of the question: answer "none"
-WITH_IMAGES_FROM = 0.5  # a document answer also lists site images when the images' evidence reaches this
+WITH_IMAGES_FROM = 0.5  # a document answer also lists site images when their evidence reaches this and holds a word it lacks
 DOCUMENTS_ALONGSIDE_FROM = 0.35  # an image question without an image-only shape also quotes documents from this
 TOPIC_SHARE = 0.01  # a one-word question's topic must be in this share of its document's passages ...
 PASSING_MENTION = 0.5  # ... or the documents' evidence is scaled by this (a word in passing is not a topic)
@@ -157,8 +157,9 @@ def decide(evidence: list[Evidence]) -> str:
     best = max(evidence, key=lambda e: (e.score, -order[e.source]))
     if best.score < ABSTAIN_BELOW:
         return "none"
-    if best.source == "documents" and by_source["images"].score >= WITH_IMAGES_FROM:
-        return "safety"
+    images = by_source["images"]
+    if best.source == "documents" and images.score >= WITH_IMAGES_FROM and set(images.held) & set(best.missing):
+        return "safety"  # the images hold part of the question the documents do not
     if best.source == "images" and not best.shaped and by_source["documents"].score >= DOCUMENTS_ALONGSIDE_FROM:
         return "safety"  # "Describe drilling operations and hard hat requirements": both halves have something
     return best.source

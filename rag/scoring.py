@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from rag.lexicon import WORD_RE, current_key, idf_table, is_content_word, named_documents, stem, terms
-from rag.pdfparse import YEAR_RE
+from rag.pdfparse import YEAR_RE, numeric_tail
 from rag.retrieval import QUANTITY_RE, UNSEEN_IDF, Hit, acronyms, question_groups, question_years
 from rag.units import Unit, passage_units
 
@@ -42,6 +42,7 @@ class Weights:
     named_other: float = -1.5  # ... the unit names it with others or another one ("Scope 1 and 2", "Scope 3")
     breakdown: float = -1.0  # "Of these Scope 1 emissions, 31.4MtCO2e were ...": a part of the figure asked for
     named_document: float = 1.0  # the question names the unit's document ("in the assignment", by a title word)
+    unlabeled_columns: float = -0.5  # a row of several values whose columns no header names ("32.8 31.1 30.4")
     legend: float = -1.0  # a chart's value labelled by its legend lines: prose or a table row says it better
 
 
@@ -314,6 +315,10 @@ def _name_score(q: _Question, reading: _Reading) -> float:
 def _shape_score(unit: Unit) -> float:
     length = len(unit.text)
     score = 0.0
+    if unit.kind == "row" and not unit.header:
+        tail = unit.text.split()[len(unit.text.split()) - numeric_tail(unit.text) :]
+        if len(tail) >= 2 and not YEAR_RE.match(tail[0]):
+            score += W.unlabeled_columns
     if length > W.long_unit_chars:
         score -= (length - W.long_unit_chars) / W.long_unit_step
     if length < W.short_sentence_chars and unit.kind == "sentence":
