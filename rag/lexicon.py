@@ -27,8 +27,10 @@ REQUEST_WORDS = frozenset({
     "year", "years", "end", "start", "beginning", "full", "date", "january", "december", "occur", "occurred",
     "number", "company", "group", "report", "reported",
 })  # fmt: skip
-# A stem found in at least this share of passages names what the whole corpus is about (a company's name in its
-# own report), so it cannot tell passages apart: it is left out of the question's terms, like a stop word.
+# A stem of a document's title found in at least this share of its passages is what the document is about (a
+# company's name in its own report, a program's in its manual), so it cannot tell passages apart: it is left out
+# of the question's terms, like a stop word. Other frequent words ("default" in a manual) stay terms, weighted
+# by their rarity, so a second document never takes a word away from the first one's questions.
 DOMINANT_SHARE = 0.35
 DOMINANT_MIN_PASSAGES = 20  # a shorter document has too few passages to tell its subject from chance
 
@@ -110,13 +112,18 @@ def refresh() -> tuple[int, int]:
         cursor.execute("SELECT word, ndoc FROM ts_stat('SELECT search FROM rag_passage')")
         rows = cursor.fetchall()
         dominant_by_document = _dominant(cursor)
-        dominant = frozenset(word for words in dominant_by_document.values() for word in words)
+        cursor.execute("SELECT id, title FROM rag_document")
+        titled = {d: set(stems(WORD_RE.findall(title.lower())).values()) for d, title in cursor.fetchall()}
+        dominant = frozenset(w for d, words in dominant_by_document.items() for w in words if w in titled.get(d, ()))
         names = _document_names(cursor, dominant_by_document)
+        title_names = {d: frozenset(words & titled.get(d, set())) for d, words in names.items()}
         cursor.execute("SELECT count(*) FROM rag_passage")
         passages = max(cursor.fetchone()[0], 1)
     table = {word: math.log((passages + 1) / (ndoc + 0.5)) for word, ndoc in rows}
     with _lock:
-        _stats.update(key=key, idf=table, dominant=dominant, names=names, rarest=math.log((passages + 1) / 0.5))
+        _stats.update(
+            key=key, idf=table, dominant=dominant, names=names, title_names=title_names, rarest=math.log((passages + 1) / 0.5)
+        )
     return key
 
 
@@ -137,6 +144,7 @@ def _dominant(cursor) -> dict[int, set[str]]:
 
 NAME_RATIO = 2.0  # a word names its document when its passages hold it this much more often than the others' ...
 NAME_ELSEWHERE = 0.05  # ... and fewer than this share of the other documents' passages hold it
+NAME_ELSEWHERE_PASSAGES = 2  # (or this many at most: a short document quoting another's name)
 
 
 def _document_names(cursor, dominant: dict[int, set[str]]) -> dict[int, frozenset[str]]:
@@ -166,7 +174,8 @@ def _characteristic(cursor, document_id: int, word: str) -> bool:
     )
     inside, size, outside, rest = cursor.fetchone()
     elsewhere = outside / max(rest, 1)
-    return bool(inside) and inside / max(size, 1) >= NAME_RATIO * elsewhere and elsewhere < NAME_ELSEWHERE
+    rare_elsewhere = elsewhere < NAME_ELSEWHERE or outside <= NAME_ELSEWHERE_PASSAGES
+    return bool(inside) and inside / max(size, 1) >= NAME_RATIO * elsewhere and rare_elsewhere
 
 
 def named_documents(question: str) -> set[int]:
@@ -177,8 +186,8 @@ def named_documents(question: str) -> set[int]:
 
 
 def document_names(document_id: int) -> frozenset[str]:
-    """The words by which a question names this document (call after ``idf_table``)."""
-    return _stats.get("names", {}).get(document_id, frozenset())
+    """The words of its title by which a question names this document ("assignment"; call after ``idf_table``)."""
+    return _stats.get("title_names", {}).get(document_id, frozenset())
 
 
 def rarest_idf() -> float:

@@ -10,7 +10,16 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from rag.lexicon import WORD_RE, current_key, idf_table, is_content_word, named_documents, stem, terms
+from rag.lexicon import (
+    WORD_RE,
+    current_key,
+    document_names,
+    idf_table,
+    is_content_word,
+    named_documents,
+    stem,
+    terms,
+)
 from rag.pdfparse import YEAR_RE, numeric_tail
 from rag.retrieval import QUANTITY_RE, UNSEEN_IDF, Hit, acronyms, question_groups, question_years
 from rag.units import Unit, passage_units
@@ -233,7 +242,9 @@ def rank_units(question: str, hits: list[Hit]) -> list[ScoredUnit]:
         previous_terms: set[str] = set()
         for reading in readings:
             unit_terms = list(reading.terms)
-            score, matched = _term_score(q, unit_terms, heading_terms | previous_terms)
+            # A word naming the unit's own document ("... in the assignment") is held by every unit of it.
+            named = document_names(hit.document_id) if hit.document_id in q.documents else frozenset()
+            score, matched = _term_score(q, unit_terms, heading_terms | previous_terms, named)
             score += _year_score(q, set(reading.years), hit)
             score += _figure_score(q, reading.unit, reading.searchable, set(reading.years), matched)
             score += _shape_score(reading.unit) + W.retrieval_rank * hit.rank + _name_score(q, reading)
@@ -244,8 +255,8 @@ def rank_units(question: str, hits: list[Hit]) -> list[ScoredUnit]:
     return scored
 
 
-def _term_score(q: _Question, unit_terms: list[str], context: set[str]) -> tuple[float, set[str]]:
-    unit_set = set(unit_terms)
+def _term_score(q: _Question, unit_terms: list[str], context: set[str], named=frozenset()) -> tuple[float, set[str]]:
+    unit_set = set(unit_terms) | named
     overlap = 0.0
     matched: set[str] = set()
     for term, syns, weight in q.weights:
