@@ -19,11 +19,11 @@ from django.db import transaction
 
 from imaging.selectors import images_answer_question
 from logs.questions import answer_log_question
-from rag.pdfparse import row_value
 from rag.providers import ProviderUnavailable, configured_provider
 from rag.retrieval import question_years, retrieve, unmatched_words
 from rag.routing import Evidence, decide, document_evidence, image_evidence, log_evidence, telemetry_evidence
 from rag.scoring import FIGURE_RE, is_quantitative, rank_units
+from rag.units import row_value
 from telemetry.selectors import site_summary
 
 logger = logging.getLogger(__name__)

@@ -27,8 +27,10 @@ REQUEST_WORDS = frozenset({
     "year", "years", "end", "start", "beginning", "full", "date", "january", "december", "occur", "occurred",
     "number", "company", "group", "report", "reported",
 })  # fmt: skip
-# A stem found in at least this share of passages names what the whole corpus is about (a company's name in its
-# own report), so it cannot tell passages apart: it is left out of the question's terms, like a stop word.
+# A stem of a document's title found in at least this share of its passages is what the document is about (a
+# company's name in its own report, a program's in its manual), so it cannot tell passages apart: it is left out
+# of the question's terms, like a stop word. Other frequent words ("default" in a manual) stay terms, weighted
+# by their rarity, so a second document never takes a word away from the first one's questions.
 DOMINANT_SHARE = 0.35
 DOMINANT_MIN_PASSAGES = 20  # a shorter document has too few passages to tell its subject from chance
 
@@ -109,32 +111,71 @@ def refresh() -> tuple[int, int]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT word, ndoc FROM ts_stat('SELECT search FROM rag_passage')")
         rows = cursor.fetchall()
-        names = _document_names(cursor)
+        dominant_by_document = _dominant(cursor)
+        cursor.execute("SELECT id, title FROM rag_document")
+        titled = {d: set(stems(WORD_RE.findall(title.lower())).values()) for d, title in cursor.fetchall()}
+        dominant = frozenset(w for d, words in dominant_by_document.items() for w in words if w in titled.get(d, ()))
+        names = _document_names(cursor, dominant_by_document)
+        title_names = {d: frozenset(words & titled.get(d, set())) for d, words in names.items()}
         cursor.execute("SELECT count(*) FROM rag_passage")
         passages = max(cursor.fetchone()[0], 1)
     table = {word: math.log((passages + 1) / (ndoc + 0.5)) for word, ndoc in rows}
-    dominant = frozenset(word for words in names.values() for word in words if not YEAR_RE.match(word))
     with _lock:
-        _stats.update(key=key, idf=table, dominant=dominant, names=names, rarest=math.log((passages + 1) / 0.5))
+        _stats.update(
+            key=key, idf=table, dominant=dominant, names=names, title_names=title_names, rarest=math.log((passages + 1) / 0.5)
+        )
     return key
 
 
-def _document_names(cursor) -> dict[int, frozenset[str]]:
-    """Per document: its dominant stems (each document judged alone, so a second one changes nothing for the
-    first) and the years in its title: the words by which a question names it."""
+def _dominant(cursor) -> dict[int, set[str]]:
+    """Per document: the stems in at least ``DOMINANT_SHARE`` of its passages (each document judged alone, so a
+    second one changes nothing for the first)."""
     cursor.execute(
         "SELECT c.document_id, s.word FROM (SELECT document_id, count(*) AS n FROM rag_passage GROUP BY 1) c,"
         " LATERAL ts_stat(format('SELECT search FROM rag_passage WHERE document_id = %%s', c.document_id)) s"
         " WHERE c.n >= %s AND s.ndoc >= %s * c.n",
         [DOMINANT_MIN_PASSAGES, DOMINANT_SHARE],
     )
-    names: dict[int, set[str]] = {}
+    found: dict[int, set[str]] = {}
     for document_id, word in cursor.fetchall():
-        names.setdefault(document_id, set()).add(word)
+        found.setdefault(document_id, set()).add(word)
+    return found
+
+
+NAME_RATIO = 2.0  # a word names its document when its passages hold it this much more often than the others' ...
+NAME_ELSEWHERE = 0.05  # ... and fewer than this share of the other documents' passages hold it
+NAME_ELSEWHERE_PASSAGES = 2  # (or this many at most: a short document quoting another's name)
+
+
+def _document_names(cursor, dominant: dict[int, set[str]]) -> dict[int, frozenset[str]]:
+    """Per document, the words by which a question names it: the years in its title, and those of its dominant
+    stems and title words that characterise it ("gnuplot"; "assignment" in "assignment brief" when the brief says
+    "assigned" more often than the others do). A word the other documents use as much ("use", "form") names none."""
     cursor.execute("SELECT id, title FROM rag_document")
-    for document_id, title in cursor.fetchall():
-        names.setdefault(document_id, set()).update(w for w in WORD_RE.findall(title.lower()) if YEAR_RE.match(w))
-    return {d: frozenset(words) for d, words in names.items()}
+    titles = cursor.fetchall()
+    names: dict[int, frozenset[str]] = {}
+    for document_id, title in titles:
+        words = WORD_RE.findall(title.lower())
+        found = {w for w in words if YEAR_RE.match(w)}
+        candidates = dominant.get(document_id, set()) | {
+            s for w, s in stems(w for w in words if w not in REQUEST_WORDS and not YEAR_RE.match(w)).items() if s
+        }
+        found |= {word for word in candidates if len(titles) < 2 or _characteristic(cursor, document_id, word)}
+        names[document_id] = frozenset(found)
+    return names
+
+
+def _characteristic(cursor, document_id: int, word: str) -> bool:
+    cursor.execute(
+        "SELECT count(*) FILTER (WHERE document_id = %s AND search @@ q), count(*) FILTER (WHERE document_id = %s),"
+        " count(*) FILTER (WHERE document_id <> %s AND search @@ q), count(*) FILTER (WHERE document_id <> %s)"
+        " FROM rag_passage, (SELECT quote_literal(%s)::tsquery AS q) AS t",
+        [document_id, document_id, document_id, document_id, word],
+    )
+    inside, size, outside, rest = cursor.fetchone()
+    elsewhere = outside / max(rest, 1)
+    rare_elsewhere = elsewhere < NAME_ELSEWHERE or outside <= NAME_ELSEWHERE_PASSAGES
+    return bool(inside) and inside / max(size, 1) >= NAME_RATIO * elsewhere and rare_elsewhere
 
 
 def named_documents(question: str) -> set[int]:
@@ -142,6 +183,11 @@ def named_documents(question: str) -> set[int]:
     words = WORD_RE.findall(question.lower())
     asked = set(stems(words).values()) | {w for w in words if YEAR_RE.match(w)}
     return {d for d, names in _stats.get("names", {}).items() if names & asked}
+
+
+def document_names(document_id: int) -> frozenset[str]:
+    """The words of its title by which a question names this document ("assignment"; call after ``idf_table``)."""
+    return _stats.get("title_names", {}).get(document_id, frozenset())
 
 
 def rarest_idf() -> float:

@@ -4,12 +4,12 @@ pypdf gives each page as lines in reading order. Annual-report pages mix prose
 wrapped in narrow columns, key-figure panels ("2024 38" under a heading) and
 tables whose rows end in numbers. A passage is a run of lines cut at headings
 and sentence ends, never inside a table, so a table keeps its heading and its
-column header (a line of years). At answer time a passage is split into units:
-sentences, and table rows labelled with their row label, heading and years.
+column header (a line of years). At answer time a passage is split into units
+(``rag.units``). Running headers and footers and glued footnote letters are
+found by repetition and frequency, never by name.
 """
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import pypdf
@@ -129,13 +129,51 @@ def _line_shape(line: str) -> str:
     return re.sub(r"^(?:# )+|(?: #)+$", "", re.sub(r"\d+", "#", " ".join(line.lower().split())))
 
 
+FOOTNOTE_MAX = 3  # a word with footnote letters glued on ("billiona") is rare ...
+FOOTNOTE_BASE = 10  # ... and the word without them common: at least this often and 5 times as often
+
+
+def footnote_words(pages: dict[int, str]) -> dict[str, str]:
+    """{"billiona": "billion", "offshorede": "offshore"}: words carrying glued footnote letters (up to three
+    distinct letters of a-h), found by how often each spelling occurs in the document: no word list, any numbering."""
+    counts: dict[str, int] = {}
+    for text in pages.values():
+        for word in re.findall(r"[A-Za-z]+", text):
+            counts[word.lower()] = counts.get(word.lower(), 0) + 1
+    found = {}
+    for word, n in counts.items():
+        if n > FOOTNOTE_MAX:
+            continue
+        for size in (1, 2, 3):
+            base, letters = word[:-size], word[-size:]
+            if len(base) < 4 or not re.fullmatch(r"[a-h]+", letters) or len(set(letters)) < size:
+                continue
+            if letters == "d" and base.endswith("e"):
+                continue  # "captured" is "capture" in the past tense, not a footnote
+            if counts.get(base, 0) >= max(FOOTNOTE_BASE, 5 * n):
+                found[word] = base
+                break
+    return found
+
+
+def strip_footnotes(text: str, words: dict[str, str]) -> str:
+    if not words:
+        return text
+    return re.sub(r"[A-Za-z]+", lambda m: m.group()[: len(words[w])] if (w := m.group().lower()) in words else m.group(), text)
+
+
+def page_shapes(text: str) -> set[str]:
+    return {_line_shape(clean_line(raw)) for raw in text.splitlines()}
+
+
 def running_lines(pages: dict[int, str]) -> set[str]:
     """Shapes of the lines repeated on most pages: headers, footers, page labels (any document, no names)."""
     seen: dict[str, int] = {}
     for text in pages.values():
-        for shape in {_line_shape(clean_line(raw)) for raw in text.splitlines()}:
-            # Lines of only numbers (a table's year header) repeat because tables do, not because they run.
-            if re.search(r"[a-z]{3,}", shape):
+        for shape in page_shapes(text):
+            # Lines of only numbers (a table's year header) repeat because tables do, not because they run;
+            # "11/15/2025" or "2 | P a g e" do.
+            if len(re.findall(r"[a-z]", shape)) >= 3 or re.search(r"[/|]", shape):
                 seen[shape] = seen.get(shape, 0) + 1
     floor = max(RUNNING_MIN_PAGES, RUNNING_SHARE * len(pages))
     return {shape for shape, count in seen.items() if count >= floor}
@@ -187,142 +225,3 @@ def split_page(text: str, running: frozenset[str] | set[str] = frozenset()) -> l
         size += len(line) + 1
     cut()
     return passages
-
-
-@dataclass
-class Unit:
-    """A sentence or a table row, with the context that makes it readable."""
-
-    text: str
-    kind: str  # "sentence" | "row"
-    label: str = ""
-    header: str = ""
-
-    def display(self) -> str:
-        if self.kind == "row":
-            if not self.label or self.text.startswith(self.label):
-                body = self.text
-            else:
-                # "Oil spills –" + "number 96 100 108" reads as one label; "Safety …" + "2024 38" needs a colon.
-                joined = self.label.endswith(("–", "-", "—")) or self.text[:1].islower()
-                body = f"{self.label} {self.text}" if joined else f"{self.label}: {self.text}"
-            return f"{body} (columns: {self.header})" if self.header else body
-        return self.text
-
-    def searchable(self) -> str:
-        return f"{self.label} {self.text} {self.header}"
-
-
-def _join(lines: list[str]) -> str:
-    text = ""
-    for line in lines:
-        if text.endswith("-") and not text.endswith(" -") and line[:1].islower():
-            text += line  # a word broken across lines: "life-" + "changing"
-        else:
-            text = f"{text} {line}" if text else line
-    return text
-
-
-def passage_units(heading: str, text: str) -> list[Unit]:
-    units: list[Unit] = []
-    buffer: list[str] = []
-    header = ""
-    series_label = heading
-
-    def flush_prose(lines: list[str]) -> None:
-        joined = _join(lines)
-        if joined:
-            units.extend(Unit(s.strip(), "sentence") for s in SENTENCE_SPLIT_RE.split(joined) if len(s.strip()) > 2)
-
-    previous = ""
-    waiting: Unit | None = None  # a row of bare values whose label follows ("100,500 61" / "employees countries")
-    series: list[Unit] = []  # "2024 35 35" / "2023 34 33": a chart whose legend lines follow it
-    legend = 0
-    for line in text.split("\n"):
-        if series and not is_row(line):
-            if (
-                legend < 4
-                and len(line) <= 35
-                and not SENTENCE_END_RE.search(line)
-                and not PREPOSITION_END_RE.search(line)
-                and numeric_tail(line) == 0
-            ):
-                for unit in series:
-                    unit.label = f"{unit.label} {line}".strip()
-                legend += 1
-                previous = line
-                continue
-            series, legend = [], 0
-        if waiting is not None:
-            if (
-                len(line) < 70
-                and not line.startswith("(")
-                and not SENTENCE_END_RE.search(line)
-                and numeric_tail(line) == 0
-                and waiting.label.count(" ") < 14
-            ):
-                waiting.label = f"{waiting.label} {line}".strip()
-                previous = line
-                continue
-            waiting = None
-        previous_ended = not previous or bool(SENTENCE_END_RE.search(previous)) or previous == header
-        columns = len(header.split()) if header else 0
-        previous = line
-        if is_year_header(line):
-            flush_prose(buffer)
-            buffer = []
-            header = line
-            continue
-        if is_row(line, columns=columns, previous_ended=previous_ended or (units and units[-1].kind == "row" and not buffer)):
-            # Trailing unterminated short lines are this row's label ("Tier 1 and tier 2 / process safety / events 38 39 50").
-            label_lines: list[str] = []
-            all_numbers = numeric_tail(line) == len(line.split())
-            first = line.split()[0]
-            # Bare values outside a table ("100,500 61" then "employees countries of operation")
-            # take their label from the lines that follow, not from the text before them.
-            label_follows = all_numbers and not columns and not YEAR_RE.match(first)
-            if first.startswith("("):
-                label_follows = True  # "(2023 2,850)": last year's comparative, not a labelled row
-            while not label_follows and (
-                buffer
-                and not SENTENCE_END_RE.search(buffer[-1])
-                and len(buffer[-1]) < 70
-                and len(label_lines) < 3
-                and sum(map(len, label_lines)) + len(buffer[-1]) < 120
-            ):
-                label_lines.insert(0, buffer.pop())
-            flush_prose(buffer)
-            buffer = []
-            label = _join(label_lines)
-            if not label and YEAR_RE.match(first) and all_numbers:
-                label = series_label  # "2024 38" under a key-figure heading
-            elif label and all_numbers:
-                series_label = label
-            units.append(Unit(line, "row", label=label, header=header))
-            if not label and all_numbers and not first.startswith("("):
-                waiting = units[-1]
-            if YEAR_RE.match(first) and all_numbers and not columns:
-                series.append(units[-1])
-            else:
-                series, legend = [], 0
-            continue
-        buffer.append(line)
-        if SENTENCE_END_RE.search(line):
-            flush_prose(buffer)
-            buffer = []
-    flush_prose(buffer)
-    return units
-
-
-def row_value(unit: Unit, year: str) -> str | None:
-    """The value of a table row in the column for ``year``, when the columns line up unambiguously."""
-    if unit.kind != "row":
-        return None
-    tokens = unit.text.split()
-    tail = tokens[len(tokens) - numeric_tail(unit.text) :]
-    if tail and YEAR_RE.match(tail[0]) and len(tail) == 2 and not unit.header:
-        return tail[1] if tail[0] == year else None  # "2024 38" in a key-figure series
-    columns = unit.header.split()
-    if columns and len(tail) == len(columns) and year in columns:
-        return tail[columns.index(year)]
-    return None

@@ -74,6 +74,8 @@ QUANTITY_RE = re.compile(
     r"\b(how many|how much|what (?:was|were|is|are) the (?:total|number|amount|value|level|rate|percentage|ratio|cost|price)"
     r"|number of|amount|percentage|percent|rate|ratio|total|figure|value|cost|price|profit|loss|debt|dividend|emissions?"
     r"|production|capacity|count|headcount|frequency|margin)\b"
+    # "What was X in 2024?": the state of something in a given year is a value
+    r"|^what (?:was|were|is|are)\b[^?]*\b(?:19|20)\d\d\b"
 )
 ACRONYM_RE = re.compile(r"((?:[A-Za-z][\w-]*\s){1,6})\(([A-Z]{2,6})s?\)")
 
@@ -256,10 +258,26 @@ def unmatched_words(question: str) -> list[str]:
     return out
 
 
+# Derivations the english stemmer keeps apart ("owns" -> own, "owners" -> owner; "placed" -> place, "placement").
+DERIVATIONS = ("er", "or", "ment", "ion", "ation", "al", "ist", "ity", "ship")
+
+
+def derived(term: str) -> set[str]:
+    """Stems of the corpus that derive from ``term`` or that it derives from (they stand in as synonyms)."""
+    if len(term) < 3 or not term.isalpha():
+        return set()
+    idf = idf_table()
+    near = {term + suffix for suffix in DERIVATIONS}
+    near |= {term[: -len(suffix)] for suffix in DERIVATIONS if term.endswith(suffix) and len(term) - len(suffix) >= 3}
+    if len(term) >= 5:
+        near |= {term + "e", term[:-1]} if term.endswith("e") else {term + "e"}  # employ, employe ("employee")
+    return {stem for stem in near if stem in idf and stem != term}
+
+
 def question_groups(question: str) -> list[tuple[str, set[str]]]:
-    """Each direct question term with the synonyms that may stand in for it."""
+    """Each direct question term with the synonyms that may stand in for it (listed ones and derivations)."""
     out: list[tuple[str, set[str]]] = []
     for term in terms(question):
         if all(term != t for t, _ in out):
-            out.append((term, set(synonyms().get(term, []))))
+            out.append((term, set(synonyms().get(term, [])) | derived(term)))
     return out

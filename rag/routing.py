@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from django.db import connection
 
 from logs.questions import LOG_VOCABULARY, log_question_shape
-from rag.lexicon import idf_table, rarest_idf, terms
+from rag.lexicon import document_names, idf_table, rarest_idf, terms
 from rag.retrieval import question_groups
 from rag.scoring import ScoredUnit, unquoted
 
 ABSTAIN_BELOW = 0.55  # no source holds at least this share of the question: answer "none"
-WITH_IMAGES_FROM = 0.5  # a document answer also lists site images when the images' evidence reaches this
+WITH_IMAGES_FROM = 0.5  # a document answer also lists site images when their evidence reaches this and holds a word it lacks
 DOCUMENTS_ALONGSIDE_FROM = 0.35  # an image question without an image-only shape also quotes documents from this
 TOPIC_SHARE = 0.01  # a one-word question's topic must be in this share of its document's passages ...
 PASSING_MENTION = 0.5  # ... or the documents' evidence is scaled by this (a word in passing is not a topic)
@@ -90,15 +90,31 @@ def _coverage(source: str, weights, held_terms: set[str], *, synonyms: bool = Tr
 def document_evidence(question: str, ranked: list[ScoredUnit]) -> Evidence:
     weights = _weights(question)
     best = Evidence("documents", 0.0, missing=[t for t, _, _ in weights])
-    best_hit = None
+    best_candidate = None
     for candidate in ranked[:DOCUMENT_UNITS]:
         held = set(terms(unquoted(candidate.unit.searchable()))) | set(terms(candidate.hit.heading))
+        held |= document_names(candidate.hit.document_id)  # "... in the assignment" names the assignment brief
         evidence = _coverage("documents", weights, held)
         if evidence.score > best.score:
-            best, best_hit = evidence, candidate.hit
-    if len(weights) == 1 and best_hit is not None and _passing_mention(weights[0][0], best_hit.document_id):
-        best.score = round(best.score * PASSING_MENTION, 3)
+            best, best_candidate = evidence, candidate
+    # One word held: judged as a one-word question (a word in passing is not a topic), unless the unit is the
+    # unit about it (see ``_about``). A synonym held counts as the word ("workers": employees).
+    if len(best.held) == 1 and best_candidate is not None and not _about(best.held[0], best_candidate):
+        term = best.held[0]
+        stems = ({term} | next(s for t, s, _ in weights if t == term)) & set(terms(best_candidate.unit.searchable()))
+        if all(_passing_mention(stem, best_candidate.hit.document_id) for stem in stems or {term}):
+            best.score = round(best.score * PASSING_MENTION, 3)
     return best
+
+
+def _about(term: str, candidate: ScoredUnit) -> bool:
+    """The unit is about the term: it names the table row ("Gearing (%) 22.7% 19.7%") or opens the sentence
+    ("Gearing at the end of 2024 increased to 22.7%")."""
+    unit = candidate.unit
+    if unit.kind != "row":
+        return term in terms(unit.text)[:2]
+    label = unit.label + " " + re.sub(r"[\s(]*[-–$£€<>~(]?\d.*$", "", unit.text)
+    return term in terms(label)
 
 
 def _passing_mention(term: str, document_id: int) -> bool:
@@ -141,8 +157,9 @@ def decide(evidence: list[Evidence]) -> str:
     best = max(evidence, key=lambda e: (e.score, -order[e.source]))
     if best.score < ABSTAIN_BELOW:
         return "none"
-    if best.source == "documents" and by_source["images"].score >= WITH_IMAGES_FROM:
-        return "safety"
+    images = by_source["images"]
+    if best.source == "documents" and images.score >= WITH_IMAGES_FROM and set(images.held) & set(best.missing):
+        return "safety"  # the images hold part of the question the documents do not
     if best.source == "images" and not best.shaped and by_source["documents"].score >= DOCUMENTS_ALONGSIDE_FROM:
         return "safety"  # "Describe drilling operations and hard hat requirements": both halves have something
     return best.source

@@ -10,9 +10,19 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from rag.lexicon import WORD_RE, current_key, idf_table, is_content_word, stem, terms
-from rag.pdfparse import YEAR_RE, Unit, passage_units
+from rag.lexicon import (
+    WORD_RE,
+    current_key,
+    document_names,
+    idf_table,
+    is_content_word,
+    named_documents,
+    stem,
+    terms,
+)
+from rag.pdfparse import YEAR_RE, numeric_tail
 from rag.retrieval import QUANTITY_RE, UNSEEN_IDF, Hit, acronyms, question_groups, question_years
+from rag.units import Unit, passage_units
 
 
 @dataclass(frozen=True)
@@ -30,12 +40,19 @@ class Weights:
     figure_near_term: float = 1.0  # the figure sits next to a question term
     flattened_table: float = -1.5  # a "sentence" that is a table flattened (many figures, long)
     rate_for_count: float = -1.5  # a count asked, the unit gives a rate or ratio
+    no_percent: float = -1.0  # a percentage asked, the unit has no percentage
     change_only: float = -1.0  # only the change is given ("increased by $2.1 billion"), not the level
     long_unit_chars: int = 350  # longer units lose one point per ...
     long_unit_step: float = 150.0  # ... this many characters beyond
     short_sentence_chars: int = 25  # shorter "sentences" are fragments
     short_sentence: float = -2.0
     retrieval_rank: float = 1.5  # times the passage's fused retrieval rank, 0..1
+    named_exact: float = 1.0  # the question names a numbered thing ("Scope 1") and the unit names just that
+    named_other: float = -1.5  # ... the unit names it with others or another one ("Scope 1 and 2", "Scope 3")
+    breakdown: float = -1.0  # "Of these Scope 1 emissions, 31.4MtCO2e were ...": a part of the figure asked for
+    named_document: float = 1.0  # the question names the unit's document ("in the assignment", by a title word)
+    unlabeled_columns: float = -0.5  # a row of several values whose columns no header names ("32.8 31.1 30.4")
+    legend: float = -1.0  # a chart's value labelled by its legend lines: prose or a table row says it better
 
 
 W = Weights()
@@ -46,6 +63,11 @@ NAME_NUMBER_RE = re.compile(
     r"\b(?:tier|scope|note|notes|page|pages|phase|item|level|category|class|part|section|article|rule)s? \d+[a-z]?"
     r"(?:\s*(?:and|or|,|&|-)\s*\d+[a-z]?)*\b"
     r"|\b\d{1,2} (?:January|February|March|April|May|June|July|August|September|October|November|December)\b",
+    re.I,
+)
+NAMED_RE = re.compile(
+    r"\b(tier|scope|note|phase|item|level|category|class|part|section|article|rule|chapter|step|stage|type)s? \d+[a-z]?"
+    r"(?:\s*(?:and|or|,|&|-|to)\s*(?:\1s? )?\d+[a-z]?)*\b",
     re.I,
 )
 NUMBER_WORD_RE = re.compile(
@@ -59,6 +81,7 @@ CHANGE_Q_RE = re.compile(
 CHANGE_UNIT_RE = re.compile(r"\b(?:increased|decreased|rose|fell|up|down|higher|lower|reduced) by\b", re.I)
 # A quoted sentence of four words or more: an example question quoted by a brief or manual.
 QUOTED_RE = re.compile(r"[“\"]([^”\"]{12,}?[.?!]?)[”\"]")
+BREAKDOWN_RE = re.compile(r"^(?:of (?:these|this|which|those|that|them)|of the (?:total|above))\b", re.I)
 PAGE_REF_RE = re.compile(r"\bpages? \d+(?:-\d+)?", re.I)
 
 
@@ -67,6 +90,14 @@ class ScoredUnit:
     unit: Unit
     hit: Hit
     score: float
+
+
+def named_numbers(text: str) -> dict[str, frozenset[str]]:
+    """{"scope": {"1", "2"}} for "Scope 1 and 2 emissions": the numbered things a text names."""
+    found: dict[str, set[str]] = {}
+    for match in NAMED_RE.finditer(text):
+        found.setdefault(match.group(1).lower(), set()).update(re.findall(r"\d+", match.group()))
+    return {word: frozenset(numbers) for word, numbers in found.items()}
 
 
 def is_quantitative(question: str) -> bool:
@@ -130,8 +161,11 @@ class _Question:
     how_many: bool
     asks_rate: bool
     asks_change: bool
+    asks_percent: bool
     expansions: dict
     expansion_terms: dict
+    names: dict  # numbered things the question names
+    documents: set  # documents the question names
 
 
 def _read(question: str) -> _Question:
@@ -149,9 +183,12 @@ def _read(question: str) -> _Question:
         how_many=bool(re.search(r"\b(how many|number of|headcount|count of)\b", question, re.I)),
         asks_rate=bool(re.search(r"\b(rate|ratio|frequency|per|percentage|percent|%)\b", question, re.I)),
         asks_change=bool(CHANGE_Q_RE.search(question)),
+        asks_percent=bool(re.search(r"\b(percentage|percent|proportion)\b|%", question, re.I)),
         expansions=expansions,
         # Only acronyms whose expansion shares a word with the question can bring a figure closer to it.
         expansion_terms={a: ts for a, e in expansions.items() if (ts := set(terms(e))) & asked},
+        names=named_numbers(question),
+        documents=named_documents(question),
     )
 
 
@@ -168,6 +205,7 @@ class _Reading:
     searchable: str  # with acronym expansions appended
     terms: tuple
     years: frozenset
+    names: dict
 
 
 _readings: dict = {"key": None, "by_passage": {}}
@@ -187,7 +225,8 @@ def _read_passage(hit: Hit, expansions: dict) -> tuple[frozenset, list[_Reading]
                 if acronym in expansions:
                     searchable += " " + expansions[acronym]
             years = frozenset(re.findall(r"\b(?:19|20)\d\d\b", searchable))
-            readings.append(_Reading(unit, searchable, tuple(terms(unquoted(searchable))), years))
+            names = named_numbers(unit.searchable())
+            readings.append(_Reading(unit, searchable, tuple(terms(unquoted(searchable))), years, names))
         cached = (frozenset(terms(hit.heading)), readings)
         _readings["by_passage"][hit.passage_id] = cached
     return cached
@@ -203,18 +242,21 @@ def rank_units(question: str, hits: list[Hit]) -> list[ScoredUnit]:
         previous_terms: set[str] = set()
         for reading in readings:
             unit_terms = list(reading.terms)
-            score, matched = _term_score(q, unit_terms, heading_terms | previous_terms)
+            # A word naming the unit's own document ("... in the assignment") is held by every unit of it.
+            named = document_names(hit.document_id) if hit.document_id in q.documents else frozenset()
+            score, matched = _term_score(q, unit_terms, heading_terms | previous_terms, named)
             score += _year_score(q, set(reading.years), hit)
             score += _figure_score(q, reading.unit, reading.searchable, set(reading.years), matched)
-            score += _shape_score(reading.unit) + W.retrieval_rank * hit.rank
+            score += _shape_score(reading.unit) + W.retrieval_rank * hit.rank + _name_score(q, reading)
+            score += W.named_document if hit.document_id in q.documents else 0.0
             scored.append(ScoredUnit(reading.unit, hit, score))
             previous_terms = set(unit_terms)
     scored.sort(key=lambda s: -s.score)
     return scored
 
 
-def _term_score(q: _Question, unit_terms: list[str], context: set[str]) -> tuple[float, set[str]]:
-    unit_set = set(unit_terms)
+def _term_score(q: _Question, unit_terms: list[str], context: set[str], named=frozenset()) -> tuple[float, set[str]]:
+    unit_set = set(unit_terms) | named
     overlap = 0.0
     matched: set[str] = set()
     for term, syns, weight in q.weights:
@@ -262,6 +304,8 @@ def _figure_score(q: _Question, unit: Unit, searchable: str, unit_years: set[str
             score += W.figure_near_term
         if len(figures) > 5 and len(unit.text) > 150 and unit.kind == "sentence":
             score += W.flattened_table
+    if q.asks_percent and not any(f.endswith("%") for f in figures):
+        score += W.no_percent
     if q.how_many and not q.asks_rate and re.search(r"\b(rate|per|ratio|frequency)\b", unit.text, re.I):
         score += W.rate_for_count
     if q.quantitative and not q.asks_change and len(figures) == 1 and CHANGE_UNIT_RE.search(unit.text):
@@ -269,9 +313,23 @@ def _figure_score(q: _Question, unit: Unit, searchable: str, unit_years: set[str
     return score
 
 
+def _name_score(q: _Question, reading: _Reading) -> float:
+    score = W.legend if reading.unit.legend else 0.0
+    if q.quantitative and BREAKDOWN_RE.match(reading.unit.text):
+        score += W.breakdown
+    for word, numbers in q.names.items():
+        if word in reading.names:
+            score += W.named_exact if reading.names[word] == numbers else W.named_other
+    return score
+
+
 def _shape_score(unit: Unit) -> float:
     length = len(unit.text)
     score = 0.0
+    if unit.kind == "row" and not unit.header:
+        tail = unit.text.split()[len(unit.text.split()) - numeric_tail(unit.text) :]
+        if len(tail) >= 2 and not YEAR_RE.match(tail[0]):
+            score += W.unlabeled_columns
     if length > W.long_unit_chars:
         score -= (length - W.long_unit_chars) / W.long_unit_step
     if length < W.short_sentence_chars and unit.kind == "sentence":

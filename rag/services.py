@@ -50,7 +50,16 @@ def document_ingest(
     ``embedder`` (see ``rag.providers``) adds embeddings when given.
     """
     from rag.panels import panel_passages
-    from rag.pdfparse import PdfUnreadable, has_table, pdf_pages, running_lines, split_page
+    from rag.pdfparse import (
+        PdfUnreadable,
+        footnote_words,
+        has_table,
+        page_shapes,
+        pdf_pages,
+        running_lines,
+        split_page,
+        strip_footnotes,
+    )
 
     path = Path(path)
     result = DocumentIngestResult(path=str(path))
@@ -76,11 +85,16 @@ def document_ingest(
             return result
         wanted = sorted(texts)
         running = running_lines(texts)
+        glued = footnote_words(texts)
         rows = []
+        kept: set[str] = set()  # running lines are indexed once, on the first page that has them
         for done, number in enumerate(wanted, start=1):
-            parts = split_page(texts[number], running)
+            first_here = (page_shapes(texts[number]) & running) - kept
+            kept |= first_here
+            parts = split_page(strip_footnotes(texts[number], glued), running - first_here)
             if number in panels:
-                parts.extend(panel_passages(texts[number], panels[number]))
+                cards = [strip_footnotes(card, glued) for card in panels[number]]
+                parts.extend(panel_passages(strip_footnotes(texts[number], glued), cards))
             for ordinal, (heading, text) in enumerate(parts):
                 rows.append((number, ordinal, heading, text))
             if progress is not None:

@@ -18,10 +18,11 @@ def _routes_as_labelled(item: dict, kind: str) -> bool:
 
 @pytest.mark.django_db
 def test_routing_by_evidence_over_the_labelled_set(bp_report, brief, offline):
-    wrong = [(q["question"], q["type"], kind) for q in ROUTING if not _routes_as_labelled(q, kind := classify(q["question"]))]
-    held_out = [q for q in ROUTING if q["split"] == "held_out"]
+    asked = [q for q in ROUTING if "needs" not in q]  # "needs": a document these tests do not index (bench_rag does)
+    wrong = [(q["question"], q["type"], kind) for q in asked if not _routes_as_labelled(q, kind := classify(q["question"]))]
+    held_out = [q for q in asked if q["split"] == "held_out"]
     assert len(held_out) >= 10 and {q["type"] for q in held_out} == {"documents", "logs", "images", "telemetry", "none"}
-    assert len(wrong) <= len(ROUTING) // 20, wrong
+    assert len(wrong) <= len(asked) // 20, wrong
 
 
 @pytest.mark.django_db

@@ -7,8 +7,9 @@ import pytest
 from django.core.management import call_command
 
 from rag.models import Document, Passage
-from rag.pdfparse import passage_units, split_page
+from rag.pdfparse import split_page
 from rag.services import document_ingest
+from rag.units import passage_units
 from tests.rag.conftest import REPORT
 
 SUBSET = [3, 16, 58]
@@ -93,7 +94,7 @@ def test_encrypted_and_broken_pdfs_are_reported_and_skipped(tmp_path, report_pat
 
 
 def test_row_value_reads_the_cell_for_the_year_asked():
-    from rag.pdfparse import Unit, row_value
+    from rag.units import Unit, row_value
 
     row = Unit("number 96 100 108", "row", label="Oil spills –", header="2024 2023 2022")
     assert row.display() == "Oil spills – number 96 100 108 (columns: 2024 2023 2022)"
