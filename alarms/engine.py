@@ -1,6 +1,7 @@
 """Rule evaluation on each stored telemetry batch, and silence alarms from device liveness.
 
-Per batch: the rules of each reading's device type give a verdict per
+Per batch, inside the transaction that stores it (an in-store hook, so an
+acknowledged batch has always been evaluated): the rules of each reading's device type give a verdict per
 (rule, device) in timestamp order; the pairs' shared state (``RuleState``: the
 ``for`` timer and the open alarm) is read and locked in one statement, ordered,
 so competing consumers holding the same device's messages take turns instead of
@@ -102,7 +103,7 @@ def evaluate_states(breaching, devices: dict, verdicts_for, rules: RuleCache, *,
         for state_id, rule_id, device_id, breach_since, last_ts, alarm_id in states:
             rule = by_id.get(rule_id)
             if rule is None:
-                continue  # disabled since: its open alarm stays until the rule is back or removed
+                continue  # disabled (services.rule_retire cleared its alarms) or newer than this cache
             site_id, device_type = devices[device_id]
             work.pair(
                 rule, state_id, device_id, site_id, device_type, breach_since, last_ts, alarm_id, verdicts_for(rule, device_id)
@@ -146,11 +147,18 @@ def evaluate_readings(readings, rules: RuleCache = None) -> Outcome:
 
 
 def evaluate_batch(result) -> Outcome | None:
-    """The after-store hook: evaluate every rule on the readings of a stored batch."""
+    """The in-store hook: evaluate every rule on a batch's readings inside the transaction that stores them.
+
+    The alarms, their transitions and their outbox rows commit with the readings
+    or not at all: a consumer killed after the commit (and the acknowledgement)
+    has already evaluated the batch, one killed before it gets the batch again.
+    """
     if not settings.ALARMS_ENABLED or not getattr(result, "readings", None):
         return None
     outcome = evaluate_readings(result.readings)
-    EVENTS.report(outcome)
+    if isinstance(getattr(result, "hooks", None), dict):
+        result.hooks["alarms"] = outcome
+    transaction.on_commit(lambda: EVENTS.report(outcome))
     return outcome
 
 
@@ -178,9 +186,9 @@ def on_devices_offline(transitions) -> Outcome | None:
 
 def register() -> None:
     from telemetry.liveness import register_on_offline
-    from tier0site.workers import register_after_store
+    from tier0site.worker_status import register_in_store
 
-    register_after_store("telemetry", evaluate_batch)
+    register_in_store("telemetry", evaluate_batch)
     register_on_offline(on_devices_offline)
 
 

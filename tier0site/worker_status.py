@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import DatabaseError, transaction
 from prometheus_client import Counter, Histogram
 
 logger = logging.getLogger("tier0site.workers")
@@ -46,6 +47,42 @@ def run_after_store(kind: str, result: object) -> None:
         except Exception:  # a hook never stops ingest
             HOOK_ERRORS.labels(kind).inc()
             logger.exception("after-store hook failed", extra={"kind": kind, "hook": getattr(fn, "__qualname__", repr(fn))})
+
+
+# --- in-store hooks ---------------------------------------------------------------------
+_IN_STORE: dict[str, list[Callable]] = {}
+
+
+def register_in_store(kind: str, fn: Callable[[object], object]) -> None:
+    """Call ``fn(result)`` inside each ``kind`` batch's store transaction, before its commit.
+
+    For work that must never be skipped once the batch is acknowledged (alarm
+    rule evaluation): it commits with the batch or not at all. Each hook runs in a
+    savepoint: what it raises is logged and counted and rolls back only its own
+    writes, except a ``DatabaseError``, which fails the whole batch (the worker
+    keeps it unacknowledged and retries it, so the hook runs again).
+    """
+    hooks = _IN_STORE.setdefault(kind, [])
+    if fn not in hooks:
+        hooks.append(fn)
+
+
+def unregister_in_store(kind: str, fn: Callable) -> None:
+    hooks = _IN_STORE.get(kind, [])
+    if fn in hooks:
+        hooks.remove(fn)
+
+
+def run_in_store(kind: str, result: object) -> None:
+    for fn in tuple(_IN_STORE.get(kind, ())):
+        try:
+            with transaction.atomic():
+                fn(result)
+        except DatabaseError:
+            raise
+        except Exception:  # a bug in a hook never stops ingest
+            HOOK_ERRORS.labels(kind).inc()
+            logger.exception("in-store hook failed", extra={"kind": kind, "hook": getattr(fn, "__qualname__", repr(fn))})
 
 
 # --- heartbeats -------------------------------------------------------------------------

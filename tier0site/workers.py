@@ -232,6 +232,7 @@ class BatchWorker:
         self.clock = time.monotonic
         self.redeliveries = DeliveryCounts(name)
         self.crash_marker = settings.WORKER_CRASH_ON_MARKER.encode()
+        self.crash_after_ack = self.crash_marker and settings.WORKER_CRASH_AT == "after_ack"
 
     # the loop ------------------------------------------------------------------
     def run(self) -> Totals:
@@ -341,6 +342,8 @@ class BatchWorker:
             return False
         self.sink.before_ack(result)
         self.transport.ack(batch + [d for d, _reason in poison or ()])
+        if self.crash_after_ack and any(self.crash_marker in d.body for d in batch):
+            os.abort()  # WORKER_CRASH_AT=after_ack: committed and acknowledged, nothing after it ran
         self._account(len(batch) + len(poison or ()), result, time.perf_counter() - started)
         run_after_store(self.sink.kind, result)
         self.sink.after_ack(result)
@@ -350,7 +353,7 @@ class BatchWorker:
         """Each message parsed on its own: whatever one raises makes it a dead letter, never a crash."""
         parsed, rejected = [], []
         for delivery in batch:
-            if self.crash_marker and self.crash_marker in delivery.body:
+            if self.crash_marker and not self.crash_after_ack and self.crash_marker in delivery.body:
                 os.abort()  # WORKER_CRASH_ON_MARKER: tests' stand-in for a message that kills the process
             size = len(delivery.body)
             if size > self.max_payload_bytes:

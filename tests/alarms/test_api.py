@@ -2,7 +2,6 @@
 
 import pytest
 
-from alarms.engine import evaluate_batch
 from alarms.models import Alarm, AlarmRule, Silence
 from telemetry.services import RawMessage, readings_ingest
 from tests.alarms.conftest import T0, exhaust_rule, turbine_message
@@ -11,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 
 def store(*messages):
-    return evaluate_batch(readings_ingest(messages=[RawMessage(topic, body) for topic, body in messages]))
+    return readings_ingest(messages=[RawMessage(topic, body) for topic, body in messages]).hooks.get("alarms")
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from alarms.engine import evaluate_batch
 from alarms.models import Alarm, AlarmTransition, RuleState
 from alarms.rules import BREACH, CLEAR, HOLD, Rule, metric_verdict
 from telemetry.liveness import devices_mark_offline
@@ -19,7 +18,7 @@ pytestmark = pytest.mark.django_db
 def store(*messages):
     """Store a batch as the consumer does and run the alarm hook on it."""
     result = readings_ingest(messages=[RawMessage(topic, body) for topic, body in messages])
-    return evaluate_batch(result)
+    return result.hooks.get("alarms")
 
 
 def test_hysteresis_bands():

@@ -6,7 +6,6 @@ import sys
 import pytest
 from django.core import mail
 
-from alarms.engine import evaluate_batch
 from alarms.models import Delivery, NotificationOutbox, Receiver
 from alarms.notifier import deliver_due
 from alarms.services import silence_create
@@ -25,7 +24,7 @@ def deliver_until(predicate):
 
 
 def store(*messages):
-    return evaluate_batch(readings_ingest(messages=[RawMessage(topic, body) for topic, body in messages]))
+    return readings_ingest(messages=[RawMessage(topic, body) for topic, body in messages]).hooks.get("alarms")
 
 
 @pytest.fixture
