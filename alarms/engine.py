@@ -10,7 +10,9 @@ healthy batch costs one SELECT. Raising and clearing go through
 ``alarms.services`` in the same transaction (alarm, transition, outbox).
 """
 
+import atexit
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -26,6 +28,8 @@ from alarms.rules import BREACH, CLEAR, RuleCache, metric_verdict, verdict
 
 logger = logging.getLogger(__name__)
 RULES = RuleCache()
+# What this process spent evaluating batches (logged at exit: bench_ingest --alarm-pairs reads it).
+TOTALS = {"batches": 0, "readings": 0, "evaluations": 0, "seconds": 0.0}
 
 INSERT_STATES = """
 INSERT INTO alarms_rulestate (rule_id, device_id, breach_since, last_ts)
@@ -155,7 +159,12 @@ def evaluate_batch(result) -> Outcome | None:
     """
     if not settings.ALARMS_ENABLED or not getattr(result, "readings", None):
         return None
+    started = time.perf_counter()
     outcome = evaluate_readings(result.readings)
+    TOTALS["seconds"] += time.perf_counter() - started
+    TOTALS["batches"] += 1
+    TOTALS["readings"] += len(result.readings)
+    TOTALS["evaluations"] += outcome.evaluations
     if isinstance(getattr(result, "hooks", None), dict):
         result.hooks["alarms"] = outcome
     transaction.on_commit(lambda: EVENTS.report(outcome))
@@ -184,12 +193,18 @@ def on_devices_offline(transitions) -> Outcome | None:
     return outcome
 
 
+def _log_totals() -> None:
+    if TOTALS["batches"]:
+        logger.info("alarm evaluation totals", extra={**TOTALS, "seconds": round(TOTALS["seconds"], 3)})
+
+
 def register() -> None:
     from telemetry.liveness import register_on_offline
     from tier0site.worker_status import register_in_store
 
     register_in_store("telemetry", evaluate_batch)
     register_on_offline(on_devices_offline)
+    atexit.register(_log_totals)
 
 
 __all__ = ["CLEAR", "RULES", "evaluate_batch", "evaluate_readings", "on_devices_offline", "register"]

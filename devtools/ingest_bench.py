@@ -203,7 +203,7 @@ def ingest_benchmark(
     log=None,
     inspect=None,
 ) -> dict:
-    """One run; ``inspect(conn)`` may add figures read from the bench database before it is dropped."""
+    """One run; ``inspect(conn, consumer_log)`` may add figures from the bench database (before it is dropped) and the consumer's log."""
     database = BenchDatabase()
     database.create()
     workdir = Path(tempfile.mkdtemp(prefix="tier0-bench-"))
@@ -244,7 +244,7 @@ def ingest_benchmark(
                 "SELECT extract(epoch FROM max(received_at) - min(received_at)) FROM telemetry_reading WHERE tags->>'bench' = 'drain'"
             ).fetchone()[0]
 
-            extra = inspect(conn) if inspect else {}
+            extra = inspect(conn, consumer.log_path.read_text(errors="replace")) if inspect else {}
             copy_rate = _copy_ceiling(conn)
         msgs_per_s = stored / live["span_s"] if live["span_s"] else 0.0
         return {

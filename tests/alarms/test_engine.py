@@ -94,3 +94,18 @@ def test_liveness_raises_the_silence_alarm_and_a_message_clears_it(rules, settin
     alarm.refresh_from_db()
     assert not alarm.active
     assert list(AlarmTransition.objects.values_list("action", flat=True)) == ["raised", "cleared"]
+
+
+def test_the_process_totals_its_evaluation_and_logs_them_at_exit(rules, caplog):
+    """bench_ingest --alarm-pairs reads this line from the consumer's log to show the rules were evaluated."""
+    from alarms import engine
+
+    exhaust_rule(rules)
+    before = dict(engine.TOTALS)
+    store(turbine_message(0, 500), turbine_message(1, 500, device_id="TURB-2"))
+    assert engine.TOTALS["batches"] == before["batches"] + 1 and engine.TOTALS["readings"] == before["readings"] + 2
+    assert engine.TOTALS["evaluations"] >= before["evaluations"] + 2 and engine.TOTALS["seconds"] > before["seconds"]
+    with caplog.at_level("INFO", logger="alarms.engine"):
+        engine._log_totals()
+    (record,) = [r for r in caplog.records if r.getMessage() == "alarm evaluation totals"]
+    assert record.readings == engine.TOTALS["readings"]
