@@ -236,6 +236,14 @@ class RuleInUse(AlarmError):
     """A rule with alarms in its history is disabled, not deleted (the history is the audit trail)."""
 
 
+def rule_states_lock(rule_id: int) -> None:
+    """Lock a rule's ``for`` timers in the engine's order (states, then the rule row, then alarms): no deadlock.
+
+    Call it before the rule row is updated (disabling), in the same transaction.
+    """
+    list(RuleState.objects.select_for_update().filter(rule_id=rule_id).order_by("device_id").values_list("id", flat=True))
+
+
 @transaction.atomic
 def rule_retire(*, rule_id: int, reason: str = RULE_DISABLED, user=None) -> list[Alarm]:
     """Clear the open alarms of a rule that no longer runs, with ``reason``; forget its ``for`` timers.
@@ -243,10 +251,11 @@ def rule_retire(*, rule_id: int, reason: str = RULE_DISABLED, user=None) -> list
     Nothing would ever clear them otherwise: the engine only judges enabled
     rules. Each clear is a transition (the user who disabled the rule, the
     reason as its comment) and a resolved notification, like any clear. The
-    rule row is locked first, so an evaluation still raising with a stale rule
-    cache finishes before (and its alarm is cleared here) or sees it disabled.
+    rule row is locked, so an evaluation still raising with a stale rule cache
+    finishes first (and its alarm is cleared here) or sees the rule disabled.
     """
-    AlarmRule.objects.select_for_update().filter(pk=rule_id).exists()
+    rule_states_lock(rule_id)
+    list(AlarmRule.objects.select_for_update().filter(pk=rule_id).values_list("id", flat=True))
     now = timezone.now()
     alarms = list(Alarm.objects.select_for_update().select_related("rule").filter(rule_id=rule_id, active=True))
     for alarm in alarms:
@@ -264,6 +273,8 @@ def rule_retire(*, rule_id: int, reason: str = RULE_DISABLED, user=None) -> list
 def rule_update(*, serializer, user) -> tuple[AlarmRule, list[Alarm]]:
     """Save a rule (API); disabling it clears its open alarms (``rule_retire``) in the same transaction."""
     was_enabled = serializer.instance.enabled
+    if was_enabled and serializer.validated_data.get("enabled") is False:
+        rule_states_lock(serializer.instance.pk)
     rule = serializer.save()
     cleared = rule_retire(rule_id=rule.pk, user=user) if was_enabled and not rule.enabled else []
     return rule, cleared
