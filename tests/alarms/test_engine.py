@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from alarms.models import Alarm, AlarmTransition, RuleState
-from alarms.rules import BREACH, CLEAR, HOLD, Rule, metric_verdict
+from alarms.rules import BREACH, CLEAR, HOLD, Rule, breach_check, metric_verdict
 from telemetry.liveness import devices_mark_offline
 from telemetry.models import DeviceState
 from telemetry.services import RawMessage, readings_ingest
@@ -24,6 +24,15 @@ def store(*messages):
 def test_hysteresis_bands():
     rule = Rule(1, "r", "turbine", "", "", "metric", "x", "outside", 10.0, 20.0, 2.0, frozenset(), 0.0, "major")
     assert [metric_verdict(rule, v) for v in (9.9, 11, 15, 19, 20.5)] == [BREACH, HOLD, CLEAR, HOLD, BREACH]
+
+
+@pytest.mark.parametrize(("operator", "low", "high"), [("gt", None, 20.0), ("lt", 10.0, None), ("outside", 10.0, 20.0)])
+def test_the_hot_paths_breach_check_agrees_with_the_verdict(operator, low, high):
+    rule = Rule(1, "r", "turbine", "", "", "metric", "x", operator, low, high, 2.0, frozenset(), 0.0, "major")
+    check = breach_check(rule)
+    for value in (-5, 9.99, 10, 10.5, 15, 19.5, 20, 20.01, 25, 3000):
+        assert check(None, {"x": value}) == (metric_verdict(rule, value) == BREACH), value
+    assert not check(None, {}) and not check(None, {"x": True}) and not check(None, {"x": "25"})
 
 
 def test_a_breach_raises_one_alarm_only_after_it_held_for_the_duration(rules):
