@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from alarms.models import Alarm, AlarmRule, AlarmTransition, Delivery, NotificationOutbox, Receiver, Silence
-from alarms.services import AlarmError, alarm_acknowledge
+from alarms.services import AlarmError, alarm_acknowledge, rule_retire, rule_states_lock
 
 
 @admin.register(AlarmRule)
@@ -21,6 +21,16 @@ class AlarmRuleAdmin(admin.ModelAdmin):
     )
     list_filter = ("device_type", "kind", "severity", "enabled")
     search_fields = ("name", "metric", "site_id", "device_id")
+
+    def save_model(self, request, obj, form, change):
+        """Disabling a rule clears its open alarms ("rule disabled"), as the API does."""
+        was_enabled = change and AlarmRule.objects.filter(pk=obj.pk, enabled=True).exists()
+        if was_enabled and not obj.enabled:
+            rule_states_lock(obj.pk)  # before the rule row (the admin's save runs in one transaction)
+        super().save_model(request, obj, form, change)
+        if was_enabled and not obj.enabled:
+            cleared = rule_retire(rule_id=obj.pk, user=request.user)
+            self.message_user(request, f"{len(cleared)} open alarm(s) of the rule cleared (rule disabled).", messages.INFO)
 
 
 class TransitionInline(admin.TabularInline):

@@ -87,7 +87,8 @@ class RuleState(models.Model):
 
 
 class Alarm(models.Model):
-    rule = models.ForeignKey(AlarmRule, on_delete=models.CASCADE, related_name="alarms")
+    # PROTECT: a rule with alarm history is disabled, not deleted (``services.rule_delete``).
+    rule = models.ForeignKey(AlarmRule, on_delete=models.PROTECT, related_name="alarms")
     device_id = models.CharField(max_length=64)
     device_type = models.CharField(max_length=64)
     site_id = models.CharField(max_length=64)

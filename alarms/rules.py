@@ -78,6 +78,30 @@ def verdict(rule: Rule, reading) -> tuple[str, float | None] | None:
     return metric_verdict(rule, float(value)), float(value)
 
 
+def breach_check(rule: Rule):
+    """``check(reading, metrics) -> bool``: does this reading breach ``rule``? (None for silence rules.)
+
+    The consumer's hot path asks it of every (reading, rule): one closure with the
+    limits bound, the same answer as ``metric_verdict(...) == BREACH``.
+    """
+    if rule.kind == AlarmRule.Kind.SILENCE:
+        return None
+    if rule.kind == AlarmRule.Kind.STATE:
+        states = rule.states
+        return lambda reading, _metrics: reading.state in states
+    metric, low, high = rule.metric, rule.low, rule.high
+    above = rule.operator in ("gt", "outside") and high is not None
+    below = rule.operator in ("lt", "outside") and low is not None
+
+    def check(_reading, metrics: dict) -> bool:
+        value = metrics.get(metric)
+        if value is None or value.__class__ is bool or not isinstance(value, int | float):
+            return False
+        return (above and value > high) or (below and value < low)
+
+    return check
+
+
 class RuleCache:
     """Enabled rules by device type, re-read every ``ttl_s`` (rules change rarely; evaluation is per batch)."""
 
@@ -85,15 +109,29 @@ class RuleCache:
         self.ttl_s = ttl_s
         self.loaded_at = float("-inf")
         self.by_type: dict[str, list[Rule]] = {}
+        # device type -> [(rule id, scoped: bool, rule, breach check)] for the rules a reading can breach
+        self.checks: dict[str, list[tuple]] = {}
 
-    def rules_for(self, device_type: str) -> list[Rule]:
+    def _fresh(self) -> None:
         if time.monotonic() - self.loaded_at > self.ttl_s:
             self.reload()
+
+    def rules_for(self, device_type: str) -> list[Rule]:
+        self._fresh()
         return self.by_type.get(device_type, [])
+
+    def checks_for(self, device_type: str) -> tuple[int, list[tuple]]:
+        """How many rules the type has, and the breach checks of those a reading can breach."""
+        self._fresh()
+        return len(self.by_type.get(device_type, ())), self.checks.get(device_type, [])
 
     def reload(self) -> None:
         by_type: dict[str, list[Rule]] = {}
         for row in AlarmRule.objects.filter(enabled=True).order_by("id"):
             by_type.setdefault(row.device_type, []).append(Rule.of(row))
+        self.checks = {
+            device_type: [(r.id, bool(r.site_id or r.device_id), r, breach_check(r)) for r in rules if r.kind != "silence"]
+            for device_type, rules in by_type.items()
+        }
         self.by_type = by_type
         self.loaded_at = time.monotonic()

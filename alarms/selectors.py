@@ -66,3 +66,11 @@ def alarm_groups(alarms: QuerySet) -> QuerySet:
 def active_counts() -> list[dict]:
     """Active alarms per (severity, site): the header's counts and the Prometheus gauge."""
     return list(Alarm.objects.filter(active=True).order_by().values("severity", "site_id").annotate(count=Count("id")))
+
+
+def active_by_severity() -> dict[str, int]:
+    """Active alarms per severity, every severity present (the page header)."""
+    counts = dict.fromkeys(SEVERITY_RANK, 0)
+    for row in Alarm.objects.filter(active=True).order_by().values("severity").annotate(n=Count("id")):
+        counts[row["severity"]] = row["n"]
+    return {str(severity): n for severity, n in counts.items()}

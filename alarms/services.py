@@ -9,10 +9,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from alarms.models import SEVERITY_RANK, Alarm, AlarmTransition, NotificationOutbox, Receiver, RuleState, Silence
+from alarms.models import SEVERITY_RANK, Alarm, AlarmRule, AlarmTransition, NotificationOutbox, Receiver, RuleState, Silence
 from alarms.rules import BREACH, CLEAR
 
 
@@ -97,8 +97,29 @@ class Work:
         self.transitions.append((alarm, AlarmTransition.Action.CLEARED))
 
 
+def _drop_retired(work: Work) -> None:
+    """New alarms of rules disabled meanwhile (an engine's rule cache lags by up to its TTL) are not raised.
+
+    ``FOR SHARE`` holds the rules until this transaction commits, so a concurrent
+    ``rule_retire`` waits for it and then clears what it raised.
+    """
+    if not work.new:
+        return
+    rule_ids = {a.rule_id for a in work.new}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM alarms_alarmrule WHERE id = ANY(%s) AND enabled FOR SHARE", [sorted(rule_ids)])
+        live = {row[0] for row in cursor.fetchall()}
+    if live == rule_ids:
+        return
+    dropped = {id(a) for a in work.new if a.rule_id not in live}
+    work.new = [a for a in work.new if id(a) not in dropped]
+    work.transitions = [(a, act) for a, act in work.transitions if id(a) not in dropped]
+    work.states = [(st, None if a is not None and id(a) in dropped else a) for st, a in work.states]
+
+
 def work_commit(work: Work, outcome) -> None:
     """Write what ``work`` gathered (inside the caller's transaction)."""
+    _drop_retired(work)
     Alarm.objects.bulk_create(work.new)
     if work.changed:
         Alarm.objects.bulk_update(list(work.changed.values()), ["count", "last_value", "last_at", "active", "cleared_at"])
@@ -205,3 +226,67 @@ def silence_create(
     return Silence.objects.create(
         rule=rule, site_id=site_id, device_id=device_id, starts_at=starts_at, ends_at=ends_at, reason=reason, created_by=user
     )
+
+
+# --- rules that stop running ---------------------------------------------------------------
+RULE_DISABLED = "rule disabled"
+
+
+class RuleInUse(AlarmError):
+    """A rule with alarms in its history is disabled, not deleted (the history is the audit trail)."""
+
+
+def rule_states_lock(rule_id: int) -> None:
+    """Lock a rule's ``for`` timers in the engine's order (states, then the rule row, then alarms): no deadlock.
+
+    Call it before the rule row is updated (disabling), in the same transaction.
+    """
+    list(RuleState.objects.select_for_update().filter(rule_id=rule_id).order_by("device_id").values_list("id", flat=True))
+
+
+@transaction.atomic
+def rule_retire(*, rule_id: int, reason: str = RULE_DISABLED, user=None) -> list[Alarm]:
+    """Clear the open alarms of a rule that no longer runs, with ``reason``; forget its ``for`` timers.
+
+    Nothing would ever clear them otherwise: the engine only judges enabled
+    rules. Each clear is a transition (the user who disabled the rule, the
+    reason as its comment) and a resolved notification, like any clear. The
+    rule row is locked, so an evaluation still raising with a stale rule cache
+    finishes first (and its alarm is cleared here) or sees the rule disabled.
+    """
+    rule_states_lock(rule_id)
+    list(AlarmRule.objects.select_for_update().filter(pk=rule_id).values_list("id", flat=True))
+    now = timezone.now()
+    alarms = list(Alarm.objects.select_for_update().select_related("rule").filter(rule_id=rule_id, active=True))
+    for alarm in alarms:
+        alarm.active, alarm.cleared_at = False, now
+    Alarm.objects.bulk_update(alarms, ["active", "cleared_at"])
+    AlarmTransition.objects.bulk_create(
+        AlarmTransition(alarm=a, action=AlarmTransition.Action.CLEARED, at=now, user=user, comment=reason) for a in alarms
+    )
+    outbox_write([(a, AlarmTransition.Action.CLEARED) for a in alarms], now=now)
+    RuleState.objects.filter(rule_id=rule_id).delete()
+    return alarms
+
+
+@transaction.atomic
+def rule_update(*, serializer, user) -> tuple[AlarmRule, list[Alarm]]:
+    """Save a rule (API); disabling it clears its open alarms (``rule_retire``) in the same transaction."""
+    was_enabled = serializer.instance.enabled
+    if was_enabled and serializer.validated_data.get("enabled") is False:
+        rule_states_lock(serializer.instance.pk)
+    rule = serializer.save()
+    cleared = rule_retire(rule_id=rule.pk, user=user) if was_enabled and not rule.enabled else []
+    return rule, cleared
+
+
+@transaction.atomic
+def rule_delete(*, rule: AlarmRule, user) -> None:
+    """Delete a rule that never raised an alarm; one with history must be disabled instead (``RuleInUse``)."""
+    history = Alarm.objects.filter(rule=rule).count()
+    if history:
+        raise RuleInUse(
+            f"rule {rule.name!r} has {history} alarm(s) in its history; disable it instead "
+            "(its open alarms are then cleared with the reason 'rule disabled')"
+        )
+    rule.delete()

@@ -2,9 +2,11 @@
 
 from django.conf import settings
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.db import DatabaseError
 from django.urls import reverse
 from django.views.generic import TemplateView
 
+from alarms.selectors import active_by_severity
 from telemetry.device_types import ALL_STATES, DEVICE_TYPES, SITES
 from tier0site.health import deployment_version, health_report
 
@@ -43,6 +45,14 @@ def application_status(report: dict) -> str:
     return "Degraded (failing: " + ", ".join(report["failing"]) + ")"
 
 
+def alarm_counts() -> dict | None:
+    """Active alarms per severity for the header; None (no header counts) while the database is away."""
+    try:
+        return active_by_severity()
+    except DatabaseError:
+        return None
+
+
 class DashboardView(LoginRequiredMixin, TemplateView):
     template_name = "dashboard/index.html"
 
@@ -72,4 +82,5 @@ class DashboardView(LoginRequiredMixin, TemplateView):
             sites=list(SITES),
             offline_after_s=int(settings.DEVICE_OFFLINE_AFTER_S),
             config=config,
+            alarm_counts=alarm_counts(),
         )

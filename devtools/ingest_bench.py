@@ -195,8 +195,15 @@ def rate_benchmark(*, rate: float, messages: int, devices: int = 100_000, consum
 
 
 def ingest_benchmark(
-    *, messages: int, devices: int = 100_000, drain_fraction: float = 0.5, consumer_repo: Path | None = None, log=None
+    *,
+    messages: int,
+    devices: int = 100_000,
+    drain_fraction: float = 0.5,
+    consumer_repo: Path | None = None,
+    log=None,
+    inspect=None,
 ) -> dict:
+    """One run; ``inspect(conn, consumer_log)`` may add figures from the bench database (before it is dropped) and the consumer's log."""
     database = BenchDatabase()
     database.create()
     workdir = Path(tempfile.mkdtemp(prefix="tier0-bench-"))
@@ -238,6 +245,7 @@ def ingest_benchmark(
                 "SELECT extract(epoch FROM max(received_at) - min(received_at)) FROM telemetry_reading WHERE tags->>'bench' = 'drain'"
             ).fetchone()[0]
 
+            extra = inspect(conn, consumer.log_path.read_text(errors="replace")) if inspect else {}
             copy_rate = _copy_ceiling(conn)
         msgs_per_s = stored / live["span_s"] if live["span_s"] else 0.0
         return {
@@ -257,6 +265,7 @@ def ingest_benchmark(
             "ratio_to_copy": round(msgs_per_s / copy_rate, 3),
             "cpu_seconds": cpu,
             "measured": "simulator -> project Mosquitto (QoS 1) -> run_mqtt_consumer -> PostgreSQL, one run; latency publish to insert",
+            **extra,
         }
     finally:
         if consumer.process and consumer.process.poll() is None:

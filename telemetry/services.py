@@ -23,6 +23,7 @@ from telemetry.drift import schema_seen_record
 from telemetry.models import DeadLetter
 from telemetry.validation import InvalidMessage, ValidReading, validate_message
 from tier0site.batches import excerpt, store_isolating
+from tier0site.worker_status import run_in_store
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,8 @@ class IngestResult:
     alerts: dict = field(default_factory=dict)
     # Every reading stored or already stored (ValidReading), for after-store hooks (alarm rules).
     readings: list = field(default_factory=list)
+    # What in-store hooks (run in the batch's transaction) made of it, by hook: "alarms" -> the evaluation.
+    hooks: dict = field(default_factory=dict)
 
 
 def _copy_escape(raw: bytes) -> bytes:
@@ -181,13 +184,16 @@ def readings_store(*, valid: list[tuple[RawMessage, ValidReading]], rejected: li
             schema_seen_record(readings=[reading for _message, reading in accepted])
         if dead:
             DeadLetter.objects.bulk_create(dead)
-    result.dead_lettered = len(dead)
-    result.duplicates = len(accepted) - result.stored
-    result.readings = [reading for _message, reading in accepted]
-    for _message, reading in accepted:
-        result.groups.add((reading.site_id, reading.device_type))
-        if reading.state in NOTABLE_STATES:
-            result.alerts[reading.device_id] = reading
+        result.dead_lettered = len(dead)
+        result.duplicates = len(accepted) - result.stored
+        result.readings = [reading for _message, reading in accepted]
+        for _message, reading in accepted:
+            result.groups.add((reading.site_id, reading.device_type))
+            if reading.state in NOTABLE_STATES:
+                result.alerts[reading.device_id] = reading
+        if result.readings:
+            # Alarm rules: evaluated in this transaction, so an acknowledged batch was always evaluated.
+            run_in_store("telemetry", result)
     return result
 
 

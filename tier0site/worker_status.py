@@ -1,6 +1,6 @@
-"""What a worker tells the world besides storing: counters, heartbeats, throughput logs, after-store hooks.
+"""What a worker does besides storing: in-store hooks, counters, heartbeats, throughput logs.
 
-Imported through ``tier0site.workers`` (``worker_heartbeats``, ``register_after_store``).
+Imported through ``tier0site.workers`` (``worker_heartbeats``); pipelines call ``run_in_store``.
 """
 
 import logging
@@ -11,41 +11,49 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import DatabaseError, transaction
 from prometheus_client import Counter, Histogram
 
 logger = logging.getLogger("tier0site.workers")
 
 
-# --- after-store hooks ------------------------------------------------------------------
-_AFTER_STORE: dict[str, list[Callable]] = {}
-HOOK_ERRORS = Counter("tier0_worker_hook_errors_total", "After-store hooks that raised", ["kind"])
+HOOK_ERRORS = Counter("tier0_worker_hook_errors_total", "In-store hooks that raised", ["kind"])
 
 
-def register_after_store(kind: str, fn: Callable[[object], object]) -> None:
-    """Call ``fn(result)`` after each ``kind`` batch ("telemetry", "sessions") is committed and acknowledged.
+# --- in-store hooks ---------------------------------------------------------------------
+_IN_STORE: dict[str, list[Callable]] = {}
 
-    ``result`` is the pipeline's own store result (telemetry: ``IngestResult``,
-    sessions: ``StoreResult``). Registering the same function twice has no effect;
-    what a hook raises is logged and counted, never stops the worker.
+
+def register_in_store(kind: str, fn: Callable[[object], object]) -> None:
+    """Call ``fn(result)`` inside each ``kind`` batch's store transaction, before its commit.
+
+    For work that must never be skipped once the batch is acknowledged (alarm
+    rule evaluation): it commits with the batch or not at all. Each hook runs in a
+    savepoint: what it raises is logged and counted and rolls back only its own
+    writes, except a ``DatabaseError``, which fails the whole batch (the worker
+    keeps it unacknowledged and retries it, so the hook runs again).
     """
-    hooks = _AFTER_STORE.setdefault(kind, [])
+    hooks = _IN_STORE.setdefault(kind, [])
     if fn not in hooks:
         hooks.append(fn)
 
 
-def unregister_after_store(kind: str, fn: Callable) -> None:
-    hooks = _AFTER_STORE.get(kind, [])
+def unregister_in_store(kind: str, fn: Callable) -> None:
+    hooks = _IN_STORE.get(kind, [])
     if fn in hooks:
         hooks.remove(fn)
 
 
-def run_after_store(kind: str, result: object) -> None:
-    for fn in tuple(_AFTER_STORE.get(kind, ())):
+def run_in_store(kind: str, result: object) -> None:
+    for fn in tuple(_IN_STORE.get(kind, ())):
         try:
-            fn(result)
-        except Exception:  # a hook never stops ingest
+            with transaction.atomic():
+                fn(result)
+        except DatabaseError:
+            raise
+        except Exception:  # a bug in a hook never stops ingest
             HOOK_ERRORS.labels(kind).inc()
-            logger.exception("after-store hook failed", extra={"kind": kind, "hook": getattr(fn, "__qualname__", repr(fn))})
+            logger.exception("in-store hook failed", extra={"kind": kind, "hook": getattr(fn, "__qualname__", repr(fn))})
 
 
 # --- heartbeats -------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The one batch-worker base every long-running consumer is built on.
 
     transport --deliveries--> inbox --parse--> store (one transaction, retried) --> acknowledge
-                                                 \\--> counters, hooks, live event, heartbeat
+                                                 \\--> counters, live event, heartbeat
 
 - A *transport* (``tier0site.transports``: MQTT, AMQP) connects, puts each
   message with its acknowledgement token into the inbox, and acknowledges a
@@ -16,7 +16,9 @@
   soon as the previous commit is done, up to ``batch_size``; ``linger_s`` may
   hold a partial batch a little longer), database outages retried with backoff
   while the batch stays unacknowledged (SIGTERM ends the wait), then
-  acknowledgement, Prometheus counters, after-store hooks and heartbeats.
+  acknowledgement, Prometheus counters and heartbeats. Work that must happen
+  with a batch (alarm rules) runs inside the sink's transaction
+  (``worker_status.run_in_store``), so an acknowledged batch was always handled.
   SIGTERM stores and acknowledges what was received, then ``run`` returns.
 
 Shared by every worker, batch or not (the failover watcher, the idle sweep):
@@ -40,14 +42,11 @@ from django.db import DatabaseError, connection
 from prometheus_client import start_http_server
 
 from tier0site.redelivery import DeliveryCounts
-from tier0site.worker_status import (  # noqa: F401 - heartbeats and hooks are part of this module's API
+from tier0site.worker_status import (  # noqa: F401 - heartbeats are part of this module's API
     Heartbeat,
     ThroughputLog,
     Totals,
     WorkerMetrics,
-    register_after_store,
-    run_after_store,
-    unregister_after_store,
     worker_heartbeats,
 )
 
@@ -141,14 +140,14 @@ class Transport(Protocol):
 
 @dataclass(slots=True)
 class Handled:
-    """What a sink did with a batch: its result (for after-store hooks) and its counts."""
+    """What a sink did with a batch: its result and its counts."""
 
     result: Any
     counts: dict[str, int]
 
 
 class Sink(Protocol):
-    kind: str  # names the pipeline for hooks ("telemetry", "sessions")
+    kind: str  # names the pipeline ("telemetry", "sessions")
     metrics_prefix: str  # Prometheus names: <prefix>_received_total, ...
     counters: dict[str, str]  # the counts ``Handled.counts`` carries, with their help texts
 
@@ -239,6 +238,7 @@ class BatchWorker:
         self.clock = time.monotonic
         self.redeliveries = DeliveryCounts(name)
         self.crash_marker = settings.WORKER_CRASH_ON_MARKER.encode()
+        self.crash_after_ack = self.crash_marker and settings.WORKER_CRASH_AT == "after_ack"
 
     # the loop ------------------------------------------------------------------
     def run(self) -> Totals:
@@ -347,15 +347,16 @@ class BatchWorker:
         if handled is None:
             return False
         self.transport.ack(batch + [d for d, _reason in poison or ()])
+        if self.crash_after_ack and any(self.crash_marker in d.body for d in batch):
+            os.abort()  # WORKER_CRASH_AT=after_ack: committed and acknowledged, nothing after it ran
         self._account(len(batch) + len(poison or ()), handled.counts, time.perf_counter() - started)
-        run_after_store(self.sink.kind, handled.result)
         return True
 
     def _screen(self, batch: list[Delivery]) -> tuple[list, list]:
         """What the worker refuses before any sink reads it: oversized payloads."""
         accepted, refused = [], []
         for delivery in batch:
-            if self.crash_marker and self.crash_marker in delivery.body:
+            if self.crash_marker and not self.crash_after_ack and self.crash_marker in delivery.body:
                 os.abort()  # WORKER_CRASH_ON_MARKER: tests' stand-in for a message that kills the process
             size = len(delivery.body)
             if size > self.max_payload_bytes:

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from alarms.models import Alarm, AlarmRule, AlarmTransition, Severity, Silence
+from alarms.models import Alarm, AlarmRule, AlarmTransition, Receiver, Severity, Silence
 from alarms.selectors import STATES
 from telemetry.device_types import DEVICE_TYPES
 from telemetry.device_types import STATES as DEVICE_STATES
@@ -132,3 +132,33 @@ class SilenceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Silence
         fields = ["id", "rule", "site_id", "device_id", "starts_at", "ends_at", "reason", "created_by", "created_at"]
+
+
+class ReceiverSerializer(serializers.ModelSerializer):
+    """A receiver; its HMAC ``secret`` is write-only (``has_secret`` tells whether one is set)."""
+
+    secret = serializers.CharField(max_length=200, required=False, allow_blank=True, write_only=True, trim_whitespace=False)
+    has_secret = serializers.SerializerMethodField()
+    sites = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+    class Meta:
+        model = Receiver
+        fields = ["id", "name", "webhook_url", "secret", "has_secret", "email", "min_severity", "sites", "enabled"]
+
+    def get_has_secret(self, receiver: Receiver) -> bool:
+        return bool(receiver.secret)
+
+    def validate_sites(self, value: str) -> str:
+        sites = [s.strip() for s in value.split(",") if s.strip()]
+        for site in sites:
+            identifier(site)
+        return ",".join(sites)
+
+    def validate(self, attrs):
+        merged = {f: getattr(self.instance, f) for f in ("webhook_url", "email", "secret")} if self.instance else {}
+        merged.update(attrs)
+        if not merged.get("webhook_url") and not merged.get("email"):
+            raise serializers.ValidationError("a receiver needs a webhook_url, an email or both")
+        if merged.get("webhook_url") and not merged.get("secret"):
+            raise serializers.ValidationError({"secret": "a webhook receiver needs an HMAC secret (or env:NAME)"})
+        return attrs

@@ -14,4 +14,6 @@ urlpatterns = [
     path("alarm-rules/<int:pk>", views.AlarmRuleDetailApi.as_view(), name="alarm-rule-detail"),
     path("silences", views.SilenceListApi.as_view(), name="silence-list"),
     path("silences/<int:pk>", views.SilenceDetailApi.as_view(), name="silence-detail"),
+    path("receivers", views.ReceiverListApi.as_view(), name="receiver-list"),
+    path("receivers/<int:pk>", views.ReceiverDetailApi.as_view(), name="receiver-detail"),
 ]

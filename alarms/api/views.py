@@ -1,8 +1,9 @@
-"""Alarm API: list (filters, grouped view), detail, acknowledge; rules and silences (staff change them)."""
+"""Alarm API: list (filters, grouped view), detail, acknowledge; rules and silences (staff change them); receivers (staff)."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -13,10 +14,11 @@ from alarms.api.serializers import (
     AlarmFilterSerializer,
     AlarmRuleSerializer,
     AlarmSerializer,
+    ReceiverSerializer,
     SilenceSerializer,
 )
 from alarms.live import EVENTS
-from alarms.models import Alarm, AlarmRule, Silence
+from alarms.models import Alarm, AlarmRule, Receiver, Silence
 from tier0site.api import validated_input
 
 
@@ -78,8 +80,22 @@ class AlarmRuleListApi(generics.ListCreateAPIView):
 
 
 class AlarmRuleDetailApi(generics.RetrieveUpdateDestroyAPIView):
+    """Disabling a rule clears its open alarms ("rule disabled"); one with alarm history is disabled, not deleted (409)."""
+
     serializer_class = AlarmRuleSerializer
     queryset = AlarmRule.objects.all()
+
+    def perform_update(self, serializer):
+        _rule, cleared = services.rule_update(serializer=serializer, user=self.request.user)
+        if cleared:
+            EVENTS.report(cleared=len(cleared), force=True)
+
+    def destroy(self, request, *args, **kwargs):
+        try:
+            services.rule_delete(rule=self.get_object(), user=request.user)
+        except services.RuleInUse as exc:
+            return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class SilenceListApi(generics.ListCreateAPIView):
@@ -97,3 +113,17 @@ class SilenceListApi(generics.ListCreateAPIView):
 class SilenceDetailApi(generics.RetrieveDestroyAPIView):
     serializer_class = SilenceSerializer
     queryset = Silence.objects.select_related("created_by")
+
+
+class ReceiverListApi(generics.ListCreateAPIView):
+    """Notification receivers (staff only, reading included: they hold addresses); the secret is write-only."""
+
+    serializer_class = ReceiverSerializer
+    queryset = Receiver.objects.all()
+    permission_classes = [IsAdminUser]
+
+
+class ReceiverDetailApi(generics.RetrieveUpdateDestroyAPIView):
+    serializer_class = ReceiverSerializer
+    queryset = Receiver.objects.all()
+    permission_classes = [IsAdminUser]

@@ -1,7 +1,7 @@
 /* Tier-0 dashboard entry module: fills the server-rendered panels from the REST
  * API and keeps them live from one websocket. One module per panel under
  * panels/; data always goes into the page with textContent, never as HTML. */
-import { initAlarms, loadAlarmsSoon } from "./panels/alarms.js";
+import { initAlarms, loadAlarmsSoon, onAlarms } from "./panels/alarms.js";
 import { initChat } from "./panels/chat.js";
 import { initDevices, loadDevices, onTelemetry, openDevice } from "./panels/devices.js";
 import { initFailover, loadFailover, onFailover } from "./panels/failover.js";
@@ -37,7 +37,7 @@ const handlers = {
     onFailover(ev);
   },
   "images.update": loadGallerySoon,
-  "alarms.update": loadAlarmsSoon,
+  "alarms.update": onAlarms,
 };
 
 loadAll();

@@ -31,6 +31,9 @@ def test_staff_see_alarms_grouped_by_site_and_rule_and_acknowledge_one(chromium,
     assert rows.count() == 2  # 13 alarms, two groups
     assert "critical" in rows.nth(0).inner_text()  # the most severe first
     assert "1 critical" in page.inner_text("[data-testid=alarm-counts]")
+    header = page.locator("[data-testid=alarm-header]")
+    assert header.locator("[data-severity=critical]").inner_text() == "1 critical"
+    assert header.locator("[data-severity=major]").inner_text() == "12 major"
     page.click("[data-testid=alarms-table] tbody tr:has-text('WY-ALPHA')")
     page.wait_for_selector("#alarm-group-detail tr")
     assert page.locator("#alarm-group-detail tr").count() == 12
@@ -39,3 +42,10 @@ def test_staff_see_alarms_grouped_by_site_and_rule_and_acknowledge_one(chromium,
     page.locator("#alarm-group-detail tr").first.locator("button:has-text('Acknowledge')").click()
     acked = wait_until(lambda: AlarmTransition.objects.filter(action="acknowledged").first(), timeout=20)
     assert acked.user == staff and acked.comment == "crew dispatched"
+    # A new critical alarm reaches the header over the websocket, without a reload.
+    publish([turbine_message(0, 530, device_id="TURB-901", site_id="TX-EAGLE", state="CRITICAL")])
+    page.wait_for_function(
+        "document.querySelector('[data-testid=alarm-header] [data-severity=critical]').textContent === '2 critical'",
+        timeout=30000,
+    )
+    page.locator("header.topbar").screenshot(path=str(screenshots / "alarms-header.png"))

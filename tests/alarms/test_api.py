@@ -2,7 +2,6 @@
 
 import pytest
 
-from alarms.engine import evaluate_batch
 from alarms.models import Alarm, AlarmRule, Silence
 from telemetry.services import RawMessage, readings_ingest
 from tests.alarms.conftest import T0, exhaust_rule, turbine_message
@@ -11,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 
 def store(*messages):
-    return evaluate_batch(readings_ingest(messages=[RawMessage(topic, body) for topic, body in messages]))
+    return readings_ingest(messages=[RawMessage(topic, body) for topic, body in messages]).hooks.get("alarms")
 
 
 @pytest.fixture
@@ -122,3 +121,12 @@ def test_staff_acknowledge_alarms_in_the_admin(client, site_outage):
     assert response.status_code == 302
     assert Alarm.objects.filter(acknowledged=True, acknowledged_by=admin).count() == 5
     assert client.get(f"/admin/alarms/alarm/{ids[0]}/change/").status_code == 200
+
+
+def test_the_page_header_shows_active_alarms_per_severity(client, staff_user, site_outage):
+    client.force_login(staff_user)
+    html = client.get("/").content.decode()
+    header = html[html.index('data-testid="alarm-header"') : html.index("</a>", html.index('data-testid="alarm-header"'))]
+    assert 'data-severity="critical"><b>1</b> critical' in header
+    assert 'data-severity="major"><b>6</b> major' in header
+    assert 'sev-warning" data-severity="warning"><b>0</b> warning' in header  # none: not highlighted

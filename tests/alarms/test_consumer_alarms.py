@@ -4,9 +4,11 @@ The worker runs the after-store hook that evaluates the rules on each stored
 batch; these tests only publish and wait on what lands in the database.
 """
 
+import asyncio
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -16,6 +18,7 @@ from tests.alarms.conftest import exhaust_rule, turbine_message
 from tests.support.mqtt import publish
 from tests.support.waiting import wait_until
 from tests.telemetry.conftest import topic_prefix, worker_thread  # noqa: F401 - fixtures
+from tests.telemetry.test_consumer import redis_channel_layer  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -98,3 +101,19 @@ def test_competing_consumers_share_one_devices_for_timer(consumers, rules):
     # consumer makes the older one stale, so the count may be below 20, never a second alarm).
     alarm = wait_until(lambda: Alarm.objects.first())
     assert Alarm.objects.count() == 1 and alarm.active and AlarmTransition.objects.count() == 1
+
+
+def test_the_dashboard_hears_of_new_alarms_with_the_active_counts_per_severity(consumer, rules, redis_channel_layer):  # noqa: F811
+    layer = redis_channel_layer
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)("alarms", channel)
+    exhaust_rule(rules, for_s=0)
+    rules(name="critical", kind="state", states="CRITICAL", severity="critical")
+    publish([turbine_message(0, 600, device_id="TURB-1"), turbine_message(0, 530, device_id="TURB-2", state="CRITICAL")])
+    wait_until(lambda: Alarm.objects.count() == 2)
+    raised, active = 0, None
+    while active != {"critical": 1, "major": 1, "warning": 0}:  # one event, or two if the batch was split
+        event = async_to_sync(asyncio.wait_for)(layer.receive(channel), 10)
+        assert event["type"] == "alarms.update"
+        raised, active = raised + event["raised"], event["active"]
+    assert raised == 2

@@ -5,9 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from alarms.engine import evaluate_batch
 from alarms.models import Alarm, AlarmTransition, RuleState
-from alarms.rules import BREACH, CLEAR, HOLD, Rule, metric_verdict
+from alarms.rules import BREACH, CLEAR, HOLD, Rule, breach_check, metric_verdict
 from telemetry.liveness import devices_mark_offline
 from telemetry.models import DeviceState
 from telemetry.services import RawMessage, readings_ingest
@@ -19,12 +18,21 @@ pytestmark = pytest.mark.django_db
 def store(*messages):
     """Store a batch as the consumer does and run the alarm hook on it."""
     result = readings_ingest(messages=[RawMessage(topic, body) for topic, body in messages])
-    return evaluate_batch(result)
+    return result.hooks.get("alarms")
 
 
 def test_hysteresis_bands():
     rule = Rule(1, "r", "turbine", "", "", "metric", "x", "outside", 10.0, 20.0, 2.0, frozenset(), 0.0, "major")
     assert [metric_verdict(rule, v) for v in (9.9, 11, 15, 19, 20.5)] == [BREACH, HOLD, CLEAR, HOLD, BREACH]
+
+
+@pytest.mark.parametrize(("operator", "low", "high"), [("gt", None, 20.0), ("lt", 10.0, None), ("outside", 10.0, 20.0)])
+def test_the_hot_paths_breach_check_agrees_with_the_verdict(operator, low, high):
+    rule = Rule(1, "r", "turbine", "", "", "metric", "x", operator, low, high, 2.0, frozenset(), 0.0, "major")
+    check = breach_check(rule)
+    for value in (-5, 9.99, 10, 10.5, 15, 19.5, 20, 20.01, 25, 3000):
+        assert check(None, {"x": value}) == (metric_verdict(rule, value) == BREACH), value
+    assert not check(None, {}) and not check(None, {"x": True}) and not check(None, {"x": "25"})
 
 
 def test_a_breach_raises_one_alarm_only_after_it_held_for_the_duration(rules):
@@ -95,3 +103,18 @@ def test_liveness_raises_the_silence_alarm_and_a_message_clears_it(rules, settin
     alarm.refresh_from_db()
     assert not alarm.active
     assert list(AlarmTransition.objects.values_list("action", flat=True)) == ["raised", "cleared"]
+
+
+def test_the_process_totals_its_evaluation_and_logs_them_at_exit(rules, caplog):
+    """bench_ingest --alarm-pairs reads this line from the consumer's log to show the rules were evaluated."""
+    from alarms import engine
+
+    exhaust_rule(rules)
+    before = dict(engine.TOTALS)
+    store(turbine_message(0, 500), turbine_message(1, 500, device_id="TURB-2"))
+    assert engine.TOTALS["batches"] == before["batches"] + 1 and engine.TOTALS["readings"] == before["readings"] + 2
+    assert engine.TOTALS["evaluations"] >= before["evaluations"] + 2 and engine.TOTALS["seconds"] > before["seconds"]
+    with caplog.at_level("INFO", logger="alarms.engine"):
+        engine._log_totals()
+    (record,) = [r for r in caplog.records if r.getMessage() == "alarm evaluation totals"]
+    assert record.readings == engine.TOTALS["readings"]

@@ -1,12 +1,11 @@
-"""The notifier: signed webhooks retried with backoff, one delivery per key, emails, silences, resolved."""
+"""The notifier: signed webhooks retried with backoff, one delivery per key, emails, silences, resolved.
 
-import subprocess
-import sys
+The same through MQTT, the consumer and the run_notifier process (and a notifier killed mid-send): test_notifications_e2e.py.
+"""
 
 import pytest
 from django.core import mail
 
-from alarms.engine import evaluate_batch
 from alarms.models import Delivery, NotificationOutbox, Receiver
 from alarms.notifier import deliver_due
 from alarms.services import silence_create
@@ -14,7 +13,6 @@ from telemetry.services import RawMessage, readings_ingest
 from tests.alarms.conftest import T0, exhaust_rule, turbine_message
 from tests.alarms.receiver import WebhookReceiver
 from tests.support.waiting import wait_until
-from tests.telemetry.conftest import REPO, subprocess_env
 
 SECRET = "s3cret-for-tests"
 
@@ -25,7 +23,7 @@ def deliver_until(predicate):
 
 
 def store(*messages):
-    return evaluate_batch(readings_ingest(messages=[RawMessage(topic, body) for topic, body in messages]))
+    return readings_ingest(messages=[RawMessage(topic, body) for topic, body in messages]).hooks.get("alarms")
 
 
 @pytest.fixture
@@ -74,33 +72,6 @@ def test_a_silenced_site_records_its_alarms_and_sends_nothing(rules, staff_user)
         assert [r["body"]["alarm"]["site_id"] for r in hook.requests] == ["TX-EAGLE"]
         statuses = dict(NotificationOutbox.objects.values_list("alarm__site_id", "status"))
         assert statuses == {"WY-ALPHA": "silenced", "TX-EAGLE": "sent"}
-
-
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.slow
-def test_a_notifier_killed_between_sending_and_recording_delivers_again_with_the_same_key(rules):
-    exhaust_rule(rules, for_s=0)
-    with WebhookReceiver(secret=SECRET) as hook:
-        Receiver.objects.create(name="ops", webhook_url=hook.url, secret=SECRET)
-        store(turbine_message(0, 600))
-        command = [sys.executable, "manage.py", "run_notifier", "--interval", "0.1"]
-        hook.release.clear()  # the receiver holds its answer: the notifier has sent and not recorded
-        first = subprocess.Popen(command, cwd=REPO, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603 - our own command
-        try:
-            assert hook.received.wait(60), first.stderr.read1() if first.poll() is not None else "no request"
-            first.kill()
-            first.wait(10)
-        finally:
-            hook.release.set()
-        assert NotificationOutbox.objects.get().status == "pending" and not Delivery.objects.exists()
-        second = subprocess.Popen(command, cwd=REPO, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603 - our own command
-        try:
-            wait_until(lambda: NotificationOutbox.objects.get().status == "sent", timeout=60)
-        finally:
-            second.terminate()
-            second.wait(30)
-        assert len(hook.requests) == 2 and len(hook.keys) == 1  # delivered twice, once per key
-        assert Delivery.objects.count() == 1
 
 
 def test_a_receiver_secret_may_come_from_the_environment(monkeypatch):

@@ -98,3 +98,28 @@ def test_expired_partitions_are_dropped_by_the_retention_setting():
     dropped = partitions_drop_expired(today=date(2030, 1, 1) + timedelta(days=32), retention_days=30)
     assert dropped == ["telemetry_reading_20300101", "telemetry_reading_20300102"]
     assert "telemetry_reading_20300103" in partition_names()
+
+
+def test_in_store_hooks_commit_with_the_batch_and_a_failing_hook_loses_only_its_own_writes():
+    from tier0site.worker_status import HOOK_ERRORS, register_in_store, unregister_in_store
+
+    seen = []
+
+    def counting(result):
+        seen.append(len(result.readings))
+
+    def broken(result):
+        DeadLetter.objects.create(source="hook", topic="t", payload="written by a hook that then fails", reason="x")
+        raise RuntimeError("hook bug")
+
+    errors_before = HOOK_ERRORS.labels("telemetry")._value.get()
+    register_in_store("telemetry", broken)
+    register_in_store("telemetry", counting)
+    try:
+        result = readings_ingest(messages=[_message(timestamp_utc=recent(i)) for i in range(3)])
+    finally:
+        unregister_in_store("telemetry", broken)
+        unregister_in_store("telemetry", counting)
+    assert result.stored == 3 and seen == [3]
+    assert not DeadLetter.objects.filter(source="hook").exists()  # rolled back to the hook's savepoint
+    assert HOOK_ERRORS.labels("telemetry")._value.get() == errors_before + 1

@@ -17,7 +17,7 @@ from sessions_app.consumer import session_worker
 from sessions_app.models import UserSession
 from tests.sessions.helpers import T0, consume, dead_letters, event, publish, queue_depth
 from tests.support.waiting import wait_until
-from tier0site.workers import register_after_store, unregister_after_store, worker_heartbeats
+from tier0site.workers import worker_heartbeats
 
 pytestmark = pytest.mark.django_db
 
@@ -97,28 +97,6 @@ def test_oversized_and_unreadable_messages_become_dead_letters_and_their_neighbo
     assert "over the 65536-byte limit" in reasons[len(too_big)]
     assert reasons[len(nested)] and reasons[len(huge_int)]  # whatever was raised, the reason says it
     assert queue_depth(queue)[0] == 0
-
-
-def test_after_store_hooks_run_after_each_commit_and_a_failing_hook_stops_nothing(queue, sre_key):
-    seen = []
-
-    def hook(result):
-        seen.append(result.stored.applied)
-
-    def broken(_result):
-        raise RuntimeError("hook bug")
-
-    register_after_store("sessions", broken)
-    register_after_store("sessions", hook)
-    try:
-        publish(queue, _events(50, "HK"))
-        worker = consume(queue)
-    finally:
-        unregister_after_store("sessions", broken)
-        unregister_after_store("sessions", hook)
-    assert sum(seen) == 50
-    assert len(seen) == worker.totals.batches
-    assert UserSession.objects.filter(session_id__startswith="HK-").count() == 50
 
 
 @pytest.mark.django_db(transaction=True)

@@ -86,6 +86,8 @@ SPECTACULAR_SETTINGS = {
     # `check --deploy` is about deployment safety; schema quality is checked on its own
     # (`manage.py spectacular --validate --fail-on-warn`), not mixed into it.
     "ENABLE_DJANGO_DEPLOY_CHECK": False,
+    # One name for the alarm severities (alarms' severity, receivers' min_severity).
+    "ENUM_NAME_OVERRIDES": {"SeverityEnum": "alarms.models.Severity"},
 }
 
 # /metrics: Prometheus scrapes it with "Authorization: Bearer $METRICS_TOKEN"; signed-in

@@ -204,6 +204,8 @@ WORKER_LOG_EVERY_S = env.float("WORKER_LOG_EVERY_S", 10.0)  # one throughput lin
 WORKER_MAX_DELIVERIES = env.int("WORKER_MAX_DELIVERIES", 3)
 # Fault injection for tests only: a worker aborts (like a crash) on a message containing this text.
 WORKER_CRASH_ON_MARKER = env.str("WORKER_CRASH_ON_MARKER", "")
+# Where the marker kills the worker: "parse" (before the store) or "after_ack" (committed and acknowledged).
+WORKER_CRASH_AT = env.str("WORKER_CRASH_AT", "parse")
 
 # --- Deployment -------------------------------------------------------------
 DEPLOYMENT_VERSION = env.str("DEPLOYMENT_VERSION", "v1.0.0057")

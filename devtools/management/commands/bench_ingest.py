@@ -5,6 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
+from devtools.alarms_bench import ingest_pairs
 from devtools.ingest_bench import ingest_benchmark, rate_benchmark
 
 
@@ -18,10 +19,23 @@ class Command(BaseCommand):
         parser.add_argument(
             "--consumer-repo", type=Path, default=None, help="run the consumer from this checkout (to compare versions)"
         )
+        parser.add_argument(
+            "--alarm-pairs",
+            type=int,
+            default=0,
+            help="run with the default alarm rules off then on this many times; medians, on/off ratio (one JSON line)",
+        )
         parser.add_argument("--json", action="store_true", help="print only the JSON line (progress goes to stderr)")
 
     def handle(self, *args, **options):
-        if options["rate"]:
+        if options["alarm_pairs"]:
+            figures = ingest_pairs(
+                pairs=options["alarm_pairs"],
+                messages=options["messages"] or 20_000,
+                devices=options["devices"],
+                log=lambda line: self.stderr.write(line),
+            )
+        elif options["rate"]:
             figures = rate_benchmark(
                 rate=options["rate"],
                 messages=options["messages"] or int(options["rate"] * 15),

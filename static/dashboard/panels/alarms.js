@@ -46,8 +46,27 @@ function query(extra = {}) {
 
 async function loadCounts() {
   const parts = await Promise.all(SEVERITIES.map((s) => api(`/api/alarms?state=active&severity=${s}&page_size=1`)));
-  setChildren($("alarm-counts"), SEVERITIES.map((s, i) =>
-    el("span", { class: `sev sev-${s}`, text: `${fmt(parts[i].data ? parts[i].data.count : null)} ${s} ` })));
+  const counts = Object.fromEntries(SEVERITIES.map((s, i) => [s, parts[i].data ? parts[i].data.count : null]));
+  setChildren($("alarm-counts"), SEVERITIES.map((s) => el("span", { class: `sev sev-${s}`, text: `${fmt(counts[s])} ${s} ` })));
+  showHeaderCounts(counts);
+}
+
+/* The page header's badges: active alarms per severity (server-rendered, then from each event). */
+export function showHeaderCounts(counts) {
+  const header = document.getElementById("alarm-header");
+  if (!header || !counts) return;
+  for (const badge of header.querySelectorAll("[data-severity]")) {
+    const n = counts[badge.dataset.severity];
+    if (n === null || n === undefined) continue;
+    badge.querySelector("b").textContent = fmt(n);
+    badge.classList.toggle("on", n > 0);
+  }
+}
+
+/* "alarms.update": the event carries the active counts per severity; the view re-reads the API. */
+export function onAlarms(ev) {
+  showHeaderCounts(ev.active);
+  loadAlarmsSoon();
 }
 
 export async function loadAlarms() {
