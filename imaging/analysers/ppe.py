@@ -38,8 +38,14 @@ SHELL_COLOURS = {
     "blue": (SHELL[5],),
     "green": (SHELL[6],),
 }
-# Fluorescent vest fabric: yellow-lime and orange, very saturated and bright.
-HIVIS = (((26, 120, 140), (45, 255, 255)), ((5, 170, 170), (16, 255, 255)))
+# Fluorescent vest fabric (the yellow-lime and orange of EN ISO 20471). A change of light scales value but
+# leaves hue and saturation, and a vest's folds and shaded side are darker than its lit front: so the
+# saturation floor is fixed and the value floor is a share of the image's own bright level (95th percentile).
+HIVIS_BANDS = (  # hue low, hue high, saturation floor, value floor as a share of the bright level
+    (26, 44, 100, 0.4),  # yellow-lime (from 52 degrees: khaki, tan, wood and skin are more orange)
+    (5, 16, 150, 0.6),  # orange: stricter, since skin, rust, wood and firelight are orange too
+)
+HIVIS_VALUE_MIN = 60  # below this value no colour is reliable (noise, deep shadow)
 POSE_MIN = 0.5  # mean visibility of the head and shoulder landmarks below this: use the box geometry
 
 
@@ -110,6 +116,9 @@ def regions_from_pose(landmarks: np.ndarray, offset: tuple[int, int], width: int
     eye_y = float(eyes[:, 1].mean())
     head = (cx - head_w * 0.8, eye_y - head_w * 1.3, cx + head_w * 0.8, eye_y)
     tx0, tx1 = float(min(shoulders[:, 0].min(), hips[:, 0].min())), float(max(shoulders[:, 0].max(), hips[:, 0].max()))
+    if tx1 - tx0 < head_w * 1.5:  # side view or bent over: shoulders and hips in a line, the torso is still wide
+        mid = (tx0 + tx1) / 2
+        tx0, tx1 = mid - head_w * 0.75, mid + head_w * 0.75
     ty0, ty1 = float(shoulders[:, 1].min()), float(hips[:, 1].max())
     if ty1 - ty0 < head_w * 0.5:  # bent over or foreshortened: a box below the shoulders
         ty1 = ty0 + head_w * 2.5
@@ -203,15 +212,28 @@ def helmet_blob(hsv: np.ndarray, mask: np.ndarray, box, head_size: float) -> dic
     return best
 
 
-def vest_share(hsv: np.ndarray, box, mask: np.ndarray | None = None) -> float:
+def hivis_mask(hsv: np.ndarray) -> np.ndarray:
+    """Pixels of the whole image in fluorescent colours, judged against the image's own brightness."""
+    bright = float(np.percentile(hsv[::4, ::4, 2], 95))
+    out = np.zeros(hsv.shape[:2], np.uint8)
+    for hue_lo, hue_hi, sat_min, value_share in HIVIS_BANDS:
+        value_min = int(max(HIVIS_VALUE_MIN, value_share * bright))
+        out |= cv2.inRange(hsv, np.array((hue_lo, sat_min, value_min), np.uint8), np.array((hue_hi, 255, 255), np.uint8))
+    return out
+
+
+OWN_MIN = 0.25  # the silhouette covers less of the torso region than this: it missed the body, use the region
+
+
+def vest_share(hivis: np.ndarray, box, mask: np.ndarray | None = None) -> float:
     """Share of the torso (the person's own pixels where a silhouette is known) in fluorescent colours."""
     x0, y0, x1, y1 = box
-    hivis = _mask(hsv[y0:y1, x0:x1], HIVIS) > 0
+    lit = hivis[y0:y1, x0:x1] > 0
     if mask is not None:
         own = mask[y0:y1, x0:x1] > 0
-        if own.sum() >= 12:
-            return float((hivis & own).sum()) / float(own.sum())
-    return float(hivis.mean()) if hivis.size else 0.0
+        if own.sum() >= 12 and own.mean() >= OWN_MIN:
+            return float((lit & own).sum()) / float(own.sum())
+    return float(lit.mean()) if lit.size else 0.0
 
 
 def hands_region(box, width: int, height: int) -> tuple[int, int, int, int]:
