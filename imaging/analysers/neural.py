@@ -85,13 +85,12 @@ def _person(rgb: np.ndarray, hsv: np.ndarray, hivis: np.ndarray, box: np.ndarray
     regions = posed or fallback
     x0, y0, x1, y1 = ppe.clip_box(box, width, height)
     candidates = [ppe.hat_score(hsv, mask, r) for r in (posed, fallback) if r is not None]
-    candidates.append(ppe.helmet_blob(hsv, mask, (x0, y0, x1, y1), 0.3 * min(x1 - x0, y1 - y0)))
+    # Person segmenters often cut a helmet off the head: the blob is looked for on the silhouette grown a little.
+    blob = ppe.helmet_blob(hsv, cv2.dilate(mask, np.ones((HALO, HALO), np.uint8)), (x0, y0, x1, y1), fallback.head_size)
+    candidates.append(blob)
     hat = max(candidates, key=lambda h: h["score"])
     hat["bare"] = candidates[0].get("bare", 0.0)  # measured where the head most likely is (pose, else crown)
-    # Person segmenters often cut a helmet off the head: a helmet-like blob just outside the silhouette cannot
-    # make a "yes", but it does make a "no" doubtful (the pose may have put the head on the chest).
-    near = cv2.dilate(mask, np.ones((HALO, HALO), np.uint8))
-    doubt = ppe.helmet_blob(hsv, near, (x0, y0, x1, y1), 0.3 * min(x1 - x0, y1 - y0))["score"]
+    doubt = blob["score"]  # a helmet-like blob makes a "no" doubtful (the pose may have put the head on the chest)
     # As for hats: the pose may misplace the torso of someone bent over or seen from behind, so the box's
     # torso band is measured too and the larger share counts (the silhouette keeps the background out).
     vest = max(ppe.vest_share(hivis, r.torso, mask) for r in (posed, fallback) if r is not None)

@@ -89,13 +89,21 @@ def clip_box(box, width: int, height: int) -> tuple[int, int, int, int]:
 
 
 def regions_from_box(box, width: int, height: int) -> Regions:
-    """Standing-person proportions: head in the top fifth, torso to about 60 % of the box."""
+    """Standing-person proportions: head in the top fifth, torso to about 60 % of the box.
+
+    A box cut by the image's bottom edge is a close-up (head and shoulders, or waist up): the head
+    fills the top of the box and the torso is everything below it, down to the edge.
+    """
     x0, y0, x1, y1 = box
     w, h = x1 - x0, y1 - y0
-    head_w = min(w, h) * 0.3
+    truncated = y1 >= height - 2
+    head_w = min(w, h) * (0.45 if truncated else 0.3)  # a close-up's head is a larger part of its box
     # Upright, bent or seen from the side, the head is somewhere in the upper half.
     head = (x0 - w * 0.05, y0 - h * 0.05, x1 + w * 0.05, y0 + h * 0.5)
-    torso = (x0 + w * 0.15, y0 + h * 0.2, x1 - w * 0.15, y0 + h * 0.6)
+    if truncated:  # below about half the box's shorter side is body, not head
+        torso = (x0 + w * 0.1, y0 + min(w, h) * 0.5, x1 - w * 0.1, y1)
+    else:
+        torso = (x0 + w * 0.15, y0 + h * 0.2, x1 - w * 0.15, y0 + h * 0.6)
     return Regions(clip_box(head, width, height), clip_box(torso, width, height), "box", head_w)
 
 
@@ -185,9 +193,14 @@ def _bare_share(pixels: np.ndarray) -> float:
     return float((dark | brown).mean())
 
 
+TOUCH = 0.1  # share of a blob that must lie on the person (its silhouette, grown a little) to be worn by them
+
+
 def helmet_blob(hsv: np.ndarray, mask: np.ndarray, box, head_size: float) -> dict:
-    """The most helmet-like blob of the person's own upper pixels: one shell colour, about a head
-    wide, compact, not white. For people bent over or turned away, where the pose misplaces the head.
+    """The most helmet-like blob in the upper part of the person: one shell colour, about a head
+    wide, compact, not white, and on the person. For people bent over or turned away, where the pose
+    misplaces the head, and for close-ups, where the segmenter cuts the shell off the head: so a blob
+    counts when a part of it (``TOUCH``) lies on the silhouette, not only the part inside it.
 
     Score: the blob's fill of its bounding box times how close its width is to a head's.
     """
@@ -200,10 +213,11 @@ def helmet_blob(hsv: np.ndarray, mask: np.ndarray, box, head_size: float) -> dic
     for name, ranges in SHELL_COLOURS.items():
         if name == "white":
             continue  # white blobs on a body are shirts, coats and collars far more often than shells
-        blob = (_mask(patch, ranges) > 0) & own
-        count, _labels, stats, _ = cv2.connectedComponentsWithStats(blob.astype(np.uint8), connectivity=8)
-        for _x, _y, bw, bh, area in stats[1:count]:
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(_mask(patch, ranges), connectivity=8)
+        for j, (_x, _y, bw, bh, area) in enumerate(stats[1:count], start=1):
             if not (0.5 * size <= bw <= 1.6 * size and 0.3 * size <= bh <= 1.3 * size and area >= 12):
+                continue
+            if own[labels == j].mean() < TOUCH:
                 continue
             fill = area / float(bw * bh)
             score = fill * (1.0 - 0.5 * min(1.0, abs(bw - size) / size))
