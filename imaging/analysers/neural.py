@@ -34,7 +34,9 @@ CALIBRATION = {
     "hard_hat": (0.15, 0.05),
     # White: also light hair, a coat's collar, a face shield: the classes overlap and many stay "unknown".
     "hard_hat_white": (0.32, 0.08),
-    "safety_vest": (0.07, 0.015),
+    # Hi-vis share of the torso: training wearers 0.13-0.54, non-wearers up to 0.09 (a yellow tool held in front
+    # of the body); between about 0.07 and 0.14 the judgement stays "unknown".
+    "safety_vest": (0.1, 0.025),
     "inspection_equipment": (0.38, 0.12),  # weak evidence: one training non-holder had a device-like rectangle
 }
 ATTRS = ("hard_hat", "safety_vest", "inspection_equipment")
@@ -45,6 +47,8 @@ def calibrated(attr: str, score: float) -> float:
     return 1.0 / (1.0 + math.exp(-(score - centre) / width))
 
 
+HALO = 9  # dilation kernel side in pixels (4 either side): how far outside the silhouette a helmet is looked for
+DOUBT_FULL = 0.35  # a helmet-like blob this good beside the silhouette leaves no evidence for a bare head
 BARE_FULL = 0.5  # hair, cap or skin over half the dome: full evidence of a bare head
 
 
@@ -70,7 +74,7 @@ def _crop_box(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, 
     return max(0, x0 - mx), max(0, y0 - my), min(width, x1 + mx), min(height, y1 + my)
 
 
-def _person(rgb: np.ndarray, hsv: np.ndarray, box: np.ndarray, score: float, objects: list[dict]) -> dict:
+def _person(rgb: np.ndarray, hsv: np.ndarray, hivis: np.ndarray, box: np.ndarray, score: float, objects: list[dict]) -> dict:
     height, width = rgb.shape[:2]
     cx0, cy0, cx1, cy1 = _crop_box(box, width, height)
     landmarks, _flag, silhouette = ssd.pose_landmarks(rgb[cy0:cy1, cx0:cx1])
@@ -81,12 +85,15 @@ def _person(rgb: np.ndarray, hsv: np.ndarray, box: np.ndarray, score: float, obj
     regions = posed or fallback
     x0, y0, x1, y1 = ppe.clip_box(box, width, height)
     candidates = [ppe.hat_score(hsv, mask, r) for r in (posed, fallback) if r is not None]
-    candidates.append(ppe.helmet_blob(hsv, mask, (x0, y0, x1, y1), 0.3 * min(x1 - x0, y1 - y0)))
+    # Person segmenters often cut a helmet off the head: the blob is looked for on the silhouette grown a little.
+    blob = ppe.helmet_blob(hsv, cv2.dilate(mask, np.ones((HALO, HALO), np.uint8)), (x0, y0, x1, y1), fallback.head_size)
+    candidates.append(blob)
     hat = max(candidates, key=lambda h: h["score"])
     hat["bare"] = candidates[0].get("bare", 0.0)  # measured where the head most likely is (pose, else crown)
+    doubt = blob["score"]  # a helmet-like blob makes a "no" doubtful (the pose may have put the head on the chest)
     # As for hats: the pose may misplace the torso of someone bent over or seen from behind, so the box's
     # torso band is measured too and the larger share counts (the silhouette keeps the background out).
-    vest = max(ppe.vest_share(hsv, r.torso, mask) for r in (posed, fallback) if r is not None)
+    vest = max(ppe.vest_share(hivis, r.torso, mask) for r in (posed, fallback) if r is not None)
     equipment = ppe.equipment_score(rgb, ppe.hands_region(box, width, height), objects)
     small = min(1.0, (box[3] - box[1]) / 60.0)  # people under ~60 px tall: regions are guesses
     trust = (1.0 if posed else 0.8) * (0.6 + 0.4 * small)
@@ -97,8 +104,12 @@ def _person(rgb: np.ndarray, hsv: np.ndarray, box: np.ndarray, score: float, obj
         "at_edge": bool(x0 <= 1 or y0 <= 1 or x1 >= width - 1 or y1 >= height - 1),
         "hard_hat": {
             **decide(
-                "hard_hat_white" if hat["colour"] == "white" else "hard_hat", hat["score"], trust=trust, against=hat["bare"]
+                "hard_hat_white" if hat["colour"] == "white" else "hard_hat",
+                hat["score"],
+                trust=trust,
+                against=hat["bare"] * max(0.0, 1.0 - doubt / DOUBT_FULL),
             ),
+            "doubt": round(doubt, 3),
             "colour": hat["colour"],
             "bare": round(hat["bare"], 3),
         },
@@ -171,7 +182,8 @@ def analyse_neural(image: DecodedImage) -> dict:
     keep = ssd.nms(boxes, scores[:, ssd.PERSON], threshold=PERSON_THRESHOLD, overlap=PERSON_OVERLAP)
     objects = ssd.objects(boxes, scores, width, height)
     scale = np.array([width, height, width, height], np.float32)
-    people = [_person(rgb, hsv, boxes[i] * scale, float(scores[i, ssd.PERSON]), objects) for i in keep]
+    hivis = ppe.hivis_mask(hsv)
+    people = [_person(rgb, hsv, hivis, boxes[i] * scale, float(scores[i, ssd.PERSON]), objects) for i in keep]
     # Nobody found: as sure as the best rejected person candidate was weak.
     best_rejected = float(scores[:, ssd.PERSON].max()) if not people and len(scores) else 0.0
     person_conf = float(np.mean([p["confidence"] for p in people])) if people else 1.0 - best_rejected

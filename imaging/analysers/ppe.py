@@ -38,8 +38,14 @@ SHELL_COLOURS = {
     "blue": (SHELL[5],),
     "green": (SHELL[6],),
 }
-# Fluorescent vest fabric: yellow-lime and orange, very saturated and bright.
-HIVIS = (((26, 120, 140), (45, 255, 255)), ((5, 170, 170), (16, 255, 255)))
+# Fluorescent vest fabric (the yellow-lime and orange of EN ISO 20471). A change of light scales value but
+# leaves hue and saturation, and a vest's folds and shaded side are darker than its lit front: so the
+# saturation floor is fixed and the value floor is a share of the image's own bright level (95th percentile).
+HIVIS_BANDS = (  # hue low, hue high, saturation floor, value floor as a share of the bright level
+    (26, 44, 100, 0.4),  # yellow-lime (from 52 degrees: khaki, tan, wood and skin are more orange)
+    (5, 16, 150, 0.6),  # orange: stricter, since skin, rust, wood and firelight are orange too
+)
+HIVIS_VALUE_MIN = 60  # below this value no colour is reliable (noise, deep shadow)
 POSE_MIN = 0.5  # mean visibility of the head and shoulder landmarks below this: use the box geometry
 
 
@@ -83,13 +89,21 @@ def clip_box(box, width: int, height: int) -> tuple[int, int, int, int]:
 
 
 def regions_from_box(box, width: int, height: int) -> Regions:
-    """Standing-person proportions: head in the top fifth, torso to about 60 % of the box."""
+    """Standing-person proportions: head in the top fifth, torso to about 60 % of the box.
+
+    A box cut by the image's bottom edge is a close-up (head and shoulders, or waist up): the head
+    fills the top of the box and the torso is everything below it, down to the edge.
+    """
     x0, y0, x1, y1 = box
     w, h = x1 - x0, y1 - y0
-    head_w = min(w, h) * 0.3
+    truncated = y1 >= height - 2
+    head_w = min(w, h) * (0.45 if truncated else 0.3)  # a close-up's head is a larger part of its box
     # Upright, bent or seen from the side, the head is somewhere in the upper half.
     head = (x0 - w * 0.05, y0 - h * 0.05, x1 + w * 0.05, y0 + h * 0.5)
-    torso = (x0 + w * 0.15, y0 + h * 0.2, x1 - w * 0.15, y0 + h * 0.6)
+    if truncated:  # below about half the box's shorter side is body, not head
+        torso = (x0 + w * 0.1, y0 + min(w, h) * 0.5, x1 - w * 0.1, y1)
+    else:
+        torso = (x0 + w * 0.15, y0 + h * 0.2, x1 - w * 0.15, y0 + h * 0.6)
     return Regions(clip_box(head, width, height), clip_box(torso, width, height), "box", head_w)
 
 
@@ -110,6 +124,9 @@ def regions_from_pose(landmarks: np.ndarray, offset: tuple[int, int], width: int
     eye_y = float(eyes[:, 1].mean())
     head = (cx - head_w * 0.8, eye_y - head_w * 1.3, cx + head_w * 0.8, eye_y)
     tx0, tx1 = float(min(shoulders[:, 0].min(), hips[:, 0].min())), float(max(shoulders[:, 0].max(), hips[:, 0].max()))
+    if tx1 - tx0 < head_w * 1.5:  # side view or bent over: shoulders and hips in a line, the torso is still wide
+        mid = (tx0 + tx1) / 2
+        tx0, tx1 = mid - head_w * 0.75, mid + head_w * 0.75
     ty0, ty1 = float(shoulders[:, 1].min()), float(hips[:, 1].max())
     if ty1 - ty0 < head_w * 0.5:  # bent over or foreshortened: a box below the shoulders
         ty1 = ty0 + head_w * 2.5
@@ -176,9 +193,14 @@ def _bare_share(pixels: np.ndarray) -> float:
     return float((dark | brown).mean())
 
 
+TOUCH = 0.1  # share of a blob that must lie on the person (its silhouette, grown a little) to be worn by them
+
+
 def helmet_blob(hsv: np.ndarray, mask: np.ndarray, box, head_size: float) -> dict:
-    """The most helmet-like blob of the person's own upper pixels: one shell colour, about a head
-    wide, compact, not white. For people bent over or turned away, where the pose misplaces the head.
+    """The most helmet-like blob in the upper part of the person: one shell colour, about a head
+    wide, compact, not white, and on the person. For people bent over or turned away, where the pose
+    misplaces the head, and for close-ups, where the segmenter cuts the shell off the head: so a blob
+    counts when a part of it (``TOUCH``) lies on the silhouette, not only the part inside it.
 
     Score: the blob's fill of its bounding box times how close its width is to a head's.
     """
@@ -191,10 +213,11 @@ def helmet_blob(hsv: np.ndarray, mask: np.ndarray, box, head_size: float) -> dic
     for name, ranges in SHELL_COLOURS.items():
         if name == "white":
             continue  # white blobs on a body are shirts, coats and collars far more often than shells
-        blob = (_mask(patch, ranges) > 0) & own
-        count, _labels, stats, _ = cv2.connectedComponentsWithStats(blob.astype(np.uint8), connectivity=8)
-        for _x, _y, bw, bh, area in stats[1:count]:
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(_mask(patch, ranges), connectivity=8)
+        for j, (_x, _y, bw, bh, area) in enumerate(stats[1:count], start=1):
             if not (0.5 * size <= bw <= 1.6 * size and 0.3 * size <= bh <= 1.3 * size and area >= 12):
+                continue
+            if own[labels == j].mean() < TOUCH:
                 continue
             fill = area / float(bw * bh)
             score = fill * (1.0 - 0.5 * min(1.0, abs(bw - size) / size))
@@ -203,15 +226,28 @@ def helmet_blob(hsv: np.ndarray, mask: np.ndarray, box, head_size: float) -> dic
     return best
 
 
-def vest_share(hsv: np.ndarray, box, mask: np.ndarray | None = None) -> float:
+def hivis_mask(hsv: np.ndarray) -> np.ndarray:
+    """Pixels of the whole image in fluorescent colours, judged against the image's own brightness."""
+    bright = float(np.percentile(hsv[::4, ::4, 2], 95))
+    out = np.zeros(hsv.shape[:2], np.uint8)
+    for hue_lo, hue_hi, sat_min, value_share in HIVIS_BANDS:
+        value_min = int(max(HIVIS_VALUE_MIN, value_share * bright))
+        out |= cv2.inRange(hsv, np.array((hue_lo, sat_min, value_min), np.uint8), np.array((hue_hi, 255, 255), np.uint8))
+    return out
+
+
+OWN_MIN = 0.25  # the silhouette covers less of the torso region than this: it missed the body, use the region
+
+
+def vest_share(hivis: np.ndarray, box, mask: np.ndarray | None = None) -> float:
     """Share of the torso (the person's own pixels where a silhouette is known) in fluorescent colours."""
     x0, y0, x1, y1 = box
-    hivis = _mask(hsv[y0:y1, x0:x1], HIVIS) > 0
+    lit = hivis[y0:y1, x0:x1] > 0
     if mask is not None:
         own = mask[y0:y1, x0:x1] > 0
-        if own.sum() >= 12:
-            return float((hivis & own).sum()) / float(own.sum())
-    return float(hivis.mean()) if hivis.size else 0.0
+        if own.sum() >= 12 and own.mean() >= OWN_MIN:
+            return float((lit & own).sum()) / float(own.sum())
+    return float(lit.mean()) if lit.size else 0.0
 
 
 def hands_region(box, width: int, height: int) -> tuple[int, int, int, int]:

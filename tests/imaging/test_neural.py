@@ -5,14 +5,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from django.conf import settings
 
 from imaging import services
-from imaging.analysers import ssd
+from imaging.analysers import ppe, ssd
 from imaging.analysers.base import image_decode
 from imaging.analysers.model_files import FIX, ModelMissing, model_path
-from imaging.analysers.neural import CONFIDENT, analyse_neural, decide
+from imaging.analysers.neural import CALIBRATION, CONFIDENT, analyse_neural, decide
 from imaging.models import ImageRecord
 from imaging.questions import images_answer_question
 from imaging.stores import PostgresImageStore
@@ -87,7 +89,8 @@ def test_people_found_where_the_seed_has_them(seed_analyses):
 def test_below_the_confidence_a_judgement_is_unknown():
     assert decide("safety_vest", 0.30)["value"] is True
     assert decide("safety_vest", 0.0)["value"] is False
-    assert decide("safety_vest", 0.07)["value"] is None  # on the calibration's centre: a coin toss
+    centre = CALIBRATION["safety_vest"][0]
+    assert decide("safety_vest", centre)["value"] is None  # on the calibration's centre: a coin toss
     assert decide("safety_vest", 0.30, trust=0.0)["value"] is None  # regions that are guesses decide nothing
 
 
@@ -158,3 +161,34 @@ def test_scan_images_without_model_files_names_the_fix(settings, tmp_path, image
     settings.IMAGES_MODELS_DIR = str(tmp_path / "no-models")
     with pytest.raises(CommandError, match=r"scripts/fetch_models\.py"):
         call_command("scan_images", str(image_tree), "--offline")
+
+
+def _training_image(seed_images, rel: str, **spec) -> np.ndarray:
+    from tests.imaging.variants import RECIPE, transform
+
+    assert rel not in RECIPE["held_out"]  # these checks tune nothing, but they stay on the training sources
+    return transform(image_decode((seed_images / rel).read_bytes()).rgb, spec)
+
+
+def _vests(rgb: np.ndarray) -> list:
+    return [p["safety_vest"]["value"] for p in analyse_neural(image_decode(encode(rgb)))["people"]]
+
+
+def test_hi_vis_is_judged_against_the_image_own_light(seed_images):
+    """The same vest under half the light, and re-coloured fluorescent orange, is still a vest."""
+    rel = "ThermalEngines/ThermalEngines2.jpg"
+    assert _vests(_training_image(seed_images, rel, gain=0.5)) == [True]
+    hsv = cv2.cvtColor(_training_image(seed_images, rel), cv2.COLOR_RGB2HSV)
+    lime = (hsv[..., 0] >= 26) & (hsv[..., 0] <= 44) & (hsv[..., 1] >= 60)
+    hsv[..., 0] = np.where(lime, hsv[..., 0] - 22, hsv[..., 0])  # yellow-lime -> orange, same saturation and value
+    assert _vests(cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)) == [True]
+    # Beige coveralls, skin and a yellow hard hat are not hi-vis, in warm light too.
+    for other in ("TurbineImages/Turbine2.jpg", "ThermalEngines/ThermalEngines3.jpg", "OilAndGas/ConnectedDevices3.jpg"):
+        assert True not in _vests(_training_image(seed_images, other, channel_gain=(1.12, 1.0, 0.85))), other
+
+
+def test_a_close_up_cut_by_the_image_edge_has_its_torso_below_the_head():
+    box = ppe.regions_from_box((10, 5, 110, 100), 120, 100)  # touches the bottom edge: head and shoulders
+    assert box.torso[3] == 100 and box.torso[1] >= 5 + 45  # to the edge, below the head
+    standing = ppe.regions_from_box((10, 5, 50, 80), 120, 100)
+    assert standing.torso[3] < 80  # a whole person: the torso ends above the legs

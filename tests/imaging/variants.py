@@ -69,7 +69,8 @@ def variants(split: str) -> Iterator[tuple[str, str, np.ndarray, dict]]:
 def score(analyses: list[tuple[dict, dict]]) -> dict:
     """Per-attribute accuracy; flags are scored where the label says something (not null).
 
-    ``accuracy`` counts an "unknown" as wrong; ``accuracy_when_sure`` leaves it out; ``unknown`` counts them.
+    ``accuracy`` counts an "unknown" as wrong; ``accuracy_when_sure`` leaves it out; ``unknown`` counts them;
+    ``coverage`` is the share of judgements that were confident (``accuracy_when_sure`` is only worth as much).
     """
     rows = {"person present": [], "exact count": [], **{f: [] for f in FLAGS}}
     for analysis, label in analyses:
@@ -89,5 +90,6 @@ def score(analyses: list[tuple[dict, dict]]) -> dict:
             "accuracy": round(sum(bool(h) for h in hits) / len(hits), 3) if hits else None,
             "accuracy_when_sure": round(sum(sure) / len(sure), 3) if sure else None,
             "unknown": len(hits) - len(sure),
+            "coverage": round(len(sure) / len(hits), 3) if hits else None,
         }
     return table
