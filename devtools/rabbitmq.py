@@ -45,9 +45,7 @@ class RabbitEnv:
     cookie: str = field(default_factory=lambda: secrets.token_hex(16))
     epmd_port: int = field(default_factory=free_port)
 
-    def node(
-        self, name: str, *, plugins: tuple[str, ...] = (), amqp_port: int | None = None, mqtt: bool = False
-    ) -> RabbitNode:
+    def node(self, name: str, *, plugins: tuple[str, ...] = (), amqp_port: int | None = None, mqtt: bool = False) -> RabbitNode:
         """A node of this cluster; ``mqtt`` enables the MQTT plugin on a free port of its own."""
         if mqtt:
             plugins = (*plugins, "rabbitmq_mqtt")
