@@ -26,6 +26,9 @@ class Command(BaseCommand):
             help="rabbitmq: start a 3-node cluster with the MQTT plugin and a quorum queue; the Mosquitto figure of the same run too",
         )
         parser.add_argument("--consumers", type=int, default=1, help="rabbitmq: consumer processes competing for the queue")
+        parser.add_argument(
+            "--publishers", type=int, default=3, help="rabbitmq: publisher processes, one per node in turn (300 in flight each)"
+        )
         parser.add_argument("--no-mosquitto", action="store_true", help="rabbitmq: skip the Mosquitto run of the same invocation")
         parser.add_argument("--json", action="store_true", help="print only the JSON line (progress goes to stderr)")
 
@@ -34,7 +37,9 @@ class Command(BaseCommand):
         if options["transport"] == "rabbitmq":
             messages, devices = options["messages"] or 50_000, options["devices"]
             mosquitto = None if options["no_mosquitto"] else mosquitto_figures(messages=messages, devices=devices, log=log)
-            figures = cluster_benchmark(messages=messages, consumers=options["consumers"], devices=devices, log=log)
+            figures = cluster_benchmark(
+                messages=messages, consumers=options["consumers"], devices=devices, publishers=options["publishers"], log=log
+            )
             figures["mosquitto"] = mosquitto
         elif options["rate"]:
             figures = rate_benchmark(
