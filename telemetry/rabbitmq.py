@@ -15,13 +15,17 @@ routing key, so the telemetry sink, its validation and its dead letters
 
 What a device's PUBACK means (read in rabbitmq_mqtt 3.10.8,
 ``rabbit_mqtt_processor:amqp_pub/2`` and ``amqp_callback/2``): a QoS 1
-PUBLISH goes out on an internal channel in publisher-confirm mode, and the
-PUBACK is sent only when that channel receives the broker's ``basic.ack``
-for it. A quorum queue confirms a message once its enqueue command is
-committed by Raft, that is written to the log of a majority of the queue's
-members (2 of 3). So, with the queue and its binding in place, **a PUBACK
-means the message is on a majority of nodes**, and losing any one node loses
-no acknowledged message. Nothing to configure for it; three caveats:
+PUBLISH goes out on an internal channel in publisher-confirm mode
+(``confirm.select``), and the PUBACK is sent only when that channel receives
+the broker's ``basic.ack`` for it. A quorum queue (``rabbit_fifo_client``)
+confirms an enqueue once Raft has *applied* the command, i.e. once it is
+committed: appended to the write-ahead log of a majority of the queue's
+members (2 of 3) and fdatasync'ed there (ra 2.2.0, the version 3.10.8 ships,
+defaults ``wal_sync_method`` to ``datasync``). So, with the queue and its
+binding in place, **a PUBACK means the message is on the disk of a majority
+of nodes**: any one node may be SIGKILLed (or lose its power) without losing
+an acknowledged message; two at once stop the queue (no majority: no PUBACK,
+devices resend) rather than lose it. Nothing to configure for it; caveats:
 
 - A message that no queue takes (queue not yet declared, or a topic outside
   the binding) is confirmed at once and dropped: declare the queue
