@@ -76,8 +76,8 @@ class _Link:
         """Serve the connection; if it was lost, move to the next broker (paho then resends what was not acknowledged)."""
         rc = self.client.loop(timeout=timeout)
         if rc != paho.MQTT_ERR_SUCCESS:
-            # A node that just lost a peer may close new connections for a moment (the MQTT
-            # plugin's client-id registry elects a leader): after a round of them, pause.
+            # Right after a node died, the survivors were seen here to close new MQTT connections
+            # for a moment (a few rounds in under a second): after each full round, pause.
             if self.failovers and self.failovers % len(self.brokers) == 0:
                 time.sleep(0.2)
             self.failovers += 1
