@@ -5,8 +5,8 @@ rabbitmq_mqtt) -> quorum queue replicated on three nodes -> N
 ``run_mqtt_consumer --transport rabbitmq`` processes (competing consumers) ->
 PostgreSQL, in a database of its own; the cluster is started for the run on
 loopback ports and killed afterwards. CPU seconds are read per component
-(publisher, each broker node's processes, each consumer, every PostgreSQL
-process of the machine) over the timed publish-and-store, and divided by the
+(publisher processes, each broker node's processes, each consumer, the
+PostgreSQL backends of the bench database) over the timed publish-and-store, and divided by the
 messages. The Mosquitto figure of the same run is the existing Mosquitto path
 (``ingest_bench.ingest_benchmark``), run first.
 """
@@ -23,9 +23,9 @@ from devtools.device_publisher import fleet_publish
 from devtools.device_simulator import Fleet
 from devtools.ingest_bench import (
     BenchDatabase,
+    PostgresCpu,
     _Consumer,
     _latency_figures,
-    _postgres_cpu_s,
     _stored,
     _wait_stored,
     ingest_benchmark,
@@ -146,7 +146,7 @@ def cluster_benchmark(*, messages: int, consumers: int, devices: int = 100_000, 
             nodes = [psutil.Process(node.process.pid) for node in cluster.nodes]
             node_cpu0 = [process_tree_cpu_s(p) for p in nodes]
             consumer_cpu0 = [w.cpu_s() for w in workers]
-            pg_cpu0 = _postgres_cpu_s()
+            pg_cpu = PostgresCpu(conn)
             started = time.monotonic()
             published, publish_rate, publisher_cpu = _publish(fleets=fleets, messages=messages, brokers=brokers)
             stored = _wait_stored(conn, "live", messages, log=log)
@@ -155,7 +155,7 @@ def cluster_benchmark(*, messages: int, consumers: int, devices: int = 100_000, 
                 "publisher": publisher_cpu,
                 "broker_nodes": [process_tree_cpu_s(p) - c0 for p, c0 in zip(nodes, node_cpu0, strict=True)],
                 "consumers": [w.cpu_s() - c0 for w, c0 in zip(workers, consumer_cpu0, strict=True)],
-                "postgres": _postgres_cpu_s() - pg_cpu0,
+                "postgres": pg_cpu.seconds(),  # the bench database's backends
             }
             live = _latency_figures(conn, "live")
         msgs_per_s = stored / live["span_s"] if live["span_s"] else 0.0
