@@ -126,6 +126,7 @@ def cluster_benchmark(*, messages: int, consumers: int, devices: int = 100_000, 
     cluster = RabbitCluster(workdir / "rabbit", size=3, prefix="bench")
     database = BenchDatabase()
     workers: list[_Consumer] = []
+    succeeded = False
     try:
         cluster.start()
         rabbitmq.topology_ensure(queue=QUEUE, brokers=cluster.amqp_urls())
@@ -159,6 +160,7 @@ def cluster_benchmark(*, messages: int, consumers: int, devices: int = 100_000, 
             }
             live = _latency_figures(conn, "live")
         msgs_per_s = stored / live["span_s"] if live["span_s"] else 0.0
+        succeeded = True
         return {
             "transport": "rabbitmq",
             "nodes": len(cluster.nodes),
@@ -198,7 +200,10 @@ def cluster_benchmark(*, messages: int, consumers: int, devices: int = 100_000, 
                 worker.process.kill()
         cluster.stop()
         database.drop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if succeeded:
+            shutil.rmtree(workdir, ignore_errors=True)
+        elif log:
+            log(f"run failed: consumer and node logs kept in {workdir}")
 
 
 def mosquitto_figures(*, messages: int, devices: int, log=None) -> dict:
