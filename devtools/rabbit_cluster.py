@@ -66,8 +66,9 @@ class RabbitCluster:
                 return next(n for n in self.nodes if n.nodename == leader.strip())
         raise RabbitError(f"queue {queue} not found: {out[-300:]}")
 
-    def queue_members(self, queue: str) -> list[str]:
-        out = self.alive()[0].ctl("list_queues", "-q", "--no-table-headers", "name", "members")
+    def queue_members(self, queue: str, *, column: str = "members") -> list[str]:
+        """The nodes of the quorum queue's members (``column="online"``: those running)."""
+        out = self.alive()[0].ctl("list_queues", "-q", "--no-table-headers", "name", column)
         for line in out.splitlines():
             name, _, members = line.strip().partition("\t")
             if name == queue:

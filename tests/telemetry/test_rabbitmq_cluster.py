@@ -175,6 +175,7 @@ def test_killing_the_queue_leader_then_the_publishers_node_loses_no_acknowledged
 
         leader.start(timeout_s=120)  # rejoins with its data: the queue is on three nodes again
         wait_listening(leader.mqtt_port, timeout_s=60)
+        wait_until(lambda: len(cluster.queue_members(queue, column="online")) == 3, 60, 0.5, "the queue member did not rejoin")
         wait_until(lambda: stored_after(run, time.time() - 0.5), 60, 0.2)
 
         killed_at = time.time()
