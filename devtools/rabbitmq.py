@@ -53,11 +53,22 @@ class RabbitEnv:
             env=self, name=name, plugins=plugins, amqp_port=amqp_port or free_port(), mqtt_port=free_port() if mqtt else None
         )
 
-    def stop_epmd(self) -> None:
-        """Stop the epmd the nodes started (it outlives them)."""
-        subprocess.run(  # noqa: S603 - fixed binary, our own port
-            [EPMD, "-port", str(self.epmd_port), "-kill"], capture_output=True, timeout=10, check=False
-        )
+    def stop_epmd(self, *, timeout_s: float = 10) -> None:
+        """Stop the epmd the nodes started (it outlives them).
+
+        epmd refuses ``-kill`` while a node is still registered, and a node
+        SIGKILLed a moment ago may still be: retry until it is gone.
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            result = subprocess.run(  # noqa: S603 - fixed binary, our own port
+                [EPMD, "-port", str(self.epmd_port), "-kill"], capture_output=True, text=True, timeout=10, check=False
+            )
+            if "Killed" in result.stdout or "Cannot connect" in result.stdout + result.stderr:
+                return
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.2)
 
 
 @dataclass
