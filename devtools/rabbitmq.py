@@ -45,14 +45,30 @@ class RabbitEnv:
     cookie: str = field(default_factory=lambda: secrets.token_hex(16))
     epmd_port: int = field(default_factory=free_port)
 
-    def node(self, name: str, *, plugins: tuple[str, ...] = (), amqp_port: int | None = None) -> RabbitNode:
-        return RabbitNode(env=self, name=name, plugins=plugins, amqp_port=amqp_port or free_port())
-
-    def stop_epmd(self) -> None:
-        """Stop the epmd the nodes started (it outlives them)."""
-        subprocess.run(  # noqa: S603 - fixed binary, our own port
-            [EPMD, "-port", str(self.epmd_port), "-kill"], capture_output=True, timeout=10, check=False
+    def node(self, name: str, *, plugins: tuple[str, ...] = (), amqp_port: int | None = None, mqtt: bool = False) -> RabbitNode:
+        """A node of this cluster; ``mqtt`` enables the MQTT plugin on a free port of its own."""
+        if mqtt:
+            plugins = (*plugins, "rabbitmq_mqtt")
+        return RabbitNode(
+            env=self, name=name, plugins=plugins, amqp_port=amqp_port or free_port(), mqtt_port=free_port() if mqtt else None
         )
+
+    def stop_epmd(self, *, timeout_s: float = 10) -> None:
+        """Stop the epmd the nodes started (it outlives them).
+
+        epmd refuses ``-kill`` while a node is still registered, and a node
+        SIGKILLed a moment ago may still be: retry until it is gone.
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            result = subprocess.run(  # noqa: S603 - fixed binary, our own port
+                [EPMD, "-port", str(self.epmd_port), "-kill"], capture_output=True, text=True, timeout=10, check=False
+            )
+            if "Killed" in result.stdout or "Cannot connect" in result.stdout + result.stderr:
+                return
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.2)
 
 
 @dataclass
@@ -61,6 +77,7 @@ class RabbitNode:
     name: str
     amqp_port: int
     plugins: tuple[str, ...] = ()
+    mqtt_port: int | None = None  # the MQTT plugin's listener (plugins must include rabbitmq_mqtt)
     dist_port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
 
@@ -119,10 +136,21 @@ class RabbitNode:
                     # The machine is shared and small: never block publishers on its disk or memory figures.
                     "disk_free_limit.absolute = 50MB",
                     "vm_memory_high_watermark.relative = 0.8",
+                    *self._mqtt_config(),
                 ]
             )
             + "\n"
         )
+
+    def _mqtt_config(self) -> list[str]:
+        if self.mqtt_port is None:
+            return []
+        return [
+            f"mqtt.listeners.tcp.default = 127.0.0.1:{self.mqtt_port}",
+            "mqtt.allow_anonymous = true",  # as guest, which loopback_users allows on loopback only
+            "mqtt.vhost = /",
+            "mqtt.exchange = amq.topic",
+        ]
 
     def start(self, *, timeout_s: float = 90, wait: bool = True) -> RabbitNode:
         """Start the node; with ``wait=False`` return at once (call ``wait_ready`` later: it boots in seconds)."""

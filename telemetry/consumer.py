@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from django.conf import settings
 
-from telemetry import mqtt
+from telemetry import mqtt, rabbitmq
 from telemetry.services import RawMessage, device_cache_bump, partitions_ensure, readings_ingest
 from tier0site import live
 from tier0site.transports import MqttTransport
@@ -87,21 +87,35 @@ def mqtt_ingest_worker(
     host: str | None = None,
     port: int | None = None,
     shutdown: ShutdownFlag | None = None,
+    transport: str | None = None,
+    brokers: list[str] | None = None,
+    prefetch: int | None = None,
+    queue: str | None = None,
 ) -> BatchWorker:
-    """``run_mqtt_consumer``: telemetry from MQTT (persistent session, optionally the shared group)."""
+    """``run_mqtt_consumer``: telemetry from MQTT (persistent session, optionally the shared group).
+
+    ``transport`` (default ``TELEMETRY_TRANSPORT``): ``mosquitto``, an MQTT
+    subscription; ``rabbitmq``, the cluster's quorum queue over AMQP
+    (``telemetry.rabbitmq``; ``brokers``, ``prefetch``, ``queue``). The sink is the same.
+    """
     partitions_ensure()
-    client = mqtt.make_client(client_id or f"tier0-consumer-{socket.gethostname()}", manual_ack=True, persistent=True)
-    transport = MqttTransport(
-        client,
-        subscription=mqtt.telemetry_subscription(shared=shared),
-        host=host or settings.MQTT_HOST,
-        port=port or settings.MQTT_PORT,
-    )
+    batch_size = batch_size or settings.TELEMETRY_BATCH_SIZE
+    if (transport or settings.TELEMETRY_TRANSPORT) == "rabbitmq":
+        source = rabbitmq.amqp_transport(queue=queue, brokers=brokers, prefetch=prefetch)
+        batch_size = min(batch_size, source.prefetch)
+    else:
+        client = mqtt.make_client(client_id or f"tier0-consumer-{socket.gethostname()}", manual_ack=True, persistent=True)
+        source = MqttTransport(
+            client,
+            subscription=mqtt.telemetry_subscription(shared=shared),
+            host=host or settings.MQTT_HOST,
+            port=port or settings.MQTT_PORT,
+        )
     return BatchWorker(
         name="mqtt_consumer",
-        transport=transport,
+        transport=source,
         sink=TelemetrySink(),
-        batch_size=batch_size or settings.TELEMETRY_BATCH_SIZE,
+        batch_size=batch_size,
         linger_s=settings.TELEMETRY_FLUSH_INTERVAL_S if flush_interval_s is None else flush_interval_s,
         shutdown=shutdown,
     )

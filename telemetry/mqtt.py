@@ -38,3 +38,17 @@ def telemetry_topic(site_id: str, device_type: str, device_id: str) -> str:
 def telemetry_subscription(*, shared: bool) -> str:
     topic = f"{settings.MQTT_TOPIC_PREFIX}/#"
     return f"$share/{settings.MQTT_SHARED_GROUP}/{topic}" if shared else topic
+
+
+def broker_list(brokers: list[str] | str | None = None) -> list[tuple[str, int]]:
+    """``host:port`` entries (a list or one comma-separated string; default MQTT_BROKERS, else MQTT_HOST:MQTT_PORT)."""
+    if isinstance(brokers, str):
+        brokers = brokers.split(",")
+    entries = [b.strip() for b in (brokers or settings.MQTT_BROKERS) if b.strip()]
+    if not entries:
+        return [(settings.MQTT_HOST, settings.MQTT_PORT)]
+    parsed = []
+    for entry in entries:
+        host, _, port = entry.rpartition(":")
+        parsed.append((host.strip("[]") or "127.0.0.1", int(port)))
+    return parsed

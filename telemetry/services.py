@@ -222,6 +222,9 @@ def _partition_name(day: date) -> str:
     return f"telemetry_reading_{day:%Y%m%d}"
 
 
+PARTITIONS_LOCK = 0x7431_7061_7274  # pg_advisory_xact_lock key: creating telemetry partitions
+
+
 def partitions_ensure(*, today: date | None = None, ahead_days: int | None = None) -> list[str]:
     """Create daily partitions from today through ``ahead_days``; return the new ones.
 
@@ -237,6 +240,10 @@ def partitions_ensure(*, today: date | None = None, ahead_days: int | None = Non
         if _table_exists(name):
             continue
         with transaction.atomic(), connection.cursor() as cursor:
+            # Consumers starting together would race to create the same partition: one at a time.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PARTITIONS_LOCK])
+            if _table_exists(name):
+                continue
             low, high = day.isoformat(), (day + timedelta(days=1)).isoformat()
             cursor.execute(f"CREATE TABLE {name} (LIKE telemetry_reading INCLUDING DEFAULTS)")
             cursor.execute(
@@ -275,6 +282,12 @@ def partition_names() -> list[str]:
 
 
 def _table_exists(name: str) -> bool:
+    # pg_class read with the statement's snapshot: to_regclass goes through the catalog cache,
+    # which may not yet show a table another session just committed (seen here under the lock).
     with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE c.relname = %s AND n.nspname = current_schema())",
+            [name],
+        )
         return cursor.fetchone()[0]

@@ -101,6 +101,12 @@ class AmqpTransport:
     or an earlier one. Dead letters a sink republishes go out on a channel of
     their own with publisher confirms (``publish``), so a problem there never
     disturbs the consuming channel.
+
+    ``parameters`` may list several nodes of a cluster: each connection tries
+    them in turn, starting after the node of the previous connection, so a
+    consumer whose node died moves to a live one (the worker's backoff between
+    attempts). ``meta(method, properties)`` chooses what a delivery carries
+    besides its body (default: the properties).
     """
 
     errors = (pika.exceptions.AMQPError,)
@@ -108,26 +114,38 @@ class AmqpTransport:
     def __init__(
         self,
         *,
-        parameters: pika.ConnectionParameters,
+        parameters: pika.ConnectionParameters | list[pika.ConnectionParameters],
         queue: str,
         prefetch: int,
         declare: Callable[[object, str], None] | None = None,
+        meta: Callable[[object, object], object] | None = None,
     ) -> None:
-        self.parameters, self.queue, self.prefetch, self.declare = parameters, queue, prefetch, declare
+        self.parameters = list(parameters) if isinstance(parameters, list | tuple) else [parameters]
+        self.queue, self.prefetch, self.declare = queue, prefetch, declare
+        self.meta = meta or (lambda _method, properties: properties)
         self.connection = self.channel = self.confirmed = None
+        self.attempts = 0
 
     def connect(self, deliver: Callable[[Delivery], None]) -> None:
-        self.connection = pika.BlockingConnection(self.parameters)
+        first = self.attempts % len(self.parameters)
+        self.attempts += 1
+        self.connection = pika.BlockingConnection(self.parameters[first:] + self.parameters[:first])
         self.channel = self.connection.channel()
         if self.declare:
             self.declare(self.channel, self.queue)
         self.channel.basic_qos(prefetch_count=self.prefetch)
 
+        meta = self.meta
+
         def on_message(_channel, method, properties, body) -> None:
-            deliver(Delivery(method.delivery_tag, body, properties, bool(method.redelivered)))
+            deliver(Delivery(method.delivery_tag, body, meta(method, properties), bool(method.redelivered)))
 
         self.channel.basic_consume(queue=self.queue, on_message_callback=on_message)
-        logger.info("amqp consumer connected", extra={"queue": self.queue, "prefetch": self.prefetch})
+        params = self.connection._impl.params
+        logger.info(
+            "amqp consumer connected",
+            extra={"queue": self.queue, "prefetch": self.prefetch, "broker": f"{params.host}:{params.port}"},
+        )
 
     def pump(self, _inbox: Inbox, timeout_s: float) -> None:
         # Returns as soon as deliveries were dispatched, or after timeout_s.

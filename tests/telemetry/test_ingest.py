@@ -123,3 +123,31 @@ def test_in_store_hooks_commit_with_the_batch_and_a_failing_hook_loses_only_its_
     assert result.stored == 3 and seen == [3]
     assert not DeadLetter.objects.filter(source="hook").exists()  # rolled back to the hook's savepoint
     assert HOOK_ERRORS.labels("telemetry")._value.get() == errors_before + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_consumers_starting_together_create_each_partition_once():
+    """Competing consumers call partitions_ensure at start-up at the same moment (their own connections)."""
+    import threading
+
+    from django.db import connections
+
+    barrier, results, errors = threading.Barrier(4), [], []
+
+    def ensure():
+        try:
+            barrier.wait(10)
+            results.append(partitions_ensure(today=date(2031, 3, 1), ahead_days=3))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=ensure) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    created = sorted(name for names in results for name in names)
+    assert created == [f"telemetry_reading_2031030{d}" for d in range(1, 5)]  # each exactly once

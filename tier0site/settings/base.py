@@ -157,6 +157,19 @@ MQTT_PASSWORD = env.str("MQTT_PASSWORD", "")
 MQTT_AUTH_DIR = env.str("MQTT_AUTH_DIR", "")
 MQTT_TOPIC_PREFIX = env.str("MQTT_TOPIC_PREFIX", "og/field")
 MQTT_SHARED_GROUP = env.str("MQTT_SHARED_GROUP", "tier0")
+# MQTT brokers devices and the simulator may use, host:port,host:port (empty: MQTT_HOST:MQTT_PORT);
+# a publisher moves to the next one when its broker dies.
+MQTT_BROKERS = env.list("MQTT_BROKERS", default=[])
+
+# Telemetry transport of run_mqtt_consumer: "mosquitto" (the single-node default, an MQTT
+# subscription) or "rabbitmq" (devices publish MQTT to any node of a RabbitMQ cluster with the
+# rabbitmq_mqtt plugin; consumers read a replicated quorum queue over AMQP: telemetry/rabbitmq.py).
+TELEMETRY_TRANSPORT = env.str("TELEMETRY_TRANSPORT", "mosquitto")
+# AMQP URLs (or host:port, credentials from RABBITMQ_URL) of the cluster's nodes, for the consumers
+# of the rabbitmq transport; empty: RABBITMQ_URL. A consumer moves to the next live one.
+TELEMETRY_BROKER_URLS = env.list("TELEMETRY_BROKER_URLS", default=[])
+TELEMETRY_QUEUE = env.str("TELEMETRY_QUEUE", "telemetry")
+TELEMETRY_PREFETCH = env.int("TELEMETRY_PREFETCH", 10000)  # 2 batches: the next one arrives during a commit
 
 RABBITMQ_URL = env.str("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 MONGODB_URI = env.str("MONGODB_URI", "")

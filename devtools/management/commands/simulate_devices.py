@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand
 
 from devtools.device_publisher import fleet_publish
 from devtools.device_simulator import Fleet
+from telemetry import mqtt
 from tier0site.progress import Progress
 from tier0site.workers import ShutdownFlag
 
@@ -32,6 +33,11 @@ class Command(BaseCommand):
         parser.add_argument("--qos", type=int, choices=(0, 1), default=1)
         parser.add_argument("--seed", type=int, default=None)
         parser.add_argument("--client-id", default="tier0-simulator")
+        parser.add_argument(
+            "--brokers",
+            default=None,
+            help="host:port,host:port: MQTT brokers (cluster nodes) to use, the next when one dies (default MQTT_BROKERS)",
+        )
 
     def handle(self, *args, **options):
         shutdown = ShutdownFlag().install()
@@ -48,6 +54,7 @@ class Command(BaseCommand):
             stop=shutdown.event,
             watch_per_site=options["watch_per_site"],
             watch_interval_s=options["watch_interval"],
+            brokers=mqtt.broker_list(options["brokers"]),
         )
         progress.close()
         self.stdout.write(f"published {report.published} messages in {report.seconds:.1f}s ({report.rate:.0f}/s)")

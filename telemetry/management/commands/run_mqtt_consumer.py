@@ -1,4 +1,4 @@
-"""Consume telemetry from MQTT into PostgreSQL until SIGTERM."""
+"""Consume telemetry (Mosquitto, or the RabbitMQ cluster's quorum queue) into PostgreSQL until SIGTERM."""
 
 import os
 
@@ -23,6 +23,19 @@ class Command(BaseCommand):
             default=None,
             help="seconds a partial batch may wait for more messages (default 0: stored as soon as the previous commit is done)",
         )
+        parser.add_argument(
+            "--transport",
+            choices=("mosquitto", "rabbitmq"),
+            default=None,
+            help="default TELEMETRY_TRANSPORT; rabbitmq: the cluster's quorum queue over AMQP (telemetry/rabbitmq.py)",
+        )
+        parser.add_argument(
+            "--brokers",
+            default=None,
+            help="rabbitmq: comma-separated AMQP URLs or host:port of the cluster's nodes (default TELEMETRY_BROKER_URLS)",
+        )
+        parser.add_argument("--prefetch", type=int, default=None, help="rabbitmq: unacknowledged deliveries at most")
+        parser.add_argument("--queue", default=None, help="rabbitmq: the quorum queue (default TELEMETRY_QUEUE)")
         parser.add_argument("--metrics-port", type=int, default=int(os.environ.get("MQTT_CONSUMER_METRICS_PORT", "9101")))
 
     def handle(self, *args, **options):
@@ -33,6 +46,10 @@ class Command(BaseCommand):
             batch_size=options["batch_size"],
             flush_interval_s=options["flush_interval"],
             shutdown=ShutdownFlag().install(),
+            transport=options["transport"],
+            brokers=options["brokers"].split(",") if options["brokers"] else None,
+            prefetch=options["prefetch"],
+            queue=options["queue"],
         )
         totals = worker.run()
         self.stdout.write(
