@@ -26,9 +26,9 @@ from devtools.ingest_bench import (
     PostgresCpu,
     _Consumer,
     _latency_figures,
-    _stored,
     _wait_stored,
     ingest_benchmark,
+    warm_up,
 )
 from devtools.rabbit_cluster import RabbitCluster
 from telemetry import rabbitmq
@@ -60,15 +60,6 @@ def _wait_consumers(cluster: RabbitCluster, count: int, *, timeout_s: float = 12
             return
         if time.monotonic() > deadline:
             raise TimeoutError(f"fewer than {count} consumers on {QUEUE}: {out[-300:]}")
-        time.sleep(0.5)
-
-
-def _warm_up(conn, fleet: Fleet, brokers: list[tuple[str, int]], *, timeout_s: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not _stored(conn, "warmup"):
-        if time.monotonic() > deadline:
-            raise TimeoutError("the consumers stored nothing")
-        fleet_publish(fleet, count=1, brokers=brokers, stamp_sent={"bench": "warmup"}, client_id="bench-warmup")
         time.sleep(0.5)
 
 
@@ -142,7 +133,7 @@ def cluster_benchmark(*, messages: int, consumers: int, devices: int = 100_000, 
         with database.connect() as conn:
             for worker in workers:
                 worker.start()
-            _warm_up(conn, fleet, brokers)
+            warm_up(conn, fleet, brokers=brokers)
             _wait_consumers(cluster, consumers)
             nodes = [psutil.Process(node.process.pid) for node in cluster.nodes]
             node_cpu0 = [process_tree_cpu_s(p) for p in nodes]

@@ -168,13 +168,16 @@ class PostgresCpu:
         return sum(cpu - self.start.get(pid, 0.0) for pid, cpu in now.items())
 
 
-def _warm_up(conn, fleet: Fleet, port: int, *, timeout_s: float = 120.0) -> None:
-    """Publish one reading at a time until one is stored: the consumer is up, connected and subscribed."""
+def warm_up(conn, fleet: Fleet, *, timeout_s: float = 120.0, **broker) -> None:
+    """Publish one reading at a time until one is stored: the consumers are up, connected and subscribed.
+
+    ``broker``: where ``fleet_publish`` publishes (``port=`` one Mosquitto, ``brokers=`` a cluster's nodes).
+    """
     deadline = time.monotonic() + timeout_s
     while not _stored(conn, "warmup"):
         if time.monotonic() > deadline:
             raise TimeoutError("the consumer stored nothing")
-        fleet_publish(fleet, count=1, port=port, stamp_sent={"bench": "warmup"}, client_id="bench-warmup")
+        fleet_publish(fleet, count=1, stamp_sent={"bench": "warmup"}, client_id="bench-warmup", **broker)
         time.sleep(0.5)
 
 
@@ -189,7 +192,7 @@ def rate_benchmark(*, rate: float, messages: int, devices: int = 100_000, consum
     try:
         with database.connect() as conn:
             consumer.start()
-            _warm_up(conn, fleet, broker.port)
+            warm_up(conn, fleet, port=broker.port)
             cpu0 = consumer.cpu_s()
             report = fleet_publish(
                 fleet, count=messages, rate=rate, port=broker.port, stamp_sent={"bench": "live"}, client_id="bench-publisher"
@@ -238,7 +241,7 @@ def ingest_benchmark(
     try:
         with database.connect() as conn:
             consumer.start()
-            _warm_up(conn, fleet, broker.port)
+            warm_up(conn, fleet, port=broker.port)
             # CPU from here on: the consumer's start-up (Django, connections) is not per-message work.
             pg_cpu, me_cpu0, consumer_cpu0 = PostgresCpu(conn), time.process_time(), consumer.cpu_s()
             mq = psutil.Process(broker.process.pid)
