@@ -89,7 +89,7 @@ class IngestResult:
     groups: set = field(default_factory=set)
     # The newest WARN/ALERT reading per device in the batch.
     alerts: dict = field(default_factory=dict)
-    # Every reading stored or already stored (ValidReading), for after-store hooks (alarm rules).
+    # Every reading stored or already stored (ValidReading), for in-store hooks (alarm rules).
     readings: list = field(default_factory=list)
     # What in-store hooks (run in the batch's transaction) made of it, by hook: "alarms" -> the evaluation.
     hooks: dict = field(default_factory=dict)

@@ -1,7 +1,7 @@
 """Alarms from real MQTT traffic: the project's Mosquitto, the ingest worker in a thread, PostgreSQL.
 
-The worker runs the after-store hook that evaluates the rules on each stored
-batch; these tests only publish and wait on what lands in the database.
+The worker evaluates the rules inside each stored batch's transaction (an
+in-store hook); these tests only publish and wait on what lands in the database.
 """
 
 import asyncio

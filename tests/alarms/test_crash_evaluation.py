@@ -3,7 +3,7 @@
 The crash is real: with ``WORKER_CRASH_AT=after_ack`` the ``run_mqtt_consumer``
 process aborts (SIGABRT) right after it committed and acknowledged a batch
 holding ``WORKER_CRASH_ON_MARKER``, before anything that runs after the
-acknowledgement (after-store hooks, live events). Rules are evaluated inside the
+acknowledgement (counters, live events). Rules are evaluated inside the
 store's transaction, so the alarm is there anyway; evaluating after the
 acknowledgement (the earlier design) lost it: the broker never hands the batch out again.
 """
