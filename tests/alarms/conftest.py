@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from alarms.engine import RULES
+from alarms.live import EVENTS
 from alarms.models import AlarmRule
 from tests.telemetry.conftest import reading_payload, topic_for
 
@@ -57,3 +58,14 @@ def turbine_message(
     payload["metrics"]["exhaust_temp_c"] = exhaust
     payload["status"]["state"] = state
     return topic_for(payload, prefix), json.dumps(payload).encode()
+
+
+@pytest.fixture(autouse=True)
+def _no_alarm_event_outlives_its_test():
+    """An alarm event held back by the one-a-second coalescing is sent by a timer: cancel it at the end,
+    or it reaches the next test's dashboard channel and counts as that test's event."""
+    yield
+    with EVENTS.lock:
+        if EVENTS.timer is not None:
+            EVENTS.timer.cancel()
+        EVENTS.publisher = None

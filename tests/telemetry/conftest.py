@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connections
 
 from devtools.device_simulator import Fleet
 from telemetry.consumer import mqtt_ingest_worker
@@ -123,20 +124,39 @@ def consumer_process(mosquitto, topic_prefix, tmp_path):
             process.kill()
 
 
+class WorkerThreads:
+    """Ingest workers running in threads of this process, each with its own DB connection; stopped at teardown."""
+
+    def __init__(self) -> None:
+        self.running: list[tuple[object, threading.Thread]] = []
+
+    def start(self, worker):
+        def run():
+            try:
+                worker.run()
+            finally:
+                connections.close_all()  # this thread's own, or the test database cannot be dropped
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        self.running.append((worker, thread))
+        return worker
+
+    def stop_all(self) -> None:
+        for worker, thread in self.running:
+            worker.shutdown.set()
+            thread.join(30)
+
+
 @pytest.fixture
 def worker_thread(mosquitto, topic_prefix):
-    """The ingest worker running in a thread of this process (its own DB connection)."""
-    workers = []
+    """The MQTT ingest worker in a thread, started once it is subscribed."""
+    threads = WorkerThreads()
 
     def start(**kwargs):
-        worker = mqtt_ingest_worker(client_id=f"test-{uuid.uuid4().hex[:8]}", **kwargs)
-        thread = threading.Thread(target=worker.run, daemon=True)
-        thread.start()
+        worker = threads.start(mqtt_ingest_worker(client_id=f"test-{uuid.uuid4().hex[:8]}", **kwargs))
         wait_until(worker.transport.connected.is_set, 10)
-        workers.append((worker, thread))
         return worker
 
     yield start
-    for worker, thread in workers:
-        worker.shutdown.set()
-        thread.join(30)
+    threads.stop_all()

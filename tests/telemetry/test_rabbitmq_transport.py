@@ -7,12 +7,10 @@ devices, a 3-node cluster, node kills).
 """
 
 import json
-import threading
 import uuid
 
 import pika
 import pytest
-from django.db import connections
 
 from devtools.device_simulator import Fleet
 from sessions_app import amqp as amqp_params
@@ -20,7 +18,7 @@ from telemetry import rabbitmq
 from telemetry.consumer import mqtt_ingest_worker
 from telemetry.models import DeadLetter, TelemetryReading
 from tests.support.waiting import wait_until
-from tests.telemetry.conftest import reading_payload, topic_for
+from tests.telemetry.conftest import WorkerThreads, reading_payload, topic_for
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -41,26 +39,9 @@ def telemetry_queue(settings, topic_prefix):
 
 @pytest.fixture
 def amqp_worker(telemetry_queue):
-    workers = []
-
-    def start(**kwargs):
-        worker = mqtt_ingest_worker(transport="rabbitmq", **kwargs)
-
-        def run():
-            try:
-                worker.run()
-            finally:
-                connections.close_all()  # this thread's own, or the test database cannot be dropped
-
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        workers.append((worker, thread))
-        return worker
-
-    yield start
-    for worker, thread in workers:
-        worker.shutdown.set()
-        thread.join(30)
+    threads = WorkerThreads()
+    yield lambda **kwargs: threads.start(mqtt_ingest_worker(transport="rabbitmq", **kwargs))
+    threads.stop_all()
 
 
 def publish_as_plugin(messages: list[tuple[str, bytes]]) -> None:
