@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from imaging.compliance import WEIGHTS
 from imaging.records import image_public
 from imaging.stores import ImageStore, store_default
 from telemetry.device_types import SITES
@@ -76,6 +77,15 @@ def _person_matches(record: dict, person: dict) -> bool:
     return any(all((p.get(a) or {}).get("value") is want for a, want in person.items()) for p in record.get("people") or [])
 
 
+def _best_case_score(record: dict) -> float:
+    """The compliance score if every attribute the analyser was unsure of turned out present."""
+    sc = record.get("safety_compliance") or {}
+    unsure = [k for k in WEIGHTS if sc.get(k) is None]  # stored records keep the flags, not the list
+    decided_weight = sum(WEIGHTS.values()) - sum(WEIGHTS[k] for k in unsure)
+    decided = (sc.get("compliance_score") or 0) * decided_weight / 100
+    return decided + sum(WEIGHTS[k] for k in unsure)
+
+
 FLAG_ATTR = {"has_hard_hat": "hard_hat", "has_safety_vest": "safety_vest", "has_inspection_equipment": "inspection_equipment"}
 
 
@@ -115,8 +125,10 @@ def images_answer_question(question: str, *, store: ImageStore | None = None) ->
         scored = [r for r in candidates if ((r.get("safety_compliance") or {}).get("compliance_score") or 0) > 0]
         if scored:
             best = max(r["safety_compliance"]["compliance_score"] for r in scored)
-            rows = [r for r in scored if r["safety_compliance"]["compliance_score"] == best]
-            closest = True
+            top = [r for r in scored if r["safety_compliance"]["compliance_score"] == best]
+            # "Closest" is claimed only when no other image, uncertain on something, could outscore it once reviewed.
+            if not any(_best_case_score(r) > best for r in candidates if r not in top):
+                rows, closest = top, True
     sites: dict[str, dict] = {}
     for r in rows:
         site = sites.setdefault(r["site_id"], {"site_id": r["site_id"], "device_types": set(), "images": [], "scores": []})

@@ -107,7 +107,9 @@ def regions_from_box(box, width: int, height: int) -> Regions:
     return Regions(clip_box(head, width, height), clip_box(torso, width, height), "box", head_w)
 
 
-def regions_from_pose(landmarks: np.ndarray, offset: tuple[int, int], width: int, height: int) -> Regions | None:
+def regions_from_pose(
+    landmarks: np.ndarray, offset: tuple[int, int], width: int, height: int, min_head: float = 0.0
+) -> Regions | None:
     """Head dome above the eyes and torso between shoulders and hips, from BlazePose landmarks.
 
     None when the model does not see the head (its visibility of eyes, ears and shoulders is low).
@@ -117,7 +119,10 @@ def regions_from_pose(landmarks: np.ndarray, offset: tuple[int, int], width: int
     pts = landmarks[:, :2] + np.asarray(offset, np.float32)
     eyes, ears, shoulders, hips = pts[[2, 5]], pts[[7, 8]], pts[[11, 12]], pts[[23, 24]]
     shoulder_w = float(np.linalg.norm(shoulders[0] - shoulders[1]))
-    head_w = max(float(np.linalg.norm(ears[0] - ears[1])), float(np.linalg.norm(eyes[0] - eyes[1])) * 2.2, shoulder_w * 0.4)
+    # In profile the ears and eyes fall on a line and their spread says nothing: ``min_head`` (from the box) holds.
+    head_w = max(
+        float(np.linalg.norm(ears[0] - ears[1])), float(np.linalg.norm(eyes[0] - eyes[1])) * 2.2, shoulder_w * 0.4, min_head
+    )
     if head_w < 3:
         return None
     cx = float(np.mean([*ears[:, 0], *eyes[:, 0]]))
@@ -190,7 +195,8 @@ def _bare_share(pixels: np.ndarray) -> float:
     h, s, v = pixels[:, 0].astype(int), pixels[:, 1].astype(int), pixels[:, 2].astype(int)
     dark = v < 90  # dark hair, a black cap
     brown = (h <= 25) & (s >= 60) & (s <= 200) & (v < 200)  # brown or blond hair, skin (not tinted white)
-    return float((dark | brown).mean())
+    muted = (s < 60) & (v < 170)  # grey hair, a bald head in flat light: too dull for a white shell
+    return float((dark | brown | muted).mean())
 
 
 TOUCH = 0.1  # share of a blob that must lie on the person (its silhouette, grown a little) to be worn by them

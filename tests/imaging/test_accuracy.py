@@ -22,33 +22,57 @@ logger = logging.getLogger(__name__)
 ARTIFACT = Path(settings.BASE_DIR) / "artifacts" / "imaging_accuracy.json"
 
 
-@pytest.fixture(scope="module")
-def held_out_tables(seed_images):
-    pairs_new, pairs_old, names = [], [], []
-    for name, _source, rgb, label in variants("held_out"):
+def _tables(split: str, alterations: str) -> dict:
+    pairs_new, pairs_old = [], []
+    for _name, _source, rgb, label in variants(split, alterations):
         image = image_decode(encode(rgb))
         pairs_new.append((analyse_neural(image), label))
         pairs_old.append((analyse_pixels(image), label))
-        names.append(name)
-    tables = {"images": len(names), "new (offline-nn)": score(pairs_new), "old (offline-cv)": score(pairs_old)}
+    return {"images": len(pairs_new), "new (offline-nn)": score(pairs_new), "old (offline-cv)": score(pairs_old)}
+
+
+@pytest.fixture(scope="module")
+def held_out_tables(seed_images):
+    """Held-out sources under the first alterations, and (``unseen``) under the second set, which nothing was
+    tuned on at all; the training sources' figures are there too, for the same comparison."""
+    tables = {
+        **_tables("held_out", "transforms"),
+        "unseen alterations": {
+            "held_out": _tables("held_out", "unseen_transforms"),
+            "train": _tables("train", "unseen_transforms"),
+        },
+        "training sources": _tables("train", "transforms"),
+    }
     ARTIFACT.parent.mkdir(exist_ok=True)
     ARTIFACT.write_text(json.dumps(tables, indent=1))
-    logger.warning("held-out accuracy (%d images): %s", len(names), json.dumps(tables))
+    logger.warning("held-out accuracy (%d images): %s", tables["images"], json.dumps(tables))
     return tables
 
 
 def test_held_out_accuracy_new_versus_old(held_out_tables):
     new, old = held_out_tables["new (offline-nn)"], held_out_tables["old (offline-cv)"]
     assert held_out_tables["images"] >= 50
-    # Measured 2026-11-30 (second pass): presence 0.981, exact count 0.827, hard hat 0.857 (0.947 when sure,
-    # coverage 0.905), vest 0.952 (0.976 when sure, coverage 0.976; was 0.738 before the hi-vis and close-up
-    # changes, which were motivated partly by the held-out vest miss: see the note), equipment 0.439 (0.9 when
-    # sure, coverage 0.488).
+    # Measured 2026-11-30 (third pass: a dull, grey dome is evidence of a bare head; a white dome counts less the
+    # share that looks like hair or skin; a head a few pixels wide or a person under 60 px lowers confidence; a
+    # profile's head is at least 0.6 of the box's head size): presence 0.981, exact count 0.827, hard hat 0.929
+    # (0.975 when sure, coverage 0.952), vest 0.952, equipment 0.439. Before that pass: hard hat 0.857.
     assert new["person present"]["accuracy"] >= 0.95
     assert new["exact count"]["accuracy"] >= 0.8
     assert new["has_hard_hat"]["accuracy"] >= 0.8 and new["has_hard_hat"]["accuracy_when_sure"] >= 0.9
     assert new["has_safety_vest"]["accuracy"] >= 0.9 and new["has_safety_vest"]["coverage"] >= 0.9
     for attr in ("person present", "exact count", "has_hard_hat"):
+        assert new[attr]["accuracy"] >= old[attr]["accuracy"], attr
+
+
+def test_unseen_alterations_of_held_out_sources(held_out_tables):
+    """The blind check: alterations written before the third pass and never tuned on. Measured 2026-11-30:
+    presence 0.983, hard hat 0.875 (0.933 when sure; 0.792 before the third pass), vest 0.958."""
+    new = held_out_tables["unseen alterations"]["held_out"]["new (offline-nn)"]
+    old = held_out_tables["unseen alterations"]["held_out"]["old (offline-cv)"]
+    assert new["person present"]["accuracy"] >= 0.95
+    assert new["has_hard_hat"]["accuracy"] >= 0.85 and new["has_hard_hat"]["accuracy_when_sure"] >= 0.9
+    assert new["has_safety_vest"]["accuracy"] >= 0.9
+    for attr in ("person present", "exact count", "has_hard_hat", "has_safety_vest"):
         assert new[attr]["accuracy"] >= old[attr]["accuracy"], attr
 
 

@@ -102,3 +102,37 @@ def test_uses_default_store(seed_store):
         selectors.images_answer_question(Q_HAT_TABLET)["data"]["count"]
         == images_answer_question(Q_HAT_TABLET, store=seed_store)["data"]["count"]
     )
+
+
+def test_an_image_unsure_of_its_hats_could_still_outscore_the_closest():
+    """ "Closest to high compliance" is not claimed over an image that a review could lift above it: hats unknown
+    (40 points open) beats a crew scored 28.6 over hats and vests with equipment unknown (20 + 30 at best)."""
+    from imaging.questions import _best_case_score
+
+    unsure_hats = {
+        "safety_compliance": {
+            "has_hard_hat": None,
+            "has_safety_vest": False,
+            "has_inspection_equipment": None,
+            "compliance_score": 0.0,
+        }
+    }
+    half_hats = {
+        "safety_compliance": {
+            "has_hard_hat": False,
+            "has_safety_vest": False,
+            "has_inspection_equipment": None,
+            "compliance_score": 28.6,
+        }
+    }
+    all_known = {
+        "safety_compliance": {
+            "has_hard_hat": True,
+            "has_safety_vest": False,
+            "has_inspection_equipment": False,
+            "compliance_score": 40.0,
+        }
+    }
+    assert _best_case_score(unsure_hats) == 70
+    assert _best_case_score(half_hats) == pytest.approx(50.0, abs=0.1)
+    assert _best_case_score(all_known) == 40

@@ -34,10 +34,28 @@ def transform(rgb: np.ndarray, spec: dict) -> np.ndarray:
     if spec.get("scale"):
         interpolation = cv2.INTER_AREA if spec["scale"] < 1 else cv2.INTER_CUBIC
         out = cv2.resize(np.ascontiguousarray(out), None, fx=spec["scale"], fy=spec["scale"], interpolation=interpolation)
+    if spec.get("rotate"):
+        h, w = out.shape[:2]
+        turn = cv2.getRotationMatrix2D((w / 2, h / 2), spec["rotate"], 1.0)
+        out = cv2.warpAffine(np.ascontiguousarray(out), turn, (w, h), borderMode=cv2.BORDER_REFLECT)
+    if spec.get("blur"):
+        out = cv2.GaussianBlur(out, (0, 0), spec["blur"])
     if "gain" in spec or "offset" in spec or "channel_gain" in spec:
         f = out.astype(np.float32) * spec.get("gain", 1.0) + spec.get("offset", 0.0)
         f *= np.asarray(spec.get("channel_gain", (1.0, 1.0, 1.0)), np.float32)
         out = np.clip(f, 0, 255).astype(np.uint8)
+    if spec.get("gamma"):
+        ramp = (np.arange(256) / 255.0) ** spec["gamma"] * 255.0
+        out = cv2.LUT(np.ascontiguousarray(out), np.clip(ramp, 0, 255).astype(np.uint8))
+    if spec.get("saturation") or spec.get("contrast"):
+        f = out.astype(np.float32)
+        grey = f.mean(axis=2, keepdims=True)
+        f = grey + (f - grey) * spec.get("saturation", 1.0)
+        f = f.mean() + (f - f.mean()) * spec.get("contrast", 1.0)
+        out = np.clip(f, 0, 255).astype(np.uint8)
+    if spec.get("noise"):
+        rng = np.random.default_rng(20261130)  # fixed: the same copy on every run
+        out = np.clip(out + rng.normal(0, spec["noise"], out.shape), 0, 255).astype(np.uint8)
     if spec.get("jpeg_quality"):
         buf = io.BytesIO()
         Image.fromarray(np.ascontiguousarray(out)).save(buf, "JPEG", quality=spec["jpeg_quality"])
@@ -51,14 +69,18 @@ def encode(rgb: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def variants(split: str) -> Iterator[tuple[str, str, np.ndarray, dict]]:
+def variants(split: str, alterations: str = "transforms") -> Iterator[tuple[str, str, np.ndarray, dict]]:
+    """``alterations``: "transforms" (the first set, with the hand-labelled crops) or "unseen_transforms"
+    (the second set, never used to tune anything: see the recipe)."""
     held = set(RECIPE["held_out"])
     for source, label in LABELS.items():
         if (source in held) != (split == "held_out"):
             continue
         rgb = np.asarray(Image.open(SEED_IMAGES / source).convert("RGB"))
-        for spec in RECIPE["transforms"]:
+        for spec in RECIPE[alterations]:
             yield f"{source} [{spec['name']}]", source, transform(rgb, spec), label
+    if alterations != "transforms":
+        return
     for item in RECIPE["own_labels"]:
         if (item["source"] in held) != (split == "held_out"):
             continue
