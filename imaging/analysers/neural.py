@@ -71,6 +71,10 @@ def decide(attr: str, score: float, *, trust: float = 1.0, against: float | None
     return {**judgement(value, confidence), "score": round(float(score), 3)}
 
 
+def _hat_attr(colour: str | None) -> str:
+    return "hard_hat_white" if colour == "white" else "hard_hat"
+
+
 def _crop_box(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
     """The person's box plus a tenth on each side (the pose model wants some margin)."""
     x0, y0, x1, y1 = ppe.clip_box(box, width, height)
@@ -92,10 +96,13 @@ def _person(rgb: np.ndarray, hsv: np.ndarray, hivis: np.ndarray, box: np.ndarray
     # Person segmenters often cut a helmet off the head: the blob is looked for on the silhouette grown a little.
     blob = ppe.helmet_blob(hsv, cv2.dilate(mask, np.ones((HALO, HALO), np.uint8)), (x0, y0, x1, y1), fallback.head_size)
     candidates.append(blob)
-    hat = max(candidates, key=lambda h: h["score"])
-    hat["bare"] = candidates[0].get("bare", 0.0)  # measured where the head most likely is (pose, else crown)
-    if hat["colour"] == "white":
-        hat["score"] -= WHITE_LESS_BARE * hat["bare"]
+    bare = candidates[0].get("bare", 0.0)  # measured where the head most likely is (pose, else crown)
+    for candidate in candidates:
+        if candidate["colour"] == "white":
+            candidate["score"] -= WHITE_LESS_BARE * bare
+    # The most convincing evidence of a shell wins: white and coloured scores are on different calibrations.
+    hat = max(candidates, key=lambda h: calibrated(_hat_attr(h["colour"]), h["score"]))
+    hat["bare"] = bare
     doubt = blob["score"]  # a helmet-like blob makes a "no" doubtful (the pose may have put the head on the chest)
     # As for hats: the pose may misplace the torso of someone bent over or seen from behind, so the box's
     # torso band is measured too and the larger share counts (the silhouette keeps the background out).
@@ -112,7 +119,7 @@ def _person(rgb: np.ndarray, hsv: np.ndarray, hivis: np.ndarray, box: np.ndarray
         "at_edge": bool(x0 <= 1 or y0 <= 1 or x1 >= width - 1 or y1 >= height - 1),
         "hard_hat": {
             **decide(
-                "hard_hat_white" if hat["colour"] == "white" else "hard_hat",
+                _hat_attr(hat["colour"]),
                 hat["score"],
                 trust=hat_trust,
                 against=hat["bare"] * max(0.0, 1.0 - doubt / DOUBT_FULL),
