@@ -51,6 +51,7 @@ def calibrated(attr: str, score: float) -> float:
 
 WHITE_LESS_BARE = 0.6  # see CALIBRATION["hard_hat_white"]
 HEAD_MIN_PX = 8  # head width in pixels below which a hat judgement loses confidence in proportion
+CLOSE_UP_CONFIRM = 0.5  # the landmark model's own "a person is here" score a close-up find must reach
 HALO = 9  # dilation kernel side in pixels (4 either side): how far outside the silhouette a helmet is looked for
 DOUBT_FULL = 0.35  # a helmet-like blob this good beside the silhouette leaves no evidence for a bare head
 BARE_FULL = 0.5  # hair, cap or skin over half the dome: full evidence of a bare head
@@ -82,10 +83,14 @@ def _crop_box(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, 
     return max(0, x0 - mx), max(0, y0 - my), min(width, x1 + mx), min(height, y1 + my)
 
 
-def _person(rgb: np.ndarray, hsv: np.ndarray, hivis: np.ndarray, box: np.ndarray, score: float, objects: list[dict]) -> dict:
+def _person(
+    rgb: np.ndarray, hsv: np.ndarray, hivis: np.ndarray, box: np.ndarray, score: float, objects: list[dict], found_by: str = "ssd"
+) -> dict | None:
     height, width = rgb.shape[:2]
     cx0, cy0, cx1, cy1 = _crop_box(box, width, height)
-    landmarks, _flag, silhouette = ssd.pose_landmarks(rgb[cy0:cy1, cx0:cx1])
+    landmarks, flag, silhouette = ssd.pose_landmarks(rgb[cy0:cy1, cx0:cx1])
+    if found_by == "close-up" and flag < CLOSE_UP_CONFIRM:
+        return None  # the landmark model sees nobody there: a face-like machine part, not a person
     mask = np.zeros((height, width), np.uint8)
     mask[cy0:cy1, cx0:cx1] = (silhouette > 0.5).astype(np.uint8)
     fallback = ppe.regions_from_box(box, width, height)
@@ -115,7 +120,7 @@ def _person(rgb: np.ndarray, hsv: np.ndarray, hivis: np.ndarray, box: np.ndarray
     return {
         "box": [round(x0 / width, 3), round(y0 / height, 3), round((x1 - x0) / width, 3), round((y1 - y0) / height, 3)],
         "confidence": round(float(score), 3),
-        "found_by": f"ssd+{regions.source}",
+        "found_by": f"{found_by}+{regions.source}",
         "at_edge": bool(x0 <= 1 or y0 <= 1 or x1 >= width - 1 or y1 >= height - 1),
         "hard_hat": {
             **decide(
@@ -134,6 +139,24 @@ def _person(rgb: np.ndarray, hsv: np.ndarray, hivis: np.ndarray, box: np.ndarray
             "what": equipment["what"],
         },
     }
+
+
+def _close_people(rgb: np.ndarray, boxes: list) -> list[tuple[np.ndarray, float]]:
+    """People the BlazePose detector finds whose face is in no person box of the SSD detector: close-ups and
+    portraits, which the SSD detector scores low. The box runs from above the face to the hips (or the frame's
+    edge) and about three faces wide."""
+    height, width = rgb.shape[:2]
+    out = []
+    for person in ssd.close_people(rgb):
+        fx0, fy0, fx1, fy1 = person["face"]
+        cx, cy = (fx0 + fx1) / 2, (fy0 + fy1) / 2
+        if any(b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for b in boxes):
+            continue  # the SSD detector has this person already
+        fw, fh = fx1 - fx0, fy1 - fy0
+        box = np.array([cx - 1.5 * fw, fy0 - 0.3 * fh, cx + 1.5 * fw, max(fy1 + fh, person["hips"][1])], np.float32)
+        box = np.clip(box, 0, [width, height, width, height])
+        out.append((box, person["score"]))
+    return out
 
 
 def _image_flag(people: list[dict], attr: str, combine) -> dict:
@@ -197,8 +220,10 @@ def analyse_neural(image: DecodedImage) -> dict:
     keep = ssd.nms(boxes, scores[:, ssd.PERSON], threshold=PERSON_THRESHOLD, overlap=PERSON_OVERLAP)
     objects = ssd.objects(boxes, scores, width, height)
     scale = np.array([width, height, width, height], np.float32)
+    found = [(boxes[i] * scale, float(scores[i, ssd.PERSON]), "ssd") for i in keep]
+    found += [(box, score, "close-up") for box, score in _close_people(rgb, [b for b, _s, _f in found])]
     hivis = ppe.hivis_mask(hsv)
-    people = [_person(rgb, hsv, hivis, boxes[i] * scale, float(scores[i, ssd.PERSON]), objects) for i in keep]
+    people = [p for box, score, found_by in found if (p := _person(rgb, hsv, hivis, box, score, objects, found_by))]
     # Nobody found: as sure as the best rejected person candidate was weak.
     best_rejected = float(scores[:, ssd.PERSON].max()) if not people and len(scores) else 0.0
     person_conf = float(np.mean([p["confidence"] for p in people])) if people else 1.0 - best_rejected

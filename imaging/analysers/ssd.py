@@ -168,6 +168,61 @@ def objects(boxes: np.ndarray, scores: np.ndarray, width: int, height: int, *, t
     return out
 
 
+POSE_DETECTOR_SIDE = 224
+CLOSE_PERSON_THRESHOLD = 0.5  # MediaPipe's own threshold for this detector
+
+
+def pose_detector_anchors() -> np.ndarray:
+    """(2254, 2) anchor centres (x, y), normalised, as MediaPipe's ``SsdAnchorsCalculator`` makes them for the
+    BlazePose detector: strides 8, 16, 32, 32, 32 on a 224 input, two fixed-size anchors per layer and cell,
+    layers of one stride sharing a grid."""
+    strides, out, layer = (8, 16, 32, 32, 32), [], 0
+    while layer < len(strides):
+        same = sum(1 for s in strides[layer:] if s == strides[layer])
+        side = math.ceil(POSE_DETECTOR_SIDE / strides[layer])
+        for y in range(side):
+            for x in range(side):
+                out.extend([((x + 0.5) / side, (y + 0.5) / side)] * (2 * same))
+        layer += same
+    return np.asarray(out, np.float32)
+
+
+POSE_ANCHORS = pose_detector_anchors()
+
+
+def close_people(rgb: np.ndarray) -> list[dict]:
+    """People found by the BlazePose detector, which finds a person by the face and upper body: strong where the
+    SSD detector is weak (close-ups, portraits, people cut by the frame), blind to small people. Each has a score,
+    a face box and the detector's two alignment points (hips centre, top of the body circle), in image pixels."""
+    it = _interpreter("pose_detector")
+    h, w = rgb.shape[:2]
+    side = max(h, w)
+    square = np.zeros((side, side, 3), np.uint8)
+    oy, ox = (side - h) // 2, (side - w) // 2
+    square[oy : oy + h, ox : ox + w] = rgb
+    x = cv2.resize(square, (POSE_DETECTOR_SIDE, POSE_DETECTOR_SIDE), interpolation=cv2.INTER_AREA).astype(np.float32)
+    it.set_tensor(it.get_input_details()[0]["index"], (x / 127.5 - 1.0)[None])
+    it.invoke()
+    outs = {d["name"]: d["index"] for d in it.get_output_details()}
+    raw = it.get_tensor(outs["Identity"])[0]
+    scores = 1.0 / (1.0 + np.exp(-np.clip(it.get_tensor(outs["Identity_1"])[0, :, 0], -80, 80)))
+    # Decoded as MediaPipe's TensorsToDetectionsCalculator does for this model (x before y, scale 224).
+    centres = raw[:, :2] / POSE_DETECTOR_SIDE + POSE_ANCHORS
+    sizes = raw[:, 2:4] / POSE_DETECTOR_SIDE
+    points = raw[:, 4:8].reshape(-1, 2, 2) / POSE_DETECTOR_SIDE + POSE_ANCHORS[:, None, :]
+    faces = np.concatenate([centres - sizes / 2, centres + sizes / 2], axis=1) * side - [ox, oy, ox, oy]
+    keep = nms(faces, scores, threshold=CLOSE_PERSON_THRESHOLD, overlap=0.3)
+    return [
+        {
+            "score": float(scores[i]),
+            "face": faces[i],
+            "hips": points[i, 0] * side - [ox, oy],
+            "top": points[i, 1] * side - [ox, oy],
+        }
+        for i in keep
+    ]
+
+
 def pose_landmarks(crop: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     """BlazePose on a person crop: (33, 5) landmarks (x, y in crop pixels, z, visibility, presence),
     the pose score and the person's silhouette (crop-sized, 0..1)."""

@@ -16,7 +16,7 @@ from django.conf import settings
 from imaging.analysers.base import image_decode
 from imaging.analysers.neural import analyse_neural
 from imaging.analysers.offline import analyse_pixels
-from tests.imaging.variants import encode, score, variants
+from tests.imaging.variants import encode, report_photos, score, variants
 
 logger = logging.getLogger(__name__)
 ARTIFACT = Path(settings.BASE_DIR) / "artifacts" / "imaging_accuracy.json"
@@ -25,6 +25,15 @@ ARTIFACT = Path(settings.BASE_DIR) / "artifacts" / "imaging_accuracy.json"
 def _tables(split: str, alterations: str) -> dict:
     pairs_new, pairs_old = [], []
     for _name, _source, rgb, label in variants(split, alterations):
+        image = image_decode(encode(rgb))
+        pairs_new.append((analyse_neural(image), label))
+        pairs_old.append((analyse_pixels(image), label))
+    return {"images": len(pairs_new), "new (offline-nn)": score(pairs_new), "old (offline-cv)": score(pairs_old)}
+
+
+def _photo_tables(split: str) -> dict:
+    pairs_new, pairs_old = [], []
+    for _name, rgb, label in report_photos(split):
         image = image_decode(encode(rgb))
         pairs_new.append((analyse_neural(image), label))
         pairs_old.append((analyse_pixels(image), label))
@@ -42,6 +51,7 @@ def held_out_tables(seed_images):
             "train": _tables("train", "unseen_transforms"),
         },
         "training sources": _tables("train", "transforms"),
+        "report photos": {"held_out": _photo_tables("held_out"), "train": _photo_tables("train")},
     }
     ARTIFACT.parent.mkdir(exist_ok=True)
     ARTIFACT.write_text(json.dumps(tables, indent=1))
@@ -74,6 +84,17 @@ def test_unseen_alterations_of_held_out_sources(held_out_tables):
     assert new["has_safety_vest"]["accuracy"] >= 0.9
     for attr in ("person present", "exact count", "has_hard_hat", "has_safety_vest"):
         assert new[attr]["accuracy"] >= old[attr]["accuracy"], attr
+
+
+def test_real_photographs_nobody_tuned_on(held_out_tables):
+    """Photographs from the annual report, labelled by hand; the held-out half was never looked at through the
+    analyser. Measured 2026-11-30 on the 10 held-out photos: presence 0.9, hard hat 0.875 (1.0 when sure), vest
+    0.75; before the close-up detector (blind, first score): presence 0.8, hard hat 0.75, vest 0.625."""
+    new = held_out_tables["report photos"]["held_out"]["new (offline-nn)"]
+    assert held_out_tables["report photos"]["held_out"]["images"] == 10
+    assert new["person present"]["accuracy"] >= 0.9
+    assert new["has_hard_hat"]["accuracy"] >= 0.85 and new["has_hard_hat"]["accuracy_when_sure"] >= 0.9
+    assert new["has_safety_vest"]["accuracy"] >= 0.7
 
 
 def test_no_held_out_source_is_a_training_source():

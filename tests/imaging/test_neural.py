@@ -30,6 +30,24 @@ def test_anchors_match_the_detector_outputs():
     assert ssd.LABELS[ssd.PERSON] == "Person" and len(ssd.LABELS) == 24
 
 
+def test_pose_detector_anchors_match_its_outputs():
+    assert ssd.POSE_ANCHORS.shape == (2254, 2)  # 28*28*2 + 14*14*2 + 7*7*6
+
+
+def test_bare_headed_close_ups_the_ssd_detector_misses_are_found_and_judged():
+    """Real close-ups from the annual report (training photos): shop staff and a man in a baseball cap beside a
+    bare-headed colleague. The SSD detector scores them all under its threshold; the BlazePose detector finds
+    them by face and upper body, the landmark model confirms each, and the heads are judged bare."""
+    from tests.imaging.variants import report_photos
+
+    photos = {name: rgb for name, rgb, _label in report_photos("train")}
+    for name in ("report p96 Im0.jpg", "report p96 Im1.jpg"):
+        analysis = analyse_neural(image_decode(encode(photos[name])))
+        assert analysis["persons"]["value"] >= 1, name
+        assert all(p["found_by"].startswith("close-up+") for p in analysis["people"]), name
+        assert analysis["has_hard_hat"]["value"] is False, name  # a cap is not a hard hat
+
+
 def test_missing_or_altered_model_is_a_clear_error_naming_the_fix(settings, tmp_path):
     settings.IMAGES_MODELS_DIR = str(tmp_path)
     with pytest.raises(ModelMissing, match=r"is missing.*scripts/fetch_models\.py"):
@@ -71,7 +89,7 @@ def test_output_shape_and_confidences(seed_analyses):
         assert a["persons"]["value"] == len(a["people"]), rel
         for person in a["people"]:
             assert 0 <= person["confidence"] <= 1 and len(person["box"]) == 4
-            assert person["found_by"] in ("ssd+pose", "ssd+box")
+            assert person["found_by"] in ("ssd+pose", "ssd+box", "close-up+pose", "close-up+box")
             for attr in ATTRS:
                 j = person[attr]
                 assert j["value"] in (True, False, None) and 0.5 <= j["confidence"] <= 1

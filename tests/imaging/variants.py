@@ -88,6 +88,23 @@ def variants(split: str, alterations: str = "transforms") -> Iterator[tuple[str,
         yield f"{item['source']} [{item['name']}]", item["source"], transform(rgb, item), item["label"]
 
 
+def report_photos(split: str | None = None) -> Iterator[tuple[str, np.ndarray, dict]]:
+    """Real photographs from the annual report in seed-data, read from the PDF (never copied), with hand labels;
+    ``split`` "train" or "held_out" (None: all)."""
+    import hashlib
+
+    from pypdf import PdfReader
+
+    recipe = json.loads((FIXTURES / "report_photos.json").read_text())
+    reader = PdfReader(Path(settings.SEED_DATA_DIR) / recipe["document"])
+    for photo in recipe["photos"]:
+        if split and photo["split"] != split:
+            continue
+        image = next(i for i in reader.pages[photo["page"] - 1].images if i.name == photo["name"])
+        assert hashlib.sha256(image.data).hexdigest()[:16] == photo["sha256_16"], photo  # the same photograph
+        yield f"report p{photo['page']} {photo['name']}", np.asarray(image.image.convert("RGB")), photo["label"]
+
+
 def score(analyses: list[tuple[dict, dict]]) -> dict:
     """Per-attribute accuracy; flags are scored where the label says something (not null).
 
