@@ -3,8 +3,10 @@
 Per image: the detector (SSD MobileNetV2, Open Images) finds people; non-maximum
 suppression separates a crew (threshold and overlap tuned on the labelled
 training sources, see ``tests/imaging/fixtures/variants.json``); people cut by the
-image edge count. Per person: BlazePose on the person's crop gives landmarks
-and a silhouette; the head and torso regions come from the pose where it sees
+image edge count. The BlazePose detector adds close-ups and portraits, which the
+SSD detector scores low, when the landmark model confirms a person there. Per
+person: BlazePose on the person's crop gives landmarks and a silhouette; the
+head and torso regions come from the pose where it sees
 the head and shoulders, from the box geometry otherwise. Hard hat, hi-vis vest
 and handheld equipment are each a score turned into a probability by a
 logistic calibration fitted on the training sources; below ``CONFIDENT`` a
