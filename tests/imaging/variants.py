@@ -2,10 +2,12 @@
 
 ``variants(split)`` yields ``(name, source, rgb, label)`` for the "train" or "held_out"
 part, split by SOURCE image (an altered copy of a training image is never held out).
+``report_photos(split)`` yields real photographs from the annual report in seed-data.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ import cv2
 import numpy as np
 from django.conf import settings
 from PIL import Image
+from pypdf import PdfReader
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RECIPE = json.loads((FIXTURES / "variants.json").read_text())
@@ -91,10 +94,6 @@ def variants(split: str, alterations: str = "transforms") -> Iterator[tuple[str,
 def report_photos(split: str | None = None) -> Iterator[tuple[str, np.ndarray, dict]]:
     """Real photographs from the annual report in seed-data, read from the PDF (never copied), with hand labels;
     ``split`` "train" or "held_out" (None: all)."""
-    import hashlib
-
-    from pypdf import PdfReader
-
     recipe = json.loads((FIXTURES / "report_photos.json").read_text())
     reader = PdfReader(Path(settings.SEED_DATA_DIR) / recipe["document"])
     for photo in recipe["photos"]:
