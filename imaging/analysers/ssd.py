@@ -193,7 +193,9 @@ POSE_ANCHORS = pose_detector_anchors()
 def close_people(rgb: np.ndarray) -> list[dict]:
     """People found by the BlazePose detector, which finds a person by the face and upper body: strong where the
     SSD detector is weak (close-ups, portraits, people cut by the frame), blind to small people. Each has a score,
-    a face box and the detector's two alignment points (hips centre, top of the body circle), in image pixels."""
+    a face box and the detector's two alignment points (hips centre, top of the body circle), in image pixels.
+    The model's box is a fixed size (a fifth of the frame's longer side) about its anchor: its centre says where
+    the face is, its size nothing."""
     it = _interpreter("pose_detector")
     h, w = rgb.shape[:2]
     side = max(h, w)
