@@ -172,6 +172,16 @@ POSE_DETECTOR_SIDE = 224
 CLOSE_PERSON_THRESHOLD = 0.5  # MediaPipe's own threshold for this detector
 
 
+def _letterbox(rgb: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """``rgb`` centred on a black square (the pose models want a square, undistorted input) and its x, y offset."""
+    h, w = rgb.shape[:2]
+    side = max(h, w)
+    square = np.zeros((side, side, 3), np.uint8)
+    ox, oy = (side - w) // 2, (side - h) // 2
+    square[oy : oy + h, ox : ox + w] = rgb
+    return square, ox, oy
+
+
 def pose_detector_anchors() -> np.ndarray:
     """(2254, 2) anchor centres (x, y), normalised, as MediaPipe's ``SsdAnchorsCalculator`` makes them for the
     BlazePose detector: strides 8, 16, 32, 32, 32 on a 224 input, two fixed-size anchors per layer and cell,
@@ -193,15 +203,12 @@ POSE_ANCHORS = pose_detector_anchors()
 def close_people(rgb: np.ndarray) -> list[dict]:
     """People found by the BlazePose detector, which finds a person by the face and upper body: strong where the
     SSD detector is weak (close-ups, portraits, people cut by the frame), blind to small people. Each has a score,
-    a face box and the detector's two alignment points (hips centre, top of the body circle), in image pixels.
+    a face box and the detector's hips centre (its first alignment point), in image pixels.
     The model's box is a fixed size (a fifth of the frame's longer side) about its anchor: its centre says where
     the face is, its size nothing."""
     it = _interpreter("pose_detector")
-    h, w = rgb.shape[:2]
-    side = max(h, w)
-    square = np.zeros((side, side, 3), np.uint8)
-    oy, ox = (side - h) // 2, (side - w) // 2
-    square[oy : oy + h, ox : ox + w] = rgb
+    square, ox, oy = _letterbox(rgb)
+    side = square.shape[0]
     x = cv2.resize(square, (POSE_DETECTOR_SIDE, POSE_DETECTOR_SIDE), interpolation=cv2.INTER_AREA).astype(np.float32)
     it.set_tensor(it.get_input_details()[0]["index"], (x / 127.5 - 1.0)[None])
     it.invoke()
@@ -211,15 +218,14 @@ def close_people(rgb: np.ndarray) -> list[dict]:
     # Decoded as MediaPipe's TensorsToDetectionsCalculator does for this model (x before y, scale 224).
     centres = raw[:, :2] / POSE_DETECTOR_SIDE + POSE_ANCHORS
     sizes = raw[:, 2:4] / POSE_DETECTOR_SIDE
-    points = raw[:, 4:8].reshape(-1, 2, 2) / POSE_DETECTOR_SIDE + POSE_ANCHORS[:, None, :]
+    hips = raw[:, 4:6] / POSE_DETECTOR_SIDE + POSE_ANCHORS
     faces = np.concatenate([centres - sizes / 2, centres + sizes / 2], axis=1) * side - [ox, oy, ox, oy]
     keep = nms(faces, scores, threshold=CLOSE_PERSON_THRESHOLD, overlap=0.3)
     return [
         {
             "score": float(scores[i]),
             "face": faces[i],
-            "hips": points[i, 0] * side - [ox, oy],
-            "top": points[i, 1] * side - [ox, oy],
+            "hips": hips[i] * side - [ox, oy],
         }
         for i in keep
     ]
@@ -230,10 +236,8 @@ def pose_landmarks(crop: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     the pose score and the person's silhouette (crop-sized, 0..1)."""
     it = _interpreter("pose_landmarks")
     h, w = crop.shape[:2]
-    side = max(h, w)
-    square = np.zeros((side, side, 3), np.uint8)
-    oy, ox = (side - h) // 2, (side - w) // 2
-    square[oy : oy + h, ox : ox + w] = crop
+    square, ox, oy = _letterbox(crop)
+    side = square.shape[0]
     x = cv2.resize(square, (POSE_SIDE, POSE_SIDE), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255.0
     it.set_tensor(it.get_input_details()[0]["index"], x[None])
     it.invoke()
