@@ -54,7 +54,11 @@ def calibrated(attr: str, score: float) -> float:
 WHITE_LESS_BARE = 0.6  # see CALIBRATION["hard_hat_white"]
 HEAD_MIN_PX = 8  # head width in pixels below which a hat judgement loses confidence in proportion
 CLOSE_UP_CONFIRM = 0.5  # the landmark model's own "a person is here" score a close-up find must reach
+CLOSE_UP_TILT = 45  # degrees from upright beyond which a close-up find is refused (a car's cockpit, a motor)
 HALO = 9  # dilation kernel side in pixels (4 either side): how far outside the silhouette a helmet is looked for
+# ... at least 0.6 of a head width (a bent-over worker's helmet sits further off a silhouette that missed it), but
+# never more than 8 px either side (a close-up's head is so wide that its halo would reach the background).
+HALO_HEADS, HALO_MAX = 0.6, 17
 DOUBT_FULL = 0.35  # a helmet-like blob this good beside the silhouette leaves no evidence for a bare head
 BARE_FULL = 0.5  # hair, cap or skin over half the dome: full evidence of a bare head
 
@@ -87,12 +91,10 @@ def _crop_box(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, 
 
 def _person(
     rgb: np.ndarray, hsv: np.ndarray, hivis: np.ndarray, box: np.ndarray, score: float, objects: list[dict], found_by: str = "ssd"
-) -> dict | None:
+) -> dict:
     height, width = rgb.shape[:2]
     cx0, cy0, cx1, cy1 = _crop_box(box, width, height)
-    landmarks, flag, silhouette = ssd.pose_landmarks(rgb[cy0:cy1, cx0:cx1])
-    if found_by == "close-up" and flag < CLOSE_UP_CONFIRM:
-        return None  # the landmark model sees nobody there: a face-like machine part, not a person
+    landmarks, _flag, silhouette = ssd.pose_landmarks(rgb[cy0:cy1, cx0:cx1])
     mask = np.zeros((height, width), np.uint8)
     mask[cy0:cy1, cx0:cx1] = (silhouette > 0.5).astype(np.uint8)
     fallback = ppe.regions_from_box(box, width, height)
@@ -101,7 +103,9 @@ def _person(
     x0, y0, x1, y1 = ppe.clip_box(box, width, height)
     candidates = [ppe.hat_score(hsv, mask, r) for r in (posed, fallback) if r is not None]
     # Person segmenters often cut a helmet off the head: the blob is looked for on the silhouette grown a little.
-    blob = ppe.helmet_blob(hsv, cv2.dilate(mask, np.ones((HALO, HALO), np.uint8)), (x0, y0, x1, y1), fallback.head_size)
+    halo = min(max(HALO, int(HALO_HEADS * fallback.head_size) | 1), HALO_MAX)
+    grown = cv2.dilate(mask, np.ones((halo, halo), np.uint8))
+    blob = ppe.helmet_blob(hsv, grown, (x0, y0, x1, y1), fallback.head_size)
     candidates.append(blob)
     bare = candidates[0].get("bare", 0.0)  # measured where the head most likely is (pose, else crown)
     for candidate in candidates:
@@ -145,21 +149,27 @@ def _person(
 
 def _close_people(rgb: np.ndarray, boxes: list) -> list[tuple[np.ndarray, float]]:
     """People the BlazePose detector finds whose face is in no person box of the SSD detector: close-ups and
-    portraits, which the SSD detector scores low. The box runs from just above the face to the hips (or the
-    frame's edge), 1.5 of the detector's fixed face boxes either side of the face (0.6 of the frame's longer side:
-    a close-up's shoulders). Placing it by the shoulders and the upper-body radius instead was tried and was worse
-    on the training photos."""
+    portraits, which the SSD detector scores low. Each is confirmed by the landmark model on the square
+    MediaPipe's pipeline gives it (``ssd.person_in_view``) and must stand roughly upright. The box runs from the
+    top of the head to the hips (or the frame's edge), 1.5 of the detector's fixed face boxes either side of the
+    face (0.6 of the frame's longer side: a close-up's shoulders). Placing it by the shoulders and the upper-body
+    radius instead was tried and was worse on the training photos."""
     height, width = rgb.shape[:2]
+    frame = [width, height, width, height]
     out = []
     for person in ssd.close_people(rgb):
         fx0, fy0, fx1, fy1 = person["face"]
         cx, cy = (fx0 + fx1) / 2, (fy0 + fy1) / 2
         if any(b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for b in boxes):
             continue  # the SSD detector has this person already
+        seen, tilt = ssd.person_in_view(rgb, person["hips"], person["body"])
+        if seen < CLOSE_UP_CONFIRM or abs(tilt) > CLOSE_UP_TILT:
+            continue  # nobody there (a face-like machine part), or someone upside down or on their side: a shape
         fw, fh = fx1 - fx0, fy1 - fy0
-        box = np.array([cx - 1.5 * fw, fy0 - 0.3 * fh, cx + 1.5 * fw, max(fy1 + fh, person["hips"][1])], np.float32)
-        box = np.clip(box, 0, [width, height, width, height])
-        out.append((box, person["score"]))
+        # The body point marks the top of the head (the full-body circle about the hips passes there).
+        top = min(fy0, person["body"][1] - 0.1 * (cy - person["body"][1]))
+        box = np.array([cx - 1.5 * fw, top, cx + 1.5 * fw, max(fy1 + fh, person["hips"][1])], np.float32)
+        out.append((np.clip(box, 0, frame), person["score"]))
     return out
 
 
@@ -227,7 +237,7 @@ def analyse_neural(image: DecodedImage) -> dict:
     found = [(boxes[i] * scale, float(scores[i, ssd.PERSON]), "ssd") for i in keep]
     found += [(box, score, "close-up") for box, score in _close_people(rgb, [b for b, _s, _f in found])]
     hivis = ppe.hivis_mask(hsv)
-    people = [p for box, score, found_by in found if (p := _person(rgb, hsv, hivis, box, score, objects, found_by))]
+    people = [_person(rgb, hsv, hivis, box, score, objects, found_by) for box, score, found_by in found]
     # Nobody found: as sure as the best rejected person candidate was weak.
     best_rejected = float(scores[:, ssd.PERSON].max()) if not people and len(scores) else 0.0
     person_conf = float(np.mean([p["confidence"] for p in people])) if people else 1.0 - best_rejected

@@ -205,7 +205,8 @@ def close_people(rgb: np.ndarray) -> list[dict]:
     SSD detector is weak (close-ups, portraits, people cut by the frame), blind to small people. Each has a score,
     a face box and the detector's hips centre (its first alignment point), in image pixels.
     The model's box is a fixed size (a fifth of the frame's longer side) about its anchor: its centre says where
-    the face is, its size nothing."""
+    the face is, its size nothing. ``body`` is its second alignment point: with the hips it sets the square the
+    landmark model was trained to read (see ``person_in_view``)."""
     it = _interpreter("pose_detector")
     square, ox, oy = _letterbox(rgb)
     side = square.shape[0]
@@ -219,6 +220,7 @@ def close_people(rgb: np.ndarray) -> list[dict]:
     centres = raw[:, :2] / POSE_DETECTOR_SIDE + POSE_ANCHORS
     sizes = raw[:, 2:4] / POSE_DETECTOR_SIDE
     hips = raw[:, 4:6] / POSE_DETECTOR_SIDE + POSE_ANCHORS
+    body = raw[:, 6:8] / POSE_DETECTOR_SIDE + POSE_ANCHORS
     faces = np.concatenate([centres - sizes / 2, centres + sizes / 2], axis=1) * side - [ox, oy, ox, oy]
     keep = nms(faces, scores, threshold=CLOSE_PERSON_THRESHOLD, overlap=0.3)
     return [
@@ -226,30 +228,55 @@ def close_people(rgb: np.ndarray) -> list[dict]:
             "score": float(scores[i]),
             "face": faces[i],
             "hips": hips[i] * side - [ox, oy],
+            "body": body[i] * side - [ox, oy],
         }
         for i in keep
     ]
 
 
-def pose_landmarks(crop: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
-    """BlazePose on a person crop: (33, 5) landmarks (x, y in crop pixels, z, visibility, presence),
-    the pose score and the person's silhouette (crop-sized, 0..1)."""
+def _landmark_model(square: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    """The landmark model on a POSE_SIDE square: raw landmarks, its "a person is here" score, silhouette logits."""
     it = _interpreter("pose_landmarks")
-    h, w = crop.shape[:2]
-    square, ox, oy = _letterbox(crop)
-    side = square.shape[0]
-    x = cv2.resize(square, (POSE_SIDE, POSE_SIDE), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255.0
-    it.set_tensor(it.get_input_details()[0]["index"], x[None])
+    it.set_tensor(it.get_input_details()[0]["index"], (square.astype(np.float32) / 255.0)[None])
     it.invoke()
     outs = {d["name"]: d["index"] for d in it.get_output_details()}
     raw = it.get_tensor(outs["Identity"])[0].reshape(39, 5)[:33].copy()
-    flag = float(it.get_tensor(outs["Identity_1"])[0][0])
-    logits = it.get_tensor(outs["Identity_2"])[0, :, :, 0]
+    return raw, float(it.get_tensor(outs["Identity_1"])[0][0]), it.get_tensor(outs["Identity_2"])[0, :, :, 0]
+
+
+ROI_SCALE = 1.25  # MediaPipe's pose ROI: a square 2 x 1.25 x (hips to body point) on a side
+
+
+def person_in_view(rgb: np.ndarray, hips: np.ndarray, body: np.ndarray) -> tuple[float, float]:
+    """The landmark model's "a person is here" score on the square MediaPipe's own pipeline gives it (centred on
+    the detector's hips point, sized and turned by its body point, padded black beyond the frame), and the
+    person's tilt from upright in degrees. A crop placed any other way (a close-up's box) makes that score
+    swing from 0 to 1 with a few pixels of margin; on this square it is steady."""
+    dx, dy = float(body[0] - hips[0]), float(body[1] - hips[1])
+    side = 2.0 * ROI_SCALE * math.hypot(dx, dy)
+    if side < 4:
+        return 0.0, 180.0
+    tilt = math.pi / 2 - math.atan2(-dy, dx)  # 0 when the body point is straight above the hips
+    tilt = (tilt + math.pi) % (2 * math.pi) - math.pi
+    scale = POSE_SIDE / side
+    turn = np.array([[math.cos(tilt), math.sin(tilt)], [-math.sin(tilt), math.cos(tilt)]], np.float32) * scale
+    affine = np.hstack([turn, (np.array([POSE_SIDE / 2, POSE_SIDE / 2], np.float32) - turn @ hips)[:, None]])
+    square = cv2.warpAffine(rgb, affine, (POSE_SIDE, POSE_SIDE), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+    return _landmark_model(square)[1], math.degrees(tilt)
+
+
+def pose_landmarks(crop: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    """BlazePose on a person crop: (33, 5) landmarks (x, y in crop pixels, z, visibility, presence),
+    the pose score and the person's silhouette (crop-sized, 0..1)."""
+    h, w = crop.shape[:2]
+    square, ox, oy = _letterbox(crop)
+    side = square.shape[0]
+    raw, flag, logits = _landmark_model(cv2.resize(square, (POSE_SIDE, POSE_SIDE), interpolation=cv2.INTER_LINEAR))
     seg = cv2.resize(1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30))), (side, side), interpolation=cv2.INTER_LINEAR)[
         oy : oy + h, ox : ox + w
     ]
     scale = side / POSE_SIDE
     raw[:, 0] = raw[:, 0] * scale - ox
     raw[:, 1] = raw[:, 1] * scale - oy
-    raw[:, 3:5] = 1.0 / (1.0 + np.exp(-raw[:, 3:5]))
+    raw[:, 3:5] = 1.0 / (1.0 + np.exp(-np.clip(raw[:, 3:5], -80, 80)))
     return raw, flag, seg
