@@ -16,8 +16,7 @@ from rest_framework.exceptions import AuthenticationFailed
 
 RETIRED_TOKEN = re.compile(rb"^[0-9a-f]{40}$")
 RETIRED_MESSAGE = (
-    "This is an old-style API token; those were retired. "
-    "Get a new one with POST /api/auth/login (see the README, 'API tokens')."
+    "This is an old-style API token; those were retired. Get a new one with POST /api/auth/login (see the README, 'API tokens')."
 )
 
 

@@ -130,5 +130,10 @@ class DeadLetterSummaryApi(APIView):
             broker = {"reachable": True, **broker_counters_recent(timeout_s=2.0)}
         except (OSError, TimeoutError) as exc:
             logger.warning("broker counters unavailable", exc_info=True)
-            broker = {"reachable": False, "error": "the broker did not send its counters in time" if isinstance(exc, TimeoutError) else "the broker is not answering"}
+            broker = {
+                "reachable": False,
+                "error": "the broker did not send its counters in time"
+                if isinstance(exc, TimeoutError)
+                else "the broker is not answering",
+            }
         return Response({**selectors.dead_letter_summary(), "broker": broker})
