@@ -59,6 +59,7 @@ HALO = 9  # dilation kernel side in pixels (4 either side): how far outside the 
 # ... at least 0.6 of a head width (a bent-over worker's helmet sits further off a silhouette that missed it), but
 # never more than 8 px either side (a close-up's head is so wide that its halo would reach the background).
 HALO_HEADS, HALO_MAX = 0.6, 17
+ON_PERSON = 0.5  # share of a blob on the silhouette above which a blob inside the pose's dome is the dome's own
 DOUBT_FULL = 0.35  # a helmet-like blob this good beside the silhouette leaves no evidence for a bare head
 BARE_FULL = 0.5  # hair, cap or skin over half the dome: full evidence of a bare head
 
@@ -89,16 +90,45 @@ def _crop_box(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, 
     return max(0, x0 - mx), max(0, y0 - my), min(width, x1 + mx), min(height, y1 + my)
 
 
-def _person(
-    rgb: np.ndarray, hsv: np.ndarray, hivis: np.ndarray, box: np.ndarray, score: float, objects: list[dict], found_by: str = "ssd"
-) -> dict:
+def _pose(rgb: np.ndarray, box: np.ndarray, view: dict | None) -> tuple[np.ndarray, np.ndarray]:
+    """Landmarks and a silhouette mask in image pixels: from the close-up detector's view when there is one,
+    else from BlazePose on the box's crop."""
     height, width = rgb.shape[:2]
+    if view is not None:
+        return view["landmarks"], (view["silhouette"] > 0.5).astype(np.uint8)
     cx0, cy0, cx1, cy1 = _crop_box(box, width, height)
     landmarks, _flag, silhouette = ssd.pose_landmarks(rgb[cy0:cy1, cx0:cx1])
+    landmarks[:, :2] += (cx0, cy0)
     mask = np.zeros((height, width), np.uint8)
     mask[cy0:cy1, cx0:cx1] = (silhouette > 0.5).astype(np.uint8)
+    return landmarks, mask
+
+
+def _measured_by_dome(blob: dict, posed: ppe.Regions, mask: np.ndarray) -> bool:
+    """A blob in the pose's dome and mostly on the person's own pixels was measured there already (golden hair
+    in a close-up is such a blob); the blob is for shells the pose or the silhouette missed."""
+    if blob["pixels"] is None:
+        return False
+    ys, xs = blob["pixels"]
+    hx0, hy0, hx1, hy1 = posed.head
+    cy, cx = float(ys.mean()), float(xs.mean())
+    return hx0 <= cx <= hx1 and hy0 <= cy <= hy1 and float(mask[ys, xs].mean()) >= ON_PERSON
+
+
+def _person(
+    rgb: np.ndarray,
+    hsv: np.ndarray,
+    hivis: np.ndarray,
+    box: np.ndarray,
+    score: float,
+    objects: list[dict],
+    found_by: str = "ssd",
+    view: dict | None = None,
+) -> dict:
+    height, width = rgb.shape[:2]
+    landmarks, mask = _pose(rgb, box, view)
     fallback = ppe.regions_from_box(box, width, height)
-    posed = ppe.regions_from_pose(landmarks, (cx0, cy0), width, height, min_head=0.6 * fallback.head_size)
+    posed = ppe.regions_from_pose(landmarks, (0, 0), width, height, min_head=0.6 * fallback.head_size)
     regions = posed or fallback
     x0, y0, x1, y1 = ppe.clip_box(box, width, height)
     candidates = [ppe.hat_score(hsv, mask, r) for r in (posed, fallback) if r is not None]
@@ -106,6 +136,8 @@ def _person(
     halo = min(max(HALO, int(HALO_HEADS * fallback.head_size) | 1), HALO_MAX)
     grown = cv2.dilate(mask, np.ones((halo, halo), np.uint8))
     blob = ppe.helmet_blob(hsv, grown, (x0, y0, x1, y1), fallback.head_size)
+    if posed is not None and _measured_by_dome(blob, posed, mask):
+        blob = {**blob, "score": 0.0, "colour": None}
     candidates.append(blob)
     bare = candidates[0].get("bare", 0.0)  # measured where the head most likely is (pose, else crown)
     for candidate in candidates:
@@ -147,10 +179,10 @@ def _person(
     }
 
 
-def _close_people(rgb: np.ndarray, boxes: list) -> list[tuple[np.ndarray, float]]:
+def _close_people(rgb: np.ndarray, boxes: list) -> list[tuple[np.ndarray, float, dict]]:
     """People the BlazePose detector finds whose face is in no person box of the SSD detector: close-ups and
     portraits, which the SSD detector scores low. Each is confirmed by the landmark model on the square
-    MediaPipe's pipeline gives it (``ssd.person_in_view``) and must stand roughly upright. The box runs from the
+    MediaPipe's pipeline gives it (``ssd.pose_in_view``) and must stand roughly upright. The box runs from the
     top of the head to the hips (or the frame's edge), 1.5 of the detector's fixed face boxes either side of the
     face (0.6 of the frame's longer side: a close-up's shoulders). Placing it by the shoulders and the upper-body
     radius instead was tried and was worse on the training photos."""
@@ -162,14 +194,14 @@ def _close_people(rgb: np.ndarray, boxes: list) -> list[tuple[np.ndarray, float]
         cx, cy = (fx0 + fx1) / 2, (fy0 + fy1) / 2
         if any(b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for b in boxes):
             continue  # the SSD detector has this person already
-        seen, tilt = ssd.person_in_view(rgb, person["hips"], person["body"])
-        if seen < CLOSE_UP_CONFIRM or abs(tilt) > CLOSE_UP_TILT:
+        view = ssd.pose_in_view(rgb, person["hips"], person["body"])
+        if view is None or view["flag"] < CLOSE_UP_CONFIRM or abs(view["tilt"]) > CLOSE_UP_TILT:
             continue  # nobody there (a face-like machine part), or someone upside down or on their side: a shape
         fw, fh = fx1 - fx0, fy1 - fy0
         # The body point marks the top of the head (the full-body circle about the hips passes there).
         top = min(fy0, person["body"][1] - 0.1 * (cy - person["body"][1]))
         box = np.array([cx - 1.5 * fw, top, cx + 1.5 * fw, max(fy1 + fh, person["hips"][1])], np.float32)
-        out.append((np.clip(box, 0, frame), person["score"]))
+        out.append((np.clip(box, 0, frame), person["score"], view))
     return out
 
 
@@ -234,10 +266,10 @@ def analyse_neural(image: DecodedImage) -> dict:
     keep = ssd.nms(boxes, scores[:, ssd.PERSON], threshold=PERSON_THRESHOLD, overlap=PERSON_OVERLAP)
     objects = ssd.objects(boxes, scores, width, height)
     scale = np.array([width, height, width, height], np.float32)
-    found = [(boxes[i] * scale, float(scores[i, ssd.PERSON]), "ssd") for i in keep]
-    found += [(box, score, "close-up") for box, score in _close_people(rgb, [b for b, _s, _f in found])]
+    found = [(boxes[i] * scale, float(scores[i, ssd.PERSON]), "ssd", None) for i in keep]
+    found += [(box, score, "close-up", view) for box, score, view in _close_people(rgb, [f[0] for f in found])]
     hivis = ppe.hivis_mask(hsv)
-    people = [_person(rgb, hsv, hivis, box, score, objects, found_by) for box, score, found_by in found]
+    people = [_person(rgb, hsv, hivis, box, score, objects, found_by, view) for box, score, found_by, view in found]
     # Nobody found: as sure as the best rejected person candidate was weak.
     best_rejected = float(scores[:, ssd.PERSON].max()) if not people and len(scores) else 0.0
     person_conf = float(np.mean([p["confidence"] for p in people])) if people else 1.0 - best_rejected

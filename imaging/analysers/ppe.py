@@ -208,13 +208,14 @@ def helmet_blob(hsv: np.ndarray, mask: np.ndarray, box, head_size: float) -> dic
     misplaces the head, and for close-ups, where the segmenter cuts the shell off the head: so a blob
     counts when a part of it (``TOUCH``) lies on the silhouette, not only the part inside it.
 
-    Score: the blob's fill of its bounding box times how close its width is to a head's.
+    Score: the blob's fill of its bounding box times how close its width is to a head's. ``pixels``: the
+    blob's (ys, xs) in the image.
     """
     x0, y0, x1, y1 = box
     upper = (y0, y0 + int((y1 - y0) * 0.45) + 1)
     patch = hsv[upper[0] : upper[1], x0:x1]
     own = mask[upper[0] : upper[1], x0:x1] > 0
-    best = {"score": 0.0, "colour": None}
+    best = {"score": 0.0, "colour": None, "pixels": None}
     size = max(head_size, 4.0)
     for name, ranges in SHELL_COLOURS.items():
         if name == "white":
@@ -228,7 +229,8 @@ def helmet_blob(hsv: np.ndarray, mask: np.ndarray, box, head_size: float) -> dic
             fill = area / float(bw * bh)
             score = fill * (1.0 - 0.5 * min(1.0, abs(bw - size) / size))
             if score > best["score"]:
-                best = {"score": float(score), "colour": name}
+                ys, xs = np.nonzero(labels == j)
+                best = {"score": float(score), "colour": name, "pixels": (ys + upper[0], xs + x0)}
     return best
 
 

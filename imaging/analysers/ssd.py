@@ -206,7 +206,7 @@ def close_people(rgb: np.ndarray) -> list[dict]:
     a face box and the detector's hips centre (its first alignment point), in image pixels.
     The model's box is a fixed size (a fifth of the frame's longer side) about its anchor: its centre says where
     the face is, its size nothing. ``body`` is its second alignment point: with the hips it sets the square the
-    landmark model was trained to read (see ``person_in_view``)."""
+    landmark model was trained to read (see ``pose_in_view``)."""
     it = _interpreter("pose_detector")
     square, ox, oy = _letterbox(rgb)
     side = square.shape[0]
@@ -247,22 +247,32 @@ def _landmark_model(square: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
 ROI_SCALE = 1.25  # MediaPipe's pose ROI: a square 2 x 1.25 x (hips to body point) on a side
 
 
-def person_in_view(rgb: np.ndarray, hips: np.ndarray, body: np.ndarray) -> tuple[float, float]:
-    """The landmark model's "a person is here" score on the square MediaPipe's own pipeline gives it (centred on
-    the detector's hips point, sized and turned by its body point, padded black beyond the frame), and the
-    person's tilt from upright in degrees. A crop placed any other way (a close-up's box) makes that score
-    swing from 0 to 1 with a few pixels of margin; on this square it is steady."""
+def pose_in_view(rgb: np.ndarray, hips: np.ndarray, body: np.ndarray) -> dict | None:
+    """BlazePose landmarks on the square MediaPipe's own pipeline gives the landmark model: centred on the
+    detector's hips point, sized and turned by its body point, padded black beyond the frame. On a crop placed
+    any other way (a close-up's box) the model's "a person is here" score swung from 0 to 1 with a few pixels of
+    margin, and its landmarks with it; on this square both are steady.
+
+    Returns the landmarks (33, 5) and the silhouette (0..1) in image pixels, that score (``flag``) and the
+    person's tilt from upright in degrees; None when the points are too close to make a square.
+    """
     dx, dy = float(body[0] - hips[0]), float(body[1] - hips[1])
     side = 2.0 * ROI_SCALE * math.hypot(dx, dy)
     if side < 4:
-        return 0.0, 180.0
+        return None
     tilt = math.pi / 2 - math.atan2(-dy, dx)  # 0 when the body point is straight above the hips
     tilt = (tilt + math.pi) % (2 * math.pi) - math.pi
-    scale = POSE_SIDE / side
-    turn = np.array([[math.cos(tilt), math.sin(tilt)], [-math.sin(tilt), math.cos(tilt)]], np.float32) * scale
+    turn = np.array([[math.cos(tilt), math.sin(tilt)], [-math.sin(tilt), math.cos(tilt)]], np.float32) * POSE_SIDE / side
     affine = np.hstack([turn, (np.array([POSE_SIDE / 2, POSE_SIDE / 2], np.float32) - turn @ hips)[:, None]])
     square = cv2.warpAffine(rgb, affine, (POSE_SIDE, POSE_SIDE), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
-    return _landmark_model(square)[1], math.degrees(tilt)
+    raw, flag, logits = _landmark_model(square)
+    back = cv2.invertAffineTransform(affine)
+    raw[:, :2] = raw[:, :2] @ back[:, :2].T + back[:, 2]
+    raw[:, 3:5] = 1.0 / (1.0 + np.exp(-np.clip(raw[:, 3:5], -80, 80)))
+    seg = 1.0 / (1.0 + np.exp(-np.clip(cv2.resize(logits, (POSE_SIDE, POSE_SIDE)), -30, 30)))
+    height, width = rgb.shape[:2]
+    silhouette = cv2.warpAffine(seg.astype(np.float32), back, (width, height), flags=cv2.INTER_LINEAR, borderValue=0.0)
+    return {"landmarks": raw, "flag": flag, "silhouette": silhouette, "tilt": math.degrees(tilt)}
 
 
 def pose_landmarks(crop: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:

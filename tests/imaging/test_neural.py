@@ -68,6 +68,19 @@ def test_a_close_up_is_confirmed_on_the_square_the_landmark_model_was_trained_on
         assert analyse_neural(image_decode(encode(transform(rotors, spec))))["persons"]["value"] == 0, spec
 
 
+def test_golden_hair_in_a_close_up_is_not_a_yellow_helmet():
+    """A portrait (training photo, page 26) with golden-brown hair: its highlights make a yellow, head-sized blob.
+    The pose (on the close-up detector's square) puts the dome there, and the dome is hair: the blob is part of
+    what the dome measured, so it is no helmet. Before, this was a "yes" at 95 % confidence."""
+    from tests.imaging.variants import report_photos
+
+    portrait = next(rgb for name, rgb, _label in report_photos("train") if name == "report p26 Im1.jpg")
+    analysis = analyse_neural(image_decode(encode(portrait)))
+    assert analysis["persons"]["value"] == 1
+    assert analysis["has_hard_hat"]["value"] is not True
+    assert analysis["people"][0]["hard_hat"]["doubt"] == 0.0  # no helmet-like blob was kept
+
+
 def test_missing_or_altered_model_is_a_clear_error_naming_the_fix(settings, tmp_path):
     settings.IMAGES_MODELS_DIR = str(tmp_path)
     with pytest.raises(ModelMissing, match=r"is missing.*scripts/fetch_models\.py"):
