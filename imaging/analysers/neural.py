@@ -54,7 +54,7 @@ def calibrated(attr: str, score: float) -> float:
 WHITE_LESS_BARE = 0.6  # see CALIBRATION["hard_hat_white"]
 HEAD_MIN_PX = 8  # head width in pixels below which a hat judgement loses confidence in proportion
 CLOSE_UP_CONFIRM = 0.5  # the landmark model's own "a person is here" score a close-up find must reach
-CLOSE_UP_TILT = 45  # degrees from upright beyond which a close-up find is refused (a car's cockpit, a motor)
+CLOSE_UP_TILT = 45  # degrees from upright beyond which a close-up find is refused (a motor part read upside down)
 HALO = 9  # dilation kernel side in pixels (4 either side): how far outside the silhouette a helmet is looked for
 # ... at least 0.6 of a head width (a bent-over worker's helmet sits further off a silhouette that missed it), but
 # never more than 8 px either side (a close-up's head is so wide that its halo would reach the background).
@@ -128,7 +128,7 @@ def _person(
     height, width = rgb.shape[:2]
     landmarks, mask = _pose(rgb, box, view)
     fallback = ppe.regions_from_box(box, width, height)
-    posed = ppe.regions_from_pose(landmarks, (0, 0), width, height, min_head=0.6 * fallback.head_size)
+    posed = ppe.regions_from_pose(landmarks, width, height, min_head=0.6 * fallback.head_size)
     regions = posed or fallback
     x0, y0, x1, y1 = ppe.clip_box(box, width, height)
     candidates = [ppe.hat_score(hsv, mask, r) for r in (posed, fallback) if r is not None]

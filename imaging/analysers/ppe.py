@@ -107,16 +107,14 @@ def regions_from_box(box, width: int, height: int) -> Regions:
     return Regions(clip_box(head, width, height), clip_box(torso, width, height), "box", head_w)
 
 
-def regions_from_pose(
-    landmarks: np.ndarray, offset: tuple[int, int], width: int, height: int, min_head: float = 0.0
-) -> Regions | None:
-    """Head dome above the eyes and torso between shoulders and hips, from BlazePose landmarks.
+def regions_from_pose(landmarks: np.ndarray, width: int, height: int, min_head: float = 0.0) -> Regions | None:
+    """Head dome above the eyes and torso between shoulders and hips, from BlazePose landmarks in image pixels.
 
     None when the model does not see the head (its visibility of eyes, ears and shoulders is low).
     """
     if float(landmarks[[0, 2, 5, 7, 8, 11, 12], 3].mean()) < POSE_MIN:
         return None
-    pts = landmarks[:, :2] + np.asarray(offset, np.float32)
+    pts = landmarks[:, :2]
     eyes, ears, shoulders, hips = pts[[2, 5]], pts[[7, 8]], pts[[11, 12]], pts[[23, 24]]
     shoulder_w = float(np.linalg.norm(shoulders[0] - shoulders[1]))
     # In profile the ears and eyes fall on a line and their spread says nothing: ``min_head`` (from the box) holds.

@@ -235,13 +235,20 @@ def close_people(rgb: np.ndarray) -> list[dict]:
 
 
 def _landmark_model(square: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
-    """The landmark model on a POSE_SIDE square: raw landmarks, its "a person is here" score, silhouette logits."""
+    """The landmark model on a POSE_SIDE square: landmarks (x, y in its pixels, z, visibility, presence), its
+    "a person is here" score and the silhouette (POSE_SIDE square, 0..1)."""
     it = _interpreter("pose_landmarks")
     it.set_tensor(it.get_input_details()[0]["index"], (square.astype(np.float32) / 255.0)[None])
     it.invoke()
     outs = {d["name"]: d["index"] for d in it.get_output_details()}
     raw = it.get_tensor(outs["Identity"])[0].reshape(39, 5)[:33].copy()
-    return raw, float(it.get_tensor(outs["Identity_1"])[0][0]), it.get_tensor(outs["Identity_2"])[0, :, :, 0]
+    raw[:, 3:5] = _sigmoid(raw[:, 3:5])
+    silhouette = _sigmoid(it.get_tensor(outs["Identity_2"])[0, :, :, 0])
+    return raw, float(it.get_tensor(outs["Identity_1"])[0][0]), silhouette
+
+
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))  # clipped: exp() of a large logit overflows
 
 
 ROI_SCALE = 1.25  # MediaPipe's pose ROI: a square 2 x 1.25 x (hips to body point) on a side
@@ -265,11 +272,9 @@ def pose_in_view(rgb: np.ndarray, hips: np.ndarray, body: np.ndarray) -> dict | 
     turn = np.array([[math.cos(tilt), math.sin(tilt)], [-math.sin(tilt), math.cos(tilt)]], np.float32) * POSE_SIDE / side
     affine = np.hstack([turn, (np.array([POSE_SIDE / 2, POSE_SIDE / 2], np.float32) - turn @ hips)[:, None]])
     square = cv2.warpAffine(rgb, affine, (POSE_SIDE, POSE_SIDE), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
-    raw, flag, logits = _landmark_model(square)
+    raw, flag, seg = _landmark_model(square)
     back = cv2.invertAffineTransform(affine)
     raw[:, :2] = raw[:, :2] @ back[:, :2].T + back[:, 2]
-    raw[:, 3:5] = 1.0 / (1.0 + np.exp(-np.clip(raw[:, 3:5], -80, 80)))
-    seg = 1.0 / (1.0 + np.exp(-np.clip(cv2.resize(logits, (POSE_SIDE, POSE_SIDE)), -30, 30)))
     height, width = rgb.shape[:2]
     silhouette = cv2.warpAffine(seg.astype(np.float32), back, (width, height), flags=cv2.INTER_LINEAR, borderValue=0.0)
     return {"landmarks": raw, "flag": flag, "silhouette": silhouette, "tilt": math.degrees(tilt)}
@@ -281,12 +286,9 @@ def pose_landmarks(crop: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     h, w = crop.shape[:2]
     square, ox, oy = _letterbox(crop)
     side = square.shape[0]
-    raw, flag, logits = _landmark_model(cv2.resize(square, (POSE_SIDE, POSE_SIDE), interpolation=cv2.INTER_LINEAR))
-    seg = cv2.resize(1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30))), (side, side), interpolation=cv2.INTER_LINEAR)[
-        oy : oy + h, ox : ox + w
-    ]
+    raw, flag, seg = _landmark_model(cv2.resize(square, (POSE_SIDE, POSE_SIDE), interpolation=cv2.INTER_LINEAR))
+    seg = cv2.resize(seg, (side, side), interpolation=cv2.INTER_LINEAR)[oy : oy + h, ox : ox + w]
     scale = side / POSE_SIDE
     raw[:, 0] = raw[:, 0] * scale - ox
     raw[:, 1] = raw[:, 1] * scale - oy
-    raw[:, 3:5] = 1.0 / (1.0 + np.exp(-np.clip(raw[:, 3:5], -80, 80)))
     return raw, flag, seg
