@@ -126,8 +126,9 @@ def images_answer_question(question: str, *, store: ImageStore | None = None) ->
         if scored:
             best = max(r["safety_compliance"]["compliance_score"] for r in scored)
             top = [r for r in scored if r["safety_compliance"]["compliance_score"] == best]
+            top_ids = {r["id"] for r in top}
             # "Closest" is claimed only when no other image, uncertain on something, could outscore it once reviewed.
-            if not any(_best_case_score(r) > best for r in candidates if r not in top):
+            if not any(_best_case_score(r) > best for r in candidates if r["id"] not in top_ids):
                 rows, closest = top, True
     sites: dict[str, dict] = {}
     for r in rows:

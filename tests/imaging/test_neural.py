@@ -35,30 +35,34 @@ def test_pose_detector_anchors_match_its_outputs():
     assert ssd.POSE_ANCHORS.shape == (2254, 2)  # 28*28*2 + 14*14*2 + 7*7*6
 
 
-def test_bare_headed_close_ups_the_ssd_detector_misses_are_found_and_judged():
+@pytest.fixture(scope="module")
+def training_photos() -> dict:
+    """The annual report's training photos, decoded once for the tests of this module."""
+    from tests.imaging.variants import report_photos
+
+    return {name: rgb for name, rgb, _label in report_photos("train")}
+
+
+def test_bare_headed_close_ups_the_ssd_detector_misses_are_found_and_judged(training_photos):
     """Real close-ups from the annual report (training photos): shop staff and a man in a baseball cap beside a
     bare-headed colleague. The SSD detector scores them all under its threshold; the BlazePose detector finds
     them by face and upper body, the landmark model confirms each, and the heads are judged bare."""
-    from tests.imaging.variants import report_photos
-
-    photos = {name: rgb for name, rgb, _label in report_photos("train")}
     for name in ("report p96 Im0.jpg", "report p96 Im1.jpg"):
-        analysis = analyse_neural(image_decode(encode(photos[name])))
+        analysis = analyse_neural(image_decode(encode(training_photos[name])))
         assert analysis["persons"]["value"] >= 1, name
         assert all(p["found_by"].startswith("close-up+") for p in analysis["people"]), name
         assert analysis["has_hard_hat"]["value"] is False, name  # a cap is not a hard hat
 
 
-def test_a_close_up_is_confirmed_on_the_square_the_landmark_model_was_trained_on():
+def test_a_close_up_is_confirmed_on_the_square_the_landmark_model_was_trained_on(training_photos):
     """Portraits that fill the frame (training photos) are one person each: the landmark model confirms them on
     MediaPipe's own square about the hips (on a crop of the close-up's box its score swung from 0 to 1 with the
     margin, and these were missed). A face-like motor part is nobody: in one copy (mirrored, darker, cropped)
     the landmark model does see a person there (0.59), lying upside down, and the tilt refuses it."""
-    from tests.imaging.variants import RECIPE, SEED_IMAGES, report_photos, transform
+    from tests.imaging.variants import RECIPE, SEED_IMAGES, transform
 
-    photos = {name: rgb for name, rgb, _label in report_photos("train")}
     for name in ("report p82 Im0.jpg", "report p6 Im1.jpg", "report p26 Im1.jpg"):
-        analysis = analyse_neural(image_decode(encode(photos[name])))
+        analysis = analyse_neural(image_decode(encode(training_photos[name])))
         assert analysis["persons"]["value"] == 1, name
         assert analysis["people"][0]["found_by"].startswith("close-up+"), name
     rotors = np.asarray(Image.open(SEED_IMAGES / "ElectricalRotors" / "Electrical Rotors3.jpg").convert("RGB"))
@@ -68,14 +72,11 @@ def test_a_close_up_is_confirmed_on_the_square_the_landmark_model_was_trained_on
         assert analyse_neural(image_decode(encode(transform(rotors, spec))))["persons"]["value"] == 0, spec
 
 
-def test_golden_hair_in_a_close_up_is_not_a_yellow_helmet():
+def test_golden_hair_in_a_close_up_is_not_a_yellow_helmet(training_photos):
     """A portrait (training photo, page 26) with golden-brown hair: its highlights make a yellow, head-sized blob.
     The pose (on the close-up detector's square) puts the dome there, and the dome is hair: the blob is part of
     what the dome measured, so it is no helmet. Before, this was a "yes" at 95 % confidence."""
-    from tests.imaging.variants import report_photos
-
-    portrait = next(rgb for name, rgb, _label in report_photos("train") if name == "report p26 Im1.jpg")
-    analysis = analyse_neural(image_decode(encode(portrait)))
+    analysis = analyse_neural(image_decode(encode(training_photos["report p26 Im1.jpg"])))
     assert analysis["persons"]["value"] == 1
     assert analysis["has_hard_hat"]["value"] is not True
     assert analysis["people"][0]["hard_hat"]["doubt"] == 0.0  # no helmet-like blob was kept
