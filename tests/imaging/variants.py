@@ -41,8 +41,17 @@ def transform(rgb: np.ndarray, spec: dict) -> np.ndarray:
         h, w = out.shape[:2]
         turn = cv2.getRotationMatrix2D((w / 2, h / 2), spec["rotate"], 1.0)
         out = cv2.warpAffine(np.ascontiguousarray(out), turn, (w, h), borderMode=cv2.BORDER_REFLECT)
+    if spec.get("shear"):
+        h, w = out.shape[:2]
+        skew = np.float32([[1, spec["shear"], -spec["shear"] * h / 2], [0, 1, 0]])
+        out = cv2.warpAffine(np.ascontiguousarray(out), skew, (w, h), borderMode=cv2.BORDER_REFLECT)
     if spec.get("blur"):
         out = cv2.GaussianBlur(out, (0, 0), spec["blur"])
+    if spec.get("motion_blur"):
+        out = cv2.filter2D(out, -1, np.full((1, spec["motion_blur"]), 1.0 / spec["motion_blur"], np.float32))
+    if spec.get("sharpen"):
+        soft = cv2.GaussianBlur(out, (0, 0), 1.5)
+        out = cv2.addWeighted(out, 1 + spec["sharpen"], soft, -spec["sharpen"], 0)
     if "gain" in spec or "offset" in spec or "channel_gain" in spec:
         f = out.astype(np.float32) * spec.get("gain", 1.0) + spec.get("offset", 0.0)
         f *= np.asarray(spec.get("channel_gain", (1.0, 1.0, 1.0)), np.float32)
@@ -56,6 +65,17 @@ def transform(rgb: np.ndarray, spec: dict) -> np.ndarray:
         f = grey + (f - grey) * spec.get("saturation", 1.0)
         f = f.mean() + (f - f.mean()) * spec.get("contrast", 1.0)
         out = np.clip(f, 0, 255).astype(np.uint8)
+    if spec.get("haze"):  # a veil of bright, grey air: contrast and saturation fall, shadows lift
+        out = np.clip(out.astype(np.float32) * (1 - spec["haze"]) + 200.0 * spec["haze"], 0, 255).astype(np.uint8)
+    if spec.get("vignette"):  # corners darker than the centre, as through a cheap wide lens
+        h, w = out.shape[:2]
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        r = np.hypot((xx - w / 2) / (w / 2), (yy - h / 2) / (h / 2)) / np.sqrt(2)
+        out = np.clip(out * (1 - spec["vignette"] * r**2)[..., None], 0, 255).astype(np.uint8)
+    if spec.get("hue_shift"):  # OpenCV hue units (2 degrees each): a white balance a little off
+        hsv = cv2.cvtColor(np.ascontiguousarray(out), cv2.COLOR_RGB2HSV)
+        hsv[..., 0] = ((hsv[..., 0].astype(int) + spec["hue_shift"]) % 180).astype(np.uint8)
+        out = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
     if spec.get("noise"):
         rng = np.random.default_rng(20261130)  # fixed: the same copy on every run
         out = np.clip(out + rng.normal(0, spec["noise"], out.shape), 0, 255).astype(np.uint8)
@@ -73,8 +93,8 @@ def encode(rgb: np.ndarray) -> bytes:
 
 
 def variants(split: str, alterations: str = "transforms") -> Iterator[tuple[str, str, np.ndarray, dict]]:
-    """``alterations``: "transforms" (the first set, with the hand-labelled crops) or "unseen_transforms"
-    (the second set, never used to tune anything: see the recipe)."""
+    """``alterations``: "transforms" (the first set, with the hand-labelled crops), "unseen_transforms" (the
+    second set) or "second_unseen_transforms" (the third): see the recipe for what each was used for."""
     held = set(RECIPE["held_out"])
     for source, label in LABELS.items():
         if (source in held) != (split == "held_out"):
