@@ -197,14 +197,13 @@ def _bare_share(pixels: np.ndarray) -> float:
     return float((dark | brown | muted).mean())
 
 
-TOUCH = 0.1  # share of a blob that must lie on the person (its silhouette, grown a little) to be worn by them
-
-
 def helmet_blob(hsv: np.ndarray, mask: np.ndarray, box, head_size: float) -> dict:
     """The most helmet-like blob in the upper part of the person: one shell colour, about a head
     wide, compact, not white, and on the person. For people bent over or turned away, where the pose
     misplaces the head, and for close-ups, where the segmenter cuts the shell off the head: so a blob
-    counts when a part of it (``TOUCH``) lies on the silhouette, not only the part inside it.
+    counts when it touches ``mask`` at all (the caller grows the silhouette by a halo for this). Asking for a
+    tenth of the blob on it instead lost a bent-over worker's helmet whenever the segmenter's outline
+    passed a few pixels short of it (under vignetting, a hue shift, gamma 0.7 or a crop).
 
     Score: the blob's fill of its bounding box times how close its width is to a head's. ``pixels``: the
     blob's (ys, xs) in the image.
@@ -222,7 +221,7 @@ def helmet_blob(hsv: np.ndarray, mask: np.ndarray, box, head_size: float) -> dic
         for j, (_x, _y, bw, bh, area) in enumerate(stats[1:count], start=1):
             if not (0.5 * size <= bw <= 1.6 * size and 0.3 * size <= bh <= 1.3 * size and area >= 12):
                 continue
-            if own[labels == j].mean() < TOUCH:
+            if not own[labels == j].any():
                 continue
             fill = area / float(bw * bh)
             score = fill * (1.0 - 0.5 * min(1.0, abs(bw - size) / size))
