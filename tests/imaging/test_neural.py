@@ -256,3 +256,16 @@ def test_a_bent_over_worker_keeps_his_helmet_when_the_outline_falls_short_of_it(
     """Under these changes of light the segmenter's outline of the bent-over worker stops a few pixels short of
     his blue helmet: the helmet still counts, since it touches the outline grown by the halo."""
     assert _hats(_training_image(seed_images, "ThermalEngines/ThermalEngines2.jpg", **spec)) == [True]
+
+
+def test_a_coloured_blob_below_a_close_up_shoulders_is_clothing_not_a_helmet():
+    """A close-up's pose is confirmed and upright, so its helmet sits above the shoulder line: a red shirt or a
+    sign lower down is not one. Landmarks 11 and 12 are the shoulders (BlazePose numbering)."""
+    from imaging.analysers.neural import _below_shoulders
+
+    landmarks = np.zeros((33, 5), np.float32)
+    landmarks[[11, 12], 1] = 100.0
+    shirt = {"pixels": (np.array([120, 130, 140]), np.array([50, 51, 52]))}
+    helmet = {"pixels": (np.array([20, 30, 40]), np.array([50, 51, 52]))}
+    assert _below_shoulders(shirt, landmarks) and not _below_shoulders(helmet, landmarks)
+    assert not _below_shoulders({"pixels": None}, landmarks)
