@@ -1,0 +1,121 @@
+"""How right the analyser is about hard hats on someone else's labelled photos (YOLO layout).
+
+A folder with ``images/`` and ``labels/`` (one ``class cx cy w h`` line per box, normalised: the
+layout most labelling tools export) is scored person by person: each labelled helmet should fall
+on the head of a person the analyser found and be judged a hard hat; each labelled bare head
+should be judged "no hard hat". Datasets that label helmets only can say that an image without a
+helmet box shows bare heads only (``bare_when_no_helmet``): every person found there counts as bare.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from imaging.analysers.base import DecodedImage, ImageDecodeError, image_decode
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+@dataclass(frozen=True)
+class LabelledPhoto:
+    path: Path
+    helmets: list[tuple[float, float, float, float]] = field(default_factory=list)  # cx, cy, w, h (0..1)
+    heads: list[tuple[float, float, float, float]] = field(default_factory=list)  # bare heads, same form
+
+
+def yolo_photos(folder: Path, *, helmet_class: int, head_class: int | None = None) -> Iterator[LabelledPhoto]:
+    """Photos under ``folder/images`` with their boxes from ``folder/labels`` (same stem, ``.txt``), in name order.
+    A photo without a label file is skipped: unlabelled is not the same as empty."""
+    for path in sorted((folder / "images").iterdir()):
+        label = folder / "labels" / f"{path.stem}.txt"
+        if path.suffix.lower() not in IMAGE_SUFFIXES or not label.is_file():
+            continue
+        helmets, heads = [], []
+        for line in label.read_text().splitlines():
+            parts = line.split()
+            if len(parts) != 5:
+                continue
+            box = tuple(float(v) for v in parts[1:])
+            if int(parts[0]) == helmet_class:
+                helmets.append(box)
+            elif head_class is not None and int(parts[0]) == head_class:
+                heads.append(box)
+        yield LabelledPhoto(path, helmets, heads)
+
+
+def person_for_head(people: list[dict], head: tuple[float, float, float, float]) -> dict | None:
+    """The found person whose box top is nearest the labelled head, among those whose upper part holds it
+    and for whom it is head-sized (at least a fifth of the box's width: not a small worker behind them)."""
+    cx, cy, w, h = head
+    best, distance = None, float("inf")
+    for person in people:
+        x, y, pw, ph = person["box"]
+        if x - 0.02 <= cx <= x + pw + 0.02 and y - 0.1 * ph <= cy <= y + 0.4 * ph and w >= 0.2 * pw:
+            gap = abs(cy - h / 2 - y)
+            if gap < distance:
+                best, distance = person, gap
+    return best
+
+
+def score_photo(analysis: dict, photo: LabelledPhoto, *, bare_when_no_helmet: bool) -> Counter:
+    counts: Counter = Counter()
+    people = analysis.get("people", [])
+    for kind, boxes in (("helmet", photo.helmets), ("bare", photo.heads)):
+        for box in boxes:
+            counts[f"{kind}s"] += 1
+            person = person_for_head(people, box)
+            if person is None:
+                counts[f"{kind}s missed"] += 1
+                continue
+            counts[f"{kind}s judged {_verdict(person)}"] += 1
+    if bare_when_no_helmet and not photo.helmets and not photo.heads:
+        counts["bare-only photos"] += 1
+        counts["bare-only photos with nobody found"] += not people
+        for person in people:
+            counts["bares"] += 1
+            counts[f"bares judged {_verdict(person)}"] += 1
+    return counts
+
+
+def _verdict(person: dict) -> str:
+    return {True: "hat", False: "no hat", None: "unsure"}[person["hard_hat"]["value"]]
+
+
+def evaluate(
+    photos: list[LabelledPhoto],
+    analyse: Callable[[DecodedImage], dict],
+    *,
+    bare_when_no_helmet: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> dict:
+    """Totals and shares: of labelled helmets, how many were judged a hard hat (``helmet recall``); of bare
+    people, how many were judged bare (``bare recall``); unreadable photos are counted and skipped."""
+    counts: Counter = Counter()
+    for done, photo in enumerate(photos, start=1):
+        try:
+            image = image_decode(photo.path.read_bytes())
+        except ImageDecodeError:
+            counts["unreadable photos"] += 1
+            continue
+        counts["photos"] += 1
+        counts.update(score_photo(analyse(image), photo, bare_when_no_helmet=bare_when_no_helmet))
+        if progress:
+            progress(done)
+    return {"counts": dict(counts), **_shares(counts)}
+
+
+def _shares(counts: Counter) -> dict:
+    def share(part: int, whole: int) -> float | None:
+        return round(part / whole, 3) if whole else None
+
+    helmets, bares = counts["helmets"], counts["bares"]
+    return {
+        "helmet recall": share(counts["helmets judged hat"], helmets),
+        "helmets on a found person": share(helmets - counts["helmets missed"], helmets),
+        "helmets judged no hat": share(counts["helmets judged no hat"], helmets),
+        "bare recall": share(counts["bares judged no hat"], bares),
+        "bare judged hat": share(counts["bares judged hat"], bares),
+    }
