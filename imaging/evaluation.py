@@ -24,6 +24,7 @@ class LabelledPhoto:
     path: Path
     helmets: list[tuple[float, float, float, float]] = field(default_factory=list)  # cx, cy, w, h (0..1)
     heads: list[tuple[float, float, float, float]] = field(default_factory=list)  # bare heads, same form
+    malformed: int = 0  # label lines that are not "class cx cy w h" numbers: counted, not fatal
 
 
 def yolo_photos(folder: Path, *, helmet_class: int, head_class: int | None = None) -> Iterator[LabelledPhoto]:
@@ -33,17 +34,20 @@ def yolo_photos(folder: Path, *, helmet_class: int, head_class: int | None = Non
         label = folder / "labels" / f"{path.stem}.txt"
         if path.suffix.lower() not in IMAGE_SUFFIXES or not label.is_file():
             continue
-        helmets, heads = [], []
-        for line in label.read_text().splitlines():
-            parts = line.split()
-            if len(parts) != 5:
+        helmets, heads, malformed = [], [], 0
+        for line in label.read_text(errors="replace").splitlines():
+            try:
+                kind, *box = int(line.split()[0]), *(float(v) for v in line.split()[1:])
+            except (IndexError, ValueError):
+                malformed += bool(line.strip())
                 continue
-            box = tuple(float(v) for v in parts[1:])
-            if int(parts[0]) == helmet_class:
-                helmets.append(box)
-            elif head_class is not None and int(parts[0]) == head_class:
-                heads.append(box)
-        yield LabelledPhoto(path, helmets, heads)
+            if len(box) != 4:
+                malformed += 1
+            elif kind == helmet_class:
+                helmets.append(tuple(box))
+            elif kind == head_class:
+                heads.append(tuple(box))
+        yield LabelledPhoto(path, helmets, heads, malformed)
 
 
 def person_for_head(people: list[dict], head: tuple[float, float, float, float]) -> dict | None:
@@ -95,16 +99,17 @@ def evaluate(
     people, how many were judged bare (``bare recall``); unreadable photos are counted and skipped."""
     counts: Counter = Counter()
     for done, photo in enumerate(photos, start=1):
+        counts["malformed label lines"] += photo.malformed
         try:
             image = image_decode(photo.path.read_bytes())
         except ImageDecodeError:
             counts["unreadable photos"] += 1
-            continue
-        counts["photos"] += 1
-        counts.update(score_photo(analyse(image), photo, bare_when_no_helmet=bare_when_no_helmet))
+        else:
+            counts["photos"] += 1
+            counts.update(score_photo(analyse(image), photo, bare_when_no_helmet=bare_when_no_helmet))
         if progress:
             progress(done)
-    return {"counts": dict(counts), **_shares(counts)}
+    return {"counts": {name: n for name, n in counts.items() if n}, **_shares(counts)}
 
 
 def _shares(counts: Counter) -> dict:
