@@ -36,8 +36,9 @@ def yolo_photos(folder: Path, *, helmet_class: int, head_class: int | None = Non
             continue
         helmets, heads, malformed = [], [], 0
         for line in label.read_text(errors="replace").splitlines():
+            fields = line.split()
             try:
-                kind, *box = int(line.split()[0]), *(float(v) for v in line.split()[1:])
+                kind, box = int(fields[0]), [float(v) for v in fields[1:]]
             except (IndexError, ValueError):
                 malformed += bool(line.strip())
                 continue

@@ -85,23 +85,21 @@ def test_unseen_alterations_of_held_out_sources(held_out_tables):
     presence 0.983, hard hat 0.875 (0.933 when sure; 0.792 before the third pass), vest 0.958; 2026-12-01 (the
     wider helmet halo, which gained 5.6 points of hard hat on the training sources' copies): hard hat 0.854
     (0.911 when sure)."""
-    new = held_out_tables["unseen alterations"]["held_out"]["new (offline-nn)"]
-    old = held_out_tables["unseen alterations"]["held_out"]["old (offline-cv)"]
-    assert new["person present"]["accuracy"] >= 0.95
-    assert new["has_hard_hat"]["accuracy"] >= 0.85 and new["has_hard_hat"]["accuracy_when_sure"] >= 0.9
-    assert new["has_safety_vest"]["accuracy"] >= 0.9
-    for attr in ("person present", "exact count", "has_hard_hat", "has_safety_vest"):
-        assert new[attr]["accuracy"] >= old[attr]["accuracy"], attr
+    _blind_check_holds(held_out_tables["unseen alterations"]["held_out"], hard_hat=0.85)
 
 
 def test_second_unseen_alterations_of_held_out_sources(held_out_tables):
     """The third set of alterations (haze, motion blur, vignetting, shear, casts, sharpening, low light, cuts),
     written on 2026-12-01 before that session changed the analyser. Blind first score: presence 0.967, hard hat
     0.812 (0.907 when sure, coverage 0.896), vest 0.938; old analyser 0.833, 0.667, 0.833."""
-    new = held_out_tables["second unseen alterations"]["held_out"]["new (offline-nn)"]
-    old = held_out_tables["second unseen alterations"]["held_out"]["old (offline-cv)"]
+    _blind_check_holds(held_out_tables["second unseen alterations"]["held_out"], hard_hat=0.8)
+
+
+def _blind_check_holds(table: dict, *, hard_hat: float) -> None:
+    """The levels a blind check on the held-out sources must keep, and never below the old analyser."""
+    new, old = table["new (offline-nn)"], table["old (offline-cv)"]
     assert new["person present"]["accuracy"] >= 0.95
-    assert new["has_hard_hat"]["accuracy"] >= 0.8 and new["has_hard_hat"]["accuracy_when_sure"] >= 0.9
+    assert new["has_hard_hat"]["accuracy"] >= hard_hat and new["has_hard_hat"]["accuracy_when_sure"] >= 0.9
     assert new["has_safety_vest"]["accuracy"] >= 0.9
     for attr in ("person present", "exact count", "has_hard_hat", "has_safety_vest"):
         assert new[attr]["accuracy"] >= old[attr]["accuracy"], attr

@@ -15,7 +15,7 @@ from imaging import services
 from imaging.analysers import ppe, ssd
 from imaging.analysers.base import image_decode
 from imaging.analysers.model_files import FIX, ModelMissing, model_path
-from imaging.analysers.neural import CALIBRATION, CONFIDENT, analyse_neural, decide
+from imaging.analysers.neural import CALIBRATION, CONFIDENT, _person, analyse_neural, decide
 from imaging.models import ImageRecord
 from imaging.questions import images_answer_question
 from imaging.stores import PostgresImageStore
@@ -258,14 +258,30 @@ def test_a_bent_over_worker_keeps_his_helmet_when_the_outline_falls_short_of_it(
     assert _hats(_training_image(seed_images, "ThermalEngines/ThermalEngines2.jpg", **spec)) == [True]
 
 
-def test_a_coloured_blob_below_a_close_up_shoulders_is_clothing_not_a_helmet():
-    """A close-up's pose is confirmed and upright, so its helmet sits above the shoulder line: a red shirt or a
-    sign lower down is not one. Landmarks 11 and 12 are the shoulders (BlazePose numbering)."""
-    from imaging.analysers.neural import _below_shoulders
-
+def _close_up_hat(red_top: int) -> dict:
+    """A drawn close-up (bare head, dark hair, dark clothes) with its pose and silhouette given, as the close-up
+    detector hands them over, and a red head-sized patch whose top row is ``red_top``; shoulders at y = 80."""
+    rgb = np.full((240, 200, 3), 128, np.uint8)
+    rgb[15:200, 60:140] = (70, 70, 90)  # dark clothes
+    rgb[20:75, 78:122] = (200, 150, 120)  # skin
+    rgb[20:38, 78:122] = (40, 30, 25)  # dark hair
+    rgb[red_top : red_top + 16, 85:115] = (220, 30, 30)
+    silhouette = np.zeros((240, 200), np.float32)
+    silhouette[15:200, 60:140] = 1.0
     landmarks = np.zeros((33, 5), np.float32)
-    landmarks[[11, 12], 1] = 100.0
-    shirt = {"pixels": (np.array([120, 130, 140]), np.array([50, 51, 52]))}
-    helmet = {"pixels": (np.array([20, 30, 40]), np.array([50, 51, 52]))}
-    assert _below_shoulders(shirt, landmarks) and not _below_shoulders(helmet, landmarks)
-    assert not _below_shoulders({"pixels": None}, landmarks)
+    landmarks[:, 3] = 1.0  # all visible
+    for index, point in {0: (100, 60), 2: (92, 50), 5: (108, 50), 7: (85, 52), 8: (115, 52), 11: (70, 80),
+                         12: (130, 80), 23: (75, 190), 24: (125, 190)}.items():  # fmt: skip
+        landmarks[index, :2] = point
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+    box = np.array([40, 15, 160, 200], np.float32)
+    view = {"landmarks": landmarks, "silhouette": silhouette}
+    return _person(rgb, hsv, ppe.hivis_mask(hsv), box, 0.9, [], "close-up", view)["hard_hat"]
+
+
+def test_a_coloured_blob_below_a_close_up_shoulders_is_clothing_not_a_helmet():
+    """A close-up's pose is confirmed and upright, so its helmet sits above the shoulder line: a red shirt patch
+    below it is not one (without the rule this bare head was a sure "yes"), while red on the head still is."""
+    shirt = _close_up_hat(red_top=84)
+    assert shirt["value"] is False and shirt["doubt"] == 0.0
+    assert _close_up_hat(red_top=22)["value"] is True
