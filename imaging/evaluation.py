@@ -65,6 +65,22 @@ def person_for_head(people: list[dict], head: tuple[float, float, float, float])
     return best
 
 
+def labelled_people(analysis: dict, photo: LabelledPhoto, *, bare_when_no_helmet: bool) -> list[tuple[dict, bool]]:
+    """The found people the labels speak about, each once, with whether they wear a hard hat: a labelled helmet or
+    bare head on a found person's head, and (``bare_when_no_helmet``) everyone in a photo with no box at all. A
+    person whose box holds both a helmet and a bare head (a crowd in one box) is left out: not one head's label."""
+    people = analysis.get("people", [])
+    if bare_when_no_helmet and not photo.helmets and not photo.heads:
+        return [(person, False) for person in people]
+    labels: dict[int, set[bool]] = {}
+    for boxes, helmet in ((photo.helmets, True), (photo.heads, False)):
+        for box in boxes:
+            person = person_for_head(people, box)
+            if person is not None:
+                labels.setdefault(id(person), set()).add(helmet)
+    return [(p, labels[id(p)].pop()) for p in people if len(labels.get(id(p), ())) == 1]
+
+
 def score_photo(analysis: dict, photo: LabelledPhoto, *, bare_when_no_helmet: bool) -> Counter:
     counts: Counter = Counter()
     people = analysis.get("people", [])

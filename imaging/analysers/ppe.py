@@ -142,13 +142,21 @@ def _dominant_shell(pixels: np.ndarray) -> tuple[float, str | None]:
     if len(pixels) == 0:
         return 0.0, None
     best: tuple[float, str | None] = (0.0, None)
-    for name, ranges in SHELL_COLOURS.items():
+    for name, share in zip(SHELL_COLOURS, _colour_shares(pixels), strict=True):
+        if share > best[0]:
+            best = (share, name)
+    return best
+
+
+def _colour_shares(pixels: np.ndarray) -> list[float]:
+    """The share of ``pixels`` (N x 3 HSV, N > 0) in each shell colour, in ``SHELL_COLOURS`` order."""
+    shares = []
+    for ranges in SHELL_COLOURS.values():
         hit = np.zeros(len(pixels), bool)
         for lo, hi in ranges:
             hit |= np.all((pixels >= lo) & (pixels <= hi), axis=1)
-        if hit.mean() > best[0]:
-            best = (float(hit.mean()), name)
-    return best
+        shares.append(float(hit.mean()))
+    return shares
 
 
 def _crown(mask: np.ndarray, regions: Regions) -> np.ndarray:
@@ -183,9 +191,37 @@ def hat_score(hsv: np.ndarray, mask: np.ndarray, regions: Regions) -> dict:
         dome = _crown(mask, regions)
     pixels = hsv[dome]
     if len(pixels) < 12:
-        return {"score": 0.0, "colour": None, "pixels": len(pixels), "bare": 0.0}
+        return {"score": 0.0, "colour": None, "pixels": len(pixels), "bare": 0.0, "measures": None}
     share, colour = _dominant_shell(pixels)
-    return {"score": share, "colour": colour, "pixels": len(pixels), "bare": _bare_share(pixels)}
+    return {
+        "score": share,
+        "colour": colour,
+        "pixels": len(pixels),
+        "bare": _bare_share(pixels),
+        "measures": dome_measures(pixels),
+    }
+
+
+HUE_BANDS = 6  # 30-degree bands of OpenCV's 0-180 hue
+
+
+def dome_measures(pixels: np.ndarray) -> list[float]:
+    """What the learned hat model (``hat_model``) reads in a dome's pixels (N x 3 HSV), beside the rules' scores:
+    the share in each shell colour; the mean hue, saturation and value and the spread of value; how many pixels;
+    the share of saturated pixels in each hue band (a colour cast moves a shell out of its fixed colour range but
+    not far in hue); the dark share and the dull-bright share."""
+    h, s, v = pixels[:, 0].astype(int), pixels[:, 1].astype(int), pixels[:, 2].astype(int)
+    saturated = (s >= 80) & (v >= 60)
+    bands = np.bincount((h[saturated] // 30).clip(0, HUE_BANDS - 1), minlength=HUE_BANDS) / len(pixels)
+    return [
+        *_colour_shares(pixels),
+        *(pixels.mean(axis=0) / 255).tolist(),
+        float(v.std()) / 255,
+        float(np.log1p(len(pixels))) / 8,
+        *bands.tolist(),
+        float((v < 60).mean()),
+        float(((v >= 200) & (s < 60)).mean()),
+    ]
 
 
 def _bare_share(pixels: np.ndarray) -> float:
@@ -212,7 +248,7 @@ def helmet_blob(hsv: np.ndarray, mask: np.ndarray, box, head_size: float) -> dic
     upper = (y0, y0 + int((y1 - y0) * 0.45) + 1)
     patch = hsv[upper[0] : upper[1], x0:x1]
     own = mask[upper[0] : upper[1], x0:x1] > 0
-    best = {"score": 0.0, "colour": None, "pixels": None}
+    best = {"score": 0.0, "colour": None, "pixels": None, "on_person": 0.0}
     size = max(head_size, 4.0)
     for name, ranges in SHELL_COLOURS.items():
         if name == "white":
@@ -227,7 +263,8 @@ def helmet_blob(hsv: np.ndarray, mask: np.ndarray, box, head_size: float) -> dic
             score = fill * (1.0 - 0.5 * min(1.0, abs(bw - size) / size))
             if score > best["score"]:
                 ys, xs = np.nonzero(labels == j)
-                best = {"score": float(score), "colour": name, "pixels": (ys + upper[0], xs + x0)}
+                on_person = float(own[ys, xs].mean())
+                best = {"score": float(score), "colour": name, "pixels": (ys + upper[0], xs + x0), "on_person": on_person}
     return best
 
 

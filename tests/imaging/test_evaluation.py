@@ -1,30 +1,12 @@
 """evaluate_images: hard-hat judgements scored person by person on photos labelled in the YOLO layout."""
 
 import json
-import shutil
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from imaging.evaluation import LabelledPhoto, person_for_head, score_photo
-
-
-@pytest.fixture
-def labelled_folder(tmp_path, seed_images):
-    """Two training-source photos labelled by hand: the bent-over worker's blue helmet (class 0) in
-    ThermalEngines2, and ThermalEngines3's people in caps (no helmet box: bare heads only; two broken label
-    lines); a broken file and a photo with no label file besides."""
-    (tmp_path / "images").mkdir()
-    (tmp_path / "labels").mkdir()
-    shutil.copy(seed_images / "ThermalEngines/ThermalEngines2.jpg", tmp_path / "images/helmet.jpg")
-    (tmp_path / "labels/helmet.txt").write_text("0 0.45 0.19 0.087 0.143\n")
-    shutil.copy(seed_images / "ThermalEngines/ThermalEngines3.jpg", tmp_path / "images/caps.jpg")
-    (tmp_path / "labels/caps.txt").write_text("helmet 0.5 0.5 0.1 0.1\n0 0.5\n")  # two broken lines, no helmet
-    (tmp_path / "images/broken.jpg").write_bytes(b"\xff\xd8\xff not a photo")
-    (tmp_path / "labels/broken.txt").write_text("0 0.5 0.5 0.1 0.1\n")
-    shutil.copy(seed_images / "TurbineImages/Turbine2.jpg", tmp_path / "images/unlabelled.jpg")
-    return tmp_path
 
 
 def test_helmets_and_bare_heads_are_scored_person_by_person(labelled_folder):
