@@ -141,3 +141,27 @@ def _shares(counts: Counter) -> dict:
         "bare recall": share(counts["bares judged no hat"], bares),
         "bare judged hat": share(counts["bares judged hat"], bares),
     }
+
+
+def hat_model_rows(
+    photos: list[LabelledPhoto],
+    analyse: Callable[[DecodedImage], dict],
+    *,
+    bare_when_no_helmet: bool,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[list[float]], list[bool], int]:
+    """The learned hat model's training rows: each labelled person's ``hat_evidence`` (``analyse`` must keep it)
+    and whether they wear a hard hat; and how many photos could not be read."""
+    rows, helmets, unreadable = [], [], 0
+    for done, photo in enumerate(photos, start=1):
+        try:
+            analysis = analyse(image_decode(photo.path.read_bytes()))
+        except ImageDecodeError:
+            unreadable += 1
+        else:
+            for person, helmet in labelled_people(analysis, photo, bare_when_no_helmet=bare_when_no_helmet):
+                rows.append(person["hat_evidence"])
+                helmets.append(helmet)
+        if progress:
+            progress(done)
+    return rows, helmets, unreadable

@@ -69,7 +69,7 @@ def fit(x: np.ndarray, y: np.ndarray, *, ridge: float = 0.01, steps: int = 50) -
     """Logistic-regression weights (the last one the intercept) for rows ``x`` and labels ``y`` (1: hard hat).
     The two classes weigh the same in total, so a training set of mostly helmets does not teach "always yes"."""
     xb = np.hstack([x, np.ones((len(x), 1))])
-    share = float(y.mean())
+    share = float(y.mean()) if len(y) else 0.0
     if share in (0.0, 1.0):
         raise ValueError("the labels need both helmets and bare heads")
     weight = np.where(y == 1, 0.5 / share, 0.5 / (1 - share))
@@ -83,6 +83,12 @@ def fit(x: np.ndarray, y: np.ndarray, *, ridge: float = 0.01, steps: int = 50) -
         if float(np.abs(step).max()) < 1e-8:
             break
     return w
+
+
+def predict(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Probabilities for the rows ``x`` under ``weights`` (a fit's result, not necessarily the committed one)."""
+    z = np.clip(np.hstack([x, np.ones((len(x), 1))]) @ weights, -50, 50)
+    return 1 / (1 + np.exp(-z))
 
 
 def _sigmoid(z: float) -> float:
