@@ -66,7 +66,7 @@ DOUBT_FULL = 0.35  # a helmet-like blob this good beside the silhouette leaves n
 BARE_FULL = 0.5  # hair, cap or skin over half the dome: full evidence of a bare head
 # The learned hat model's opinion counts from this probability either way. At 0.65 (``CONFIDENT``) a portrait's
 # golden hair (0.68) and Turbine2's small worker in warm light (0.38) joined the rules' weak leanings into sure,
-# wrong judgements; on outside photos (the validation split) 0.75 keeps all but 0.3 points of the model's gain.
+# wrong judgements; on outside photos (the validation split) 0.75 gave up 5 of its 2,272 helmets judged right.
 MODEL_SURE = 0.75
 
 
