@@ -6,7 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from imaging.evaluation import LabelledPhoto, person_for_head, score_photo
+from imaging.evaluation import LabelledPhoto, labelled_people, person_for_head, score_photo
 
 
 def test_helmets_and_bare_heads_are_scored_person_by_person(labelled_folder):
@@ -33,3 +33,20 @@ def test_a_helmet_belongs_to_the_person_whose_head_it_is():
 def test_a_folder_without_the_yolo_layout_is_a_clear_error(tmp_path):
     with pytest.raises(CommandError, match="images/ and labels/"):
         call_command("evaluate_images", str(tmp_path), "--helmet-class", "0")
+
+
+def test_a_person_is_labelled_once_and_a_crowd_in_one_box_not_at_all():
+    """For fitting: each found person once, with one answer. Two helmets on one man (a label drawn twice) make
+    one helmeted person; a box whose top holds a helmet and a bare head is two people the detector merged, and
+    says nothing about either head."""
+    man = {"box": [0.1, 0.1, 0.3, 0.8], "hard_hat": {"value": True}}
+    crowd = {"box": [0.5, 0.1, 0.4, 0.8], "hard_hat": {"value": None}}
+    photo = LabelledPhoto(
+        path=None,
+        helmets=[(0.25, 0.15, 0.1, 0.1), (0.26, 0.16, 0.1, 0.1), (0.6, 0.15, 0.1, 0.1)],
+        heads=[(0.8, 0.15, 0.1, 0.1)],
+    )
+    assert labelled_people({"people": [man, crowd]}, photo, bare_when_no_helmet=False) == [(man, True)]
+    bare_only = LabelledPhoto(path=None)
+    assert labelled_people({"people": [man]}, bare_only, bare_when_no_helmet=True) == [(man, False)]
+    assert labelled_people({"people": [man]}, bare_only, bare_when_no_helmet=False) == []
