@@ -5,7 +5,7 @@ blob measurements (``features``) but was fitted on thousands of people in other 
 (``manage.py fit_hat_model``; the file it writes, ``hat_model.json``, says on what), so it has seen far more
 heads, hats, cameras and light. Neither alone was as good on both the seed scenes and outside photos as the two
 together: the analyser adds the model's log-odds to the rules' (``combine``), each counted as one piece of
-evidence, and abstains when the sum is not sure enough.
+evidence, when the model is itself sure (``neural.MODEL_SURE``), and abstains when the sum is not sure enough.
 
 The fit is plain Newton-Raphson on a weighted log-likelihood with a small ridge (numpy only): about fifty
 weights, a file of a few kilobytes, no runtime beyond numpy.
