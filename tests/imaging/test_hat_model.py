@@ -103,3 +103,8 @@ def test_the_model_counts_only_when_it_is_itself_sure(seed_images, monkeypatch):
     sure = _hat_judgements(image, monkeypatch, 0.999)
     for (value, confidence), (before, before_confidence) in zip(sure, no_opinion, strict=True):
         assert value is True or (before is False and value is not True and confidence < before_confidence)
+
+
+def test_fit_hat_model_refuses_an_out_path_in_no_folder_before_analysing(labelled_folder, tmp_path):
+    with pytest.raises(CommandError, match="no folder"):
+        call_command("fit_hat_model", str(labelled_folder), "--helmet-class", "0", "--out", str(tmp_path / "no/x.json"))

@@ -32,6 +32,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         folder = options["folder"]
         photos = yolo_options.photos(options)
+        if not options["out"].parent.is_dir():  # found out now, not after minutes of analysis
+            raise CommandError(f"--out {options['out']}: no folder {options['out'].parent}")
         try:
             ssd.models_ready()
         except ModelMissing as exc:
