@@ -51,6 +51,21 @@ def yolo_photos(folder: Path, *, helmet_class: int, head_class: int | None = Non
         yield LabelledPhoto(path, helmets, heads, malformed)
 
 
+def decoded(
+    photos: list[LabelledPhoto], progress: Callable[[int], None] | None = None
+) -> Iterator[tuple[LabelledPhoto, DecodedImage | None]]:
+    """Each photo with its decoded image, or None when the file is not a readable image; ``progress`` hears how
+    many photos are done (the unreadable ones too) after each is used."""
+    for done, photo in enumerate(photos, start=1):
+        try:
+            image = image_decode(photo.path.read_bytes())
+        except ImageDecodeError:
+            image = None
+        yield photo, image
+        if progress:
+            progress(done)
+
+
 def person_for_head(people: list[dict], head: tuple[float, float, float, float]) -> dict | None:
     """The found person whose box top is nearest the labelled head, among those whose upper part holds it
     and for whom it is head-sized (at least a fifth of the box's width: not a small worker behind them)."""
@@ -115,17 +130,13 @@ def evaluate(
     """Totals and shares: of labelled helmets, how many were judged a hard hat (``helmet recall``); of bare
     people, how many were judged bare (``bare recall``); unreadable photos are counted and skipped."""
     counts: Counter = Counter()
-    for done, photo in enumerate(photos, start=1):
+    for photo, image in decoded(photos, progress):
         counts["malformed label lines"] += photo.malformed
-        try:
-            image = image_decode(photo.path.read_bytes())
-        except ImageDecodeError:
+        if image is None:
             counts["unreadable photos"] += 1
         else:
             counts["photos"] += 1
             counts.update(score_photo(analyse(image), photo, bare_when_no_helmet=bare_when_no_helmet))
-        if progress:
-            progress(done)
     return {"counts": {name: n for name, n in counts.items() if n}, **_shares(counts)}
 
 
@@ -153,15 +164,11 @@ def hat_model_rows(
     """The learned hat model's training rows: each labelled person's ``hat_evidence`` (``analyse`` must keep it)
     and whether they wear a hard hat; and how many photos could not be read."""
     rows, helmets, unreadable = [], [], 0
-    for done, photo in enumerate(photos, start=1):
-        try:
-            analysis = analyse(image_decode(photo.path.read_bytes()))
-        except ImageDecodeError:
+    for photo, image in decoded(photos, progress):
+        if image is None:
             unreadable += 1
-        else:
-            for person, helmet in labelled_people(analysis, photo, bare_when_no_helmet=bare_when_no_helmet):
-                rows.append(person["hat_evidence"])
-                helmets.append(helmet)
-        if progress:
-            progress(done)
+            continue
+        for person, helmet in labelled_people(analyse(image), photo, bare_when_no_helmet=bare_when_no_helmet):
+            rows.append(person["hat_evidence"])
+            helmets.append(helmet)
     return rows, helmets, unreadable

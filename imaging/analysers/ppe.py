@@ -137,12 +137,10 @@ def regions_from_pose(landmarks: np.ndarray, width: int, height: int, min_head: 
     return Regions(clip_box(head, width, height), clip_box(torso, width, height), "pose", head_w)
 
 
-def _dominant_shell(pixels: np.ndarray) -> tuple[float, str | None]:
-    """The share of ``pixels`` (N x 3 HSV) in the single most common shell colour."""
-    if len(pixels) == 0:
-        return 0.0, None
+def _dominant_shell(shares: list[float]) -> tuple[float, str | None]:
+    """The single most common shell colour and its share, from ``_colour_shares``."""
     best: tuple[float, str | None] = (0.0, None)
-    for name, share in zip(SHELL_COLOURS, _colour_shares(pixels), strict=True):
+    for name, share in zip(SHELL_COLOURS, shares, strict=True):
         if share > best[0]:
             best = (share, name)
     return best
@@ -192,29 +190,30 @@ def hat_score(hsv: np.ndarray, mask: np.ndarray, regions: Regions) -> dict:
     pixels = hsv[dome]
     if len(pixels) < 12:
         return {"score": 0.0, "colour": None, "pixels": len(pixels), "bare": 0.0, "measures": None}
-    share, colour = _dominant_shell(pixels)
+    shares = _colour_shares(pixels)  # measured once: the rules' dominant colour and the model's inputs
+    share, colour = _dominant_shell(shares)
     return {
         "score": share,
         "colour": colour,
         "pixels": len(pixels),
         "bare": _bare_share(pixels),
-        "measures": dome_measures(pixels),
+        "measures": dome_measures(pixels, shares),
     }
 
 
 HUE_BANDS = 6  # 30-degree bands of OpenCV's 0-180 hue
 
 
-def dome_measures(pixels: np.ndarray) -> list[float]:
+def dome_measures(pixels: np.ndarray, shares: list[float]) -> list[float]:
     """What the learned hat model (``hat_model``) reads in a dome's pixels (N x 3 HSV), beside the rules' scores:
-    the share in each shell colour; the mean hue, saturation and value and the spread of value; how many pixels;
+    the share in each shell colour (``shares``, from ``_colour_shares``); the mean hue, saturation and value and the spread of value; how many pixels;
     the share of saturated pixels in each hue band (a colour cast moves a shell out of its fixed colour range but
     not far in hue); the dark share and the dull-bright share."""
     h, s, v = pixels[:, 0].astype(int), pixels[:, 1].astype(int), pixels[:, 2].astype(int)
     saturated = (s >= 80) & (v >= 60)
     bands = np.bincount((h[saturated] // 30).clip(0, HUE_BANDS - 1), minlength=HUE_BANDS) / len(pixels)
     return [
-        *_colour_shares(pixels),
+        *shares,
         *(pixels.mean(axis=0) / 255).tolist(),
         float(v.std()) / 255,
         float(np.log1p(len(pixels))) / 8,
