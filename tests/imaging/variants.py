@@ -45,6 +45,21 @@ def transform(rgb: np.ndarray, spec: dict) -> np.ndarray:
         h, w = out.shape[:2]
         skew = np.float32([[1, spec["shear"], -spec["shear"] * h / 2], [0, 1, 0]])
         out = cv2.warpAffine(np.ascontiguousarray(out), skew, (w, h), borderMode=cv2.BORDER_REFLECT)
+    if spec.get("perspective"):  # a keystone: the top edge drawn in, as from a camera tilted up at a tall machine
+        h, w = out.shape[:2]
+        inset = spec["perspective"] * w
+        corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+        drawn = np.float32([[inset, 0], [w - inset, 0], [w, h], [0, h]])
+        warp = cv2.getPerspectiveTransform(corners, drawn)
+        out = cv2.warpPerspective(np.ascontiguousarray(out), warp, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    if spec.get("pixelate"):  # a low-resolution camera's copy blown back up
+        h, w = out.shape[:2]
+        small = cv2.resize(
+            np.ascontiguousarray(out),
+            (max(1, w // spec["pixelate"]), max(1, h // spec["pixelate"])),
+            interpolation=cv2.INTER_AREA,
+        )
+        out = cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
     if spec.get("blur"):
         out = cv2.GaussianBlur(out, (0, 0), spec["blur"])
     if spec.get("motion_blur"):
@@ -76,6 +91,9 @@ def transform(rgb: np.ndarray, spec: dict) -> np.ndarray:
         hsv = cv2.cvtColor(np.ascontiguousarray(out), cv2.COLOR_RGB2HSV)
         hsv[..., 0] = ((hsv[..., 0].astype(int) + spec["hue_shift"]) % 180).astype(np.uint8)
         out = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+    if spec.get("posterize"):  # each channel kept to a few bits, as from a cheap encoder
+        step = 2 ** (8 - spec["posterize"])
+        out = (out // step * step + step // 2).astype(np.uint8)
     if spec.get("noise"):
         rng = np.random.default_rng(20261130)  # fixed: the same copy on every run
         out = np.clip(out + rng.normal(0, spec["noise"], out.shape), 0, 255).astype(np.uint8)
@@ -94,7 +112,8 @@ def encode(rgb: np.ndarray) -> bytes:
 
 def variants(split: str, alterations: str = "transforms") -> Iterator[tuple[str, str, np.ndarray, dict]]:
     """``alterations``: "transforms" (the first set, with the hand-labelled crops), "unseen_transforms" (the
-    second set) or "second_unseen_transforms" (the third): see the recipe for what each was used for."""
+    second set), "second_unseen_transforms" (the third) or "third_unseen_transforms" (the fourth): see the recipe
+    for what each was used for."""
     held = set(RECIPE["held_out"])
     for source, label in LABELS.items():
         if (source in held) != (split == "held_out"):
