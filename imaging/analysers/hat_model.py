@@ -56,8 +56,8 @@ def _weights() -> np.ndarray:
 
 
 def probability(x: np.ndarray) -> float:
-    """The model's probability that this head wears a hard hat."""
-    return _sigmoid(float(np.append(x, 1.0) @ _weights()))
+    """The model's probability that this head wears a hard hat (one row of ``features``, the committed weights)."""
+    return float(predict(x[None, :], _weights())[0])
 
 
 def combine(p_rules: float, p_model: float) -> float:

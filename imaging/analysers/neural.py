@@ -149,7 +149,9 @@ def _person(
     posed = ppe.regions_from_pose(landmarks, width, height, min_head=0.6 * fallback.head_size)
     regions = posed or fallback
     x0, y0, x1, y1 = ppe.clip_box(box, width, height)
-    candidates = [ppe.hat_score(hsv, mask, r) for r in (posed, fallback) if r is not None]
+    posed_hat = ppe.hat_score(hsv, mask, posed) if posed else None
+    crown_hat = ppe.hat_score(hsv, mask, fallback)
+    candidates = [h for h in (posed_hat, crown_hat) if h is not None]
     # Person segmenters often cut a helmet off the head: the blob is looked for on the silhouette grown a little.
     halo = min(max(HALO, int(HALO_HEADS * fallback.head_size) | 1), HALO_MAX)
     grown = cv2.dilate(mask, np.ones((halo, halo), np.uint8))
@@ -159,7 +161,7 @@ def _person(
         blob = {**blob, "score": 0.0, "colour": None, "on_person": 0.0}
     # The learned model reads the domes as measured (before the white score is lessened below) and the blob the
     # rules still count as a helmet candidate.
-    hat_evidence = hat_model.features(candidates[0] if posed else None, candidates[-1], blob)
+    hat_evidence = hat_model.features(posed_hat, crown_hat, blob)
     candidates.append(blob)
     bare = candidates[0].get("bare", 0.0)  # measured where the head most likely is (pose, else crown)
     for candidate in candidates:
