@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 from imaging.selectors import images_word_frequencies
 from imaging.stores import ImageStore
@@ -33,11 +33,12 @@ def image_file(*, record: dict) -> tuple[bytes, str]:
 
 
 def image_thumbnail(*, record: dict, side: int = THUMBNAIL_SIDE) -> bytes:
-    """A JPEG at most ``side`` pixels on its longest edge."""
+    """A JPEG at most ``side`` pixels on its longest edge, upright as the EXIF orientation says (the saved
+    thumbnail carries no EXIF, so it must be turned here)."""
     try:
         with Image.open(record["path"]) as img:
             img.draft("RGB", (side, side))  # JPEG: decode at a reduced scale, not full size
-            img = img.convert("RGB")
+            img = ImageOps.exif_transpose(img).convert("RGB")
             img.thumbnail((side, side))
             out = io.BytesIO()
             img.save(out, "JPEG", quality=85)

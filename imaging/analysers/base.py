@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 # Largest image we agree to decode (about 50 megapixels): bigger is a bomb, not a camera frame.
 # ``IMAGES_MAX_PIXELS`` overrides it; ``ImagingConfig.ready`` sets PIL's own limit to the same value.
@@ -42,7 +42,8 @@ class DecodedImage:
 
 
 def image_decode(data: bytes) -> DecodedImage:
-    """Decode fully (so truncated files fail here, not later) or raise ImageDecodeError."""
+    """Decode fully (so truncated files fail here, not later), upright as the EXIF orientation says, or raise
+    ImageDecodeError."""
     if not data:
         raise ImageDecodeError("empty file")
     limit = Image.MAX_IMAGE_PIXELS or MAX_PIXELS
@@ -55,7 +56,9 @@ def image_decode(data: bytes) -> DecodedImage:
                     raise ImageDecodeError(f"image too large ({img.width}x{img.height}, limit {limit} pixels)")
                 fmt = img.format or "unknown"
                 img.load()  # raises OSError on a truncated file
-                rgb = np.asarray(img.convert("RGB"))
+                # A phone or a body camera held upright stores its pixels sideways and says so in EXIF: the
+                # analyser must see the scene as a person does (a person lying on their side is not found).
+                rgb = np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageDecodeError(f"decompression bomb refused: {exc}") from exc
     except UnidentifiedImageError as exc:

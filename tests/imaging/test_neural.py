@@ -1,5 +1,6 @@
 """Neural offline analyser: pinned model files, detector decoding, output shape, abstention, the questions."""
 
+import io
 import json
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from imaging.analysers.model_files import FIX, ModelMissing, model_path
 from imaging.analysers.neural import CALIBRATION, CONFIDENT, _person, analyse_neural, decide
 from imaging.models import ImageRecord
 from imaging.questions import images_answer_question
+from imaging.rendering import image_thumbnail
 from imaging.stores import PostgresImageStore
 from tests.imaging.conftest import jpeg_bytes, synthetic
 from tests.imaging.variants import encode
@@ -285,3 +287,33 @@ def test_a_coloured_blob_below_a_close_up_shoulders_is_clothing_not_a_helmet():
     shirt = _close_up_hat(red_top=84)
     assert shirt["value"] is False and shirt["doubt"] == 0.0
     assert _close_up_hat(red_top=22)["value"] is True
+
+
+def _stored_sideways(upright: Path) -> bytes:
+    """The file a phone held upright writes: the sensor's pixels turned a quarter, and EXIF orientation 6
+    ("turn clockwise to show") to put them right."""
+    with Image.open(upright) as img:
+        sideways = img.convert("RGB").transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation
+    out = io.BytesIO()
+    sideways.save(out, "JPEG", quality=95, exif=exif)
+    return out.getvalue()
+
+
+def test_a_photo_stored_sideways_is_analysed_as_it_is_shown(seed_images, tmp_path):
+    """Turbine3's three bare-headed mechanics, as a phone held upright would store them: the analysis sees the
+    scene upright (the same people, the same "no hard hat") and the thumbnail shows it upright."""
+    upright = seed_images / "TurbineImages" / "Turbine3.jpg"
+    data = _stored_sideways(upright)
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.width < img.height  # the stored pixels are sideways (the seed photo is landscape)
+    decoded, original = image_decode(data), image_decode(upright.read_bytes())
+    assert decoded.rgb.shape == original.rgb.shape
+    assert np.abs(decoded.rgb.astype(int) - original.rgb.astype(int)).mean() < 4  # JPEG noise, not a turn
+    seen, expected = analyse_neural(decoded), analyse_neural(original)
+    assert seen["persons"]["value"] == expected["persons"]["value"] >= 2
+    assert seen["has_hard_hat"]["value"] is expected["has_hard_hat"]["value"] is False
+    (tmp_path / "sideways.jpg").write_bytes(data)
+    thumbnail = Image.open(io.BytesIO(image_thumbnail(record={"path": str(tmp_path / "sideways.jpg")})))
+    assert thumbnail.width > thumbnail.height
