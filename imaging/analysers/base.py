@@ -58,7 +58,7 @@ def image_decode(data: bytes) -> DecodedImage:
                 img.load()  # raises OSError on a truncated file
                 # A phone or a body camera held upright stores its pixels sideways and says so in EXIF: the
                 # analyser must see the scene as a person does (a person lying on their side is not found).
-                rgb = np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
+                rgb = _as_rgb(ImageOps.exif_transpose(img))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageDecodeError(f"decompression bomb refused: {exc}") from exc
     except UnidentifiedImageError as exc:
@@ -69,6 +69,20 @@ def image_decode(data: bytes) -> DecodedImage:
     if rgb.ndim != 3 or rgb.shape[0] < 8 or rgb.shape[1] < 8:
         raise ImageDecodeError("image too small to analyse")
     return DecodedImage(rgb=rgb, data=data, format=fmt)
+
+
+def _as_rgb(img: Image.Image) -> np.ndarray:
+    """8-bit RGB. Greyscale of more than 8 bits (machine-vision and thermal cameras write 16-bit PNG and TIFF) is
+    scaled down: PIL's own conversion clips every level above 255 to white."""
+    if img.mode.startswith("I;16"):
+        grey = (np.asarray(img, np.uint32) >> 8).astype(np.uint8)
+    elif img.mode in ("I", "F"):  # 32-bit integers or floats: stretch the levels the image uses
+        levels = np.asarray(img, np.float64)
+        low, high = float(levels.min()), float(levels.max())
+        grey = ((levels - low) * (255.0 / max(high - low, 1e-9))).astype(np.uint8)
+    else:
+        return np.asarray(img.convert("RGB"))
+    return np.repeat(grey[..., None], 3, axis=2)
 
 
 def judgement(value, confidence: float) -> dict:

@@ -1,10 +1,12 @@
 """Offline analyser: output shape, confidence ranges, camera health, embeddings, accuracy on hand labels."""
 
+import io
 import logging
 
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from imaging.analysers.base import ImageDecodeError, image_decode
 from imaging.analysers.offline import analyse_pixels, embed_pixels
@@ -90,6 +92,16 @@ def test_decode_rejects_non_images():
     for data in (b"", b"hello", jpeg_bytes(synthetic(3))[:200]):
         with pytest.raises(ImageDecodeError):
             image_decode(data)
+
+
+def test_sixteen_bit_greyscale_decodes_to_its_levels_not_to_white():
+    """A machine-vision camera's 16-bit PNG: each level scaled down (PIL's own conversion turns it white)."""
+    grey = synthetic(5)[..., 1]
+    out = io.BytesIO()
+    Image.fromarray(grey.astype(np.uint16) * 257).save(out, "PNG")
+    decoded = image_decode(out.getvalue())
+    assert decoded.rgb.shape == (*grey.shape, 3)
+    assert np.array_equal(decoded.rgb[..., 0], grey) and np.array_equal(decoded.rgb[..., 2], grey)
 
 
 def test_embeddings_are_unit_vectors_that_rank_near_copies_first(seed_images):
