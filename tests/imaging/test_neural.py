@@ -317,3 +317,24 @@ def test_a_photo_stored_sideways_is_analysed_as_it_is_shown(seed_images, tmp_pat
     (tmp_path / "sideways.jpg").write_bytes(data)
     thumbnail = Image.open(io.BytesIO(image_thumbnail(record={"path": str(tmp_path / "sideways.jpg")})))
     assert thumbnail.width > thumbnail.height
+
+
+def _far_off_in_a_wide_frame(scene: np.ndarray, *, width: int = 1920, share: float = 0.35) -> np.ndarray:
+    """An HD camera's 16:9 frame with the scene far off in one corner (``share`` of the frame's width); the rest
+    is the same scene out of focus, so the frame holds nothing sharp but the crew."""
+    frame = cv2.resize(cv2.GaussianBlur(scene, (0, 0), 8), (width, width * 9 // 16))
+    scale = share * width / scene.shape[1]
+    near = cv2.resize(scene, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    frame[: near.shape[0], : near.shape[1]] = near
+    return frame
+
+
+def test_a_crew_far_off_in_a_wide_hd_frame_is_found_and_judged(seed_images):
+    """ThermalEngines3's two men in caps (a training source), small in a corner of a 1920 x 1080 frame. Analysed
+    at 800 x 450, the frame is squeezed 2.7 times across into the detector's square: before tiles were asked of
+    the frame's longer side, one man was found and his cap read as a hard hat."""
+    scene = np.asarray(Image.open(seed_images / "ThermalEngines" / "ThermalEngines3.jpg").convert("RGB"))
+    analysis = analyse_neural(image_decode(encode(_far_off_in_a_wide_frame(scene))))
+    assert (analysis["width"], analysis["height"]) == (800, 450)
+    assert analysis["persons"]["value"] == 2
+    assert analysis["has_hard_hat"]["value"] is False
