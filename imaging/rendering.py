@@ -9,8 +9,9 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from PIL import Image
 
+from imaging.analysers.base import upright_rgb
 from imaging.selectors import images_word_frequencies
 from imaging.stores import ImageStore
 
@@ -38,7 +39,7 @@ def image_thumbnail(*, record: dict, side: int = THUMBNAIL_SIDE) -> bytes:
     try:
         with Image.open(record["path"]) as img:
             img.draft("RGB", (side, side))  # JPEG: decode at a reduced scale, not full size
-            img = ImageOps.exif_transpose(img).convert("RGB")
+            img = Image.fromarray(upright_rgb(img))
             img.thumbnail((side, side))
             out = io.BytesIO()
             img.save(out, "JPEG", quality=85)

@@ -58,7 +58,7 @@ def image_decode(data: bytes) -> DecodedImage:
                 img.load()  # raises OSError on a truncated file
                 # A phone or a body camera held upright stores its pixels sideways and says so in EXIF: the
                 # analyser must see the scene as a person does (a person lying on their side is not found).
-                rgb = _as_rgb(ImageOps.exif_transpose(img))
+                rgb = upright_rgb(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageDecodeError(f"decompression bomb refused: {exc}") from exc
     except UnidentifiedImageError as exc:
@@ -71,9 +71,11 @@ def image_decode(data: bytes) -> DecodedImage:
     return DecodedImage(rgb=rgb, data=data, format=fmt)
 
 
-def _as_rgb(img: Image.Image) -> np.ndarray:
-    """8-bit RGB. Greyscale of more than 8 bits (machine-vision and thermal cameras write 16-bit PNG and TIFF) is
+def upright_rgb(img: Image.Image) -> np.ndarray:
+    """8-bit RGB, turned upright as the EXIF orientation says (the analyser and the thumbnails read pixels this one
+    way). Greyscale of more than 8 bits (machine-vision and thermal cameras write 16-bit PNG and TIFF) is
     scaled down: PIL's own conversion clips every level above 255 to white."""
+    img = ImageOps.exif_transpose(img)
     if img.mode.startswith("I;16"):
         grey = (np.asarray(img, np.uint32) >> 8).astype(np.uint8)
     elif img.mode in ("I", "F"):  # 32-bit integers or floats: stretch the levels the image uses
