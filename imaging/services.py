@@ -9,16 +9,20 @@ review is kept in ``review`` and wins over every later analysis.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import os
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
@@ -137,9 +141,18 @@ def image_process(*, path: Path, data: bytes, existing: dict | None, analyser: A
 
 
 def images_scan(
-    *, root: Path | str, store: ImageStore, analyser: Analyser, progress: Callable[[int], None] | None = None
+    *,
+    root: Path | str,
+    store: ImageStore,
+    analyser: Analyser,
+    progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> ScanReport:
-    """Scan ``root``'s category folders once; return what was new, changed, unchanged or skipped."""
+    """Scan ``root``'s category folders once; return what was new, changed, unchanged or skipped.
+
+    The analyses run on ``workers`` threads (default ``settings.IMAGES_SCAN_WORKERS``): the models and OpenCV
+    release the GIL, so a scan uses every core. The store is read and written on this thread only, in the
+    folders' order, with at most two images per worker waiting in between (memory stays bounded)."""
     started = time.perf_counter()
     root = Path(root).resolve()
     report = ScanReport()
@@ -147,59 +160,120 @@ def images_scan(
         raise FileNotFoundError(f"{root} is not a directory")
     mapping = _load_mapping(root, report)
     updates = live.Publisher(live.IMAGES, merge=_merge_update)
-    for done, (path, rel, device_type) in enumerate(_candidates(root, report), start=1):
-        try:
-            stat = path.stat()
-            existing = store.get_by_path(str(path))
-            auto_site = site_for(device_type=device_type, relative_path=rel, mapping=mapping)
-            same_file = existing and existing["file_size"] == stat.st_size and existing["file_mtime"] == stat.st_mtime
-            if same_file and existing.get("auto_site_id") == auto_site:
-                report.unchanged += 1
-                continue
-            data = path.read_bytes()
-            digest = hashlib.sha256(data).hexdigest()
-            base = {
-                "path": str(path),
-                "filename": path.name,
-                "category": rel.split("/", 1)[0],
-                "device_type": device_type,
-                "auto_site_id": auto_site,
-                "content_hash": digest,
-                "file_size": stat.st_size,
-                "file_mtime": stat.st_mtime,
-            }
-            if existing and existing["content_hash"] == digest and existing.get("auto_site_id") == auto_site:
-                # Touched but not changed: remember the new mtime, skip the analysis.
-                store.save({**existing, "file_mtime": stat.st_mtime, "file_size": stat.st_size})
-                report.unchanged += 1
-                continue
-            record = image_process(path=path, data=data, existing=existing, analyser=analyser, base=base)
-            saved = store.save(record)
-            report.ids.append(saved["id"])
-            if existing:
-                report.changed += 1
-            else:
-                report.new += 1
-            # The gallery hears of new records about once a second during a long scan.
-            updates.add({"new": 0 if existing else 1, "changed": 1 if existing else 0})
-            updates.flush()
-        except ImageDecodeError as exc:
-            report.skipped.append({"path": str(path), "reason": str(exc)})
-            logger.warning("skipped image %s: %s", path, exc)
-        except OSError as exc:
-            report.skipped.append({"path": str(path), "reason": f"cannot read: {exc.strerror or exc}"})
-            logger.warning("skipped image %s: %s", path, exc)
-        except DatabaseError:
-            raise  # the store is down: not this file's fault; the whole scan fails (--watch retries it)
-        except Exception as exc:  # one file (or an analyser bug on it) must never stop the scan
-            report.skipped.append({"path": str(path), "reason": f"analysis failed: {type(exc).__name__}: {exc}"})
-            logger.exception("skipped image %s", path)
-        finally:
-            if progress:
-                progress(done)
+    workers = max(1, workers or settings.IMAGES_SCAN_WORKERS)
+    pool = _analysis_pool(workers)
+    waiting: deque[tuple[int, Path, dict | None, Future | None]] = deque()
+    try:
+        for done, (path, rel, device_type) in enumerate(_candidates(root, report), start=1):
+            waiting.append((done, path, *_submit(pool, path, rel, device_type, store, mapping, analyser, report)))
+            while len(waiting) > 2 * workers:
+                _finish(*waiting.popleft(), store=store, report=report, updates=updates, progress=progress)
+        while waiting:
+            _finish(*waiting.popleft(), store=store, report=report, updates=updates, progress=progress)
+    finally:
+        for *_, future in waiting:  # the store failed: analyses not yet started are dropped
+            if future:
+                future.cancel()
     report.seconds = time.perf_counter() - started
     updates.flush(force=True)
     return report
+
+
+@functools.cache
+def _analysis_pool(workers: int) -> ThreadPoolExecutor:
+    """One pool per size for the process's life: its threads keep their loaded models (one interpreter per model
+    and thread) from scan to scan, which a watcher rescanning every few seconds would otherwise reload."""
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="image-analysis")
+
+
+def _submit(
+    pool: ThreadPoolExecutor,
+    path: Path,
+    rel: str,
+    device_type: str,
+    store: ImageStore,
+    mapping: dict[str, str],
+    analyser: Analyser,
+    report: ScanReport,
+) -> tuple[dict | None, Future | None]:
+    """The file's stored record and its analysis under way; no analysis when the file is unchanged (counted
+    here) or unreadable (reported here)."""
+    try:
+        stat = path.stat()
+        existing = store.get_by_path(str(path))
+        auto_site = site_for(device_type=device_type, relative_path=rel, mapping=mapping)
+        same_file = existing and existing["file_size"] == stat.st_size and existing["file_mtime"] == stat.st_mtime
+        if same_file and existing.get("auto_site_id") == auto_site:
+            report.unchanged += 1
+            return existing, None
+        data = path.read_bytes()
+    except OSError as exc:
+        _skip(report, path, f"cannot read: {exc.strerror or exc}")
+        return None, None
+    except DatabaseError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a store's odd answer about one file must never stop the scan
+        _skip(report, path, f"analysis failed: {type(exc).__name__}: {exc}", exc)
+        return None, None
+    digest = hashlib.sha256(data).hexdigest()
+    base = {
+        "path": str(path),
+        "filename": path.name,
+        "category": rel.split("/", 1)[0],
+        "device_type": device_type,
+        "auto_site_id": auto_site,
+        "content_hash": digest,
+        "file_size": stat.st_size,
+        "file_mtime": stat.st_mtime,
+    }
+    if existing and existing["content_hash"] == digest and existing.get("auto_site_id") == auto_site:
+        # Touched but not changed: remember the new mtime, skip the analysis.
+        store.save({**existing, "file_mtime": stat.st_mtime, "file_size": stat.st_size})
+        report.unchanged += 1
+        return existing, None
+    return existing, pool.submit(image_process, path=path, data=data, existing=existing, analyser=analyser, base=base)
+
+
+def _finish(
+    done: int,
+    path: Path,
+    existing: dict | None,
+    analysis: Future | None,
+    *,
+    store: ImageStore,
+    report: ScanReport,
+    updates: live.Publisher,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Store one file's finished analysis (or report why it has none), in scan order."""
+    try:
+        if analysis is None:
+            return
+        record = analysis.result()
+        saved = store.save(record)
+        report.ids.append(saved["id"])
+        if existing:
+            report.changed += 1
+        else:
+            report.new += 1
+        # The gallery hears of new records about once a second during a long scan.
+        updates.add({"new": 0 if existing else 1, "changed": 1 if existing else 0})
+        updates.flush()
+    except ImageDecodeError as exc:
+        _skip(report, path, str(exc))
+    except DatabaseError:
+        raise  # the store is down: not this file's fault; the whole scan fails (--watch retries it)
+    except Exception as exc:  # noqa: BLE001 - one file (or an analyser bug on it) must never stop the scan
+        _skip(report, path, f"analysis failed: {type(exc).__name__}: {exc}", exc)
+    finally:
+        if progress:
+            progress(done)
+
+
+def _skip(report: ScanReport, path: Path, reason: str, error: Exception | None = None) -> None:
+    """Report a file the scan could not store; an unexpected ``error`` is logged with its traceback."""
+    report.skipped.append({"path": str(path), "reason": reason})
+    logger.warning("skipped image %s: %s", path, reason, exc_info=error)
 
 
 def _merge_update(pending: dict | None, update: dict) -> dict:

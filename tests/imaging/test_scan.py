@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import threading
 import time
 from io import StringIO
@@ -177,6 +178,29 @@ def test_an_analyser_failure_skips_only_that_file(image_tree, analyser):
     assert [os.path.basename(s["path"]) for s in report.skipped] == ["odd one.jpg"]
     assert "model exploded" in report.skipped[0]["reason"]
     assert report.new == 8
+
+
+def test_a_scan_on_several_threads_stores_what_one_thread_stores(image_tree, analyser, tmp_path):
+    """The analyses run in parallel; the records, the skipped files and the progress come out as from one thread,
+    in the folders' order."""
+    (image_tree / "OilAndGas" / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    (image_tree / "ThermalEngines" / "extra.jpg").write_bytes(jpeg_bytes(synthetic(3)))
+    twin = tmp_path / "twin"
+    shutil.copytree(image_tree, twin)
+
+    def scanned(root, workers):
+        store, progress = PostgresImageStore(), []
+        report = images_scan(root=root, store=store, analyser=analyser, workers=workers, progress=progress.append)
+        stored = [store.get_by_path(str(path)) for path in sorted(root.rglob("*.jpg"))]
+        records = {r["filename"]: (r["analysis"], r["embedding"]) for r in stored if r}
+        return report, records, progress
+
+    one, one_records, one_progress = scanned(image_tree, 1)
+    three, three_records, three_progress = scanned(twin, 3)
+    assert (three.new, three.unchanged) == (one.new, one.unchanged) == (9, 0)
+    assert [os.path.basename(s["path"]) for s in three.skipped] == ["broken.jpg"]
+    assert three_records == one_records and len(three_records) == 9
+    assert three_progress == one_progress == list(range(1, 11))
 
 
 @pytest.mark.django_db(transaction=True)

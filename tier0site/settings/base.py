@@ -322,6 +322,8 @@ IMAGES_OFFLINE_ANALYSER = env.str("IMAGES_OFFLINE_ANALYSER", "offline-nn")
 COHERE_IMAGE_EMBED_MODEL = env.str("COHERE_IMAGE_EMBED_MODEL", "embed-v4.0")
 IMAGES_ROOT = env.str("IMAGES_ROOT", str(SEED_DATA_DIR / "images"))
 IMAGES_WATCH_INTERVAL_S = env.float("IMAGES_WATCH_INTERVAL_S", 5.0)
+# Threads analysing images during a scan (the models release the GIL): one per core unless set.
+IMAGES_SCAN_WORKERS = env.int("IMAGES_SCAN_WORKERS", os.cpu_count() or 1)
 # Largest image decoded (PIL's MAX_IMAGE_PIXELS): 50 megapixels; bigger files are reported and skipped as bombs.
 IMAGES_MAX_PIXELS = env.int("IMAGES_MAX_PIXELS", 50_000_000)
 # Model files of the neural analyser (fetched by scripts/fetch_models.py; outside the repository).

@@ -71,6 +71,9 @@ class Command(BaseCommand):
         parser.add_argument("--path", default=settings.IMAGES_ROOT)
         parser.add_argument("--passes", type=int, default=5)
         parser.add_argument("--analyser", choices=("offline-nn", "offline-cv"), default=settings.IMAGES_OFFLINE_ANALYSER)
+        parser.add_argument(
+            "--workers", type=int, default=settings.IMAGES_SCAN_WORKERS, help="analysis threads (IMAGES_SCAN_WORKERS)"
+        )
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **options):
@@ -90,7 +93,7 @@ class Command(BaseCommand):
                 try:
                     with transaction.atomic():
                         started = time.perf_counter()
-                        report = images_scan(root=root, store=PostgresImageStore(), analyser=analyser)
+                        report = images_scan(root=root, store=PostgresImageStore(), analyser=analyser, workers=options["workers"])
                         per_pass.append(time.perf_counter() - started)
                         images += report.processed
                         raise _Rollback  # leave no rows behind
@@ -101,6 +104,7 @@ class Command(BaseCommand):
             "benchmark": "bench_images",
             "analyser": analyser.name,
             "what": "offline scan of the seed images: read, hash, decode, analyse, embed, save (rolled back)",
+            "workers": options["workers"],
             "passes": len(per_pass),
             "images": images,
             "seconds": round(total, 3),
