@@ -207,15 +207,20 @@ def _submit(
             report.unchanged += 1
             return existing, None
         data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        if existing and existing["content_hash"] == digest and existing.get("auto_site_id") == auto_site:
+            # Touched but not changed: remember the new mtime, skip the analysis.
+            store.save({**existing, "file_mtime": stat.st_mtime, "file_size": stat.st_size})
+            report.unchanged += 1
+            return existing, None
     except OSError as exc:
         _skip(report, path, f"cannot read: {exc.strerror or exc}")
         return None, None
     except DatabaseError:
-        raise
+        raise  # the store is down: not this file's fault; the whole scan fails (--watch retries it)
     except Exception as exc:  # noqa: BLE001 - a store's odd answer about one file must never stop the scan
         _skip(report, path, f"analysis failed: {type(exc).__name__}: {exc}", exc)
         return None, None
-    digest = hashlib.sha256(data).hexdigest()
     base = {
         "path": str(path),
         "filename": path.name,
@@ -226,11 +231,6 @@ def _submit(
         "file_size": stat.st_size,
         "file_mtime": stat.st_mtime,
     }
-    if existing and existing["content_hash"] == digest and existing.get("auto_site_id") == auto_site:
-        # Touched but not changed: remember the new mtime, skip the analysis.
-        store.save({**existing, "file_mtime": stat.st_mtime, "file_size": stat.st_size})
-        report.unchanged += 1
-        return existing, None
     return existing, pool.submit(image_process, path=path, data=data, existing=existing, analyser=analyser, base=base)
 
 

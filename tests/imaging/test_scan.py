@@ -203,6 +203,28 @@ def test_a_scan_on_several_threads_stores_what_one_thread_stores(image_tree, ana
     assert three_progress == one_progress == list(range(1, 11))
 
 
+def test_a_store_that_cannot_remember_one_touched_file_skips_only_that_file(image_tree, analyser):
+    """A file touched but not changed only gets its new mtime stored; a store's odd failure there is that file's
+    problem (reported), not the scan's."""
+    store = PostgresImageStore()
+    images_scan(root=image_tree, store=store, analyser=analyser)
+    touched = image_tree / "TurbineImages" / "Turbine1.jpg"
+    os.utime(touched, (time.time() + 5, time.time() + 5))
+    (image_tree / "OilAndGas" / "late.jpg").write_bytes(jpeg_bytes(synthetic(4)))
+
+    class Refusing(PostgresImageStore):
+        def save(self, record):
+            if record["path"] == str(touched):
+                raise ValueError("record refused")
+            return super().save(record)
+
+    report = images_scan(root=image_tree, store=Refusing(), analyser=analyser)
+    assert [(os.path.basename(s["path"]), s["reason"]) for s in report.skipped] == [
+        ("Turbine1.jpg", "analysis failed: ValueError: record refused")
+    ]
+    assert (report.new, report.unchanged) == (1, 7)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_watch_survives_a_bomb_and_a_vanished_folder(image_tree, analyser, tmp_path):
     store = PostgresImageStore()
