@@ -1,5 +1,6 @@
 """Scanning: new, changed, unchanged, broken files, names with spaces, sites, watch mode."""
 
+import itertools
 import json
 import os
 import shutil
@@ -201,6 +202,26 @@ def test_a_scan_on_several_threads_stores_what_one_thread_stores(image_tree, ana
     assert [os.path.basename(s["path"]) for s in three.skipped] == ["broken.jpg"]
     assert three_records == one_records and len(three_records) == 9
     assert three_progress == one_progress == list(range(1, 11))
+
+
+def test_a_scan_analyses_images_at_the_same_time(image_tree, analyser):
+    """Two analyses meet at a barrier: on one thread the first would wait there alone and time out (and its file be
+    skipped); on two they meet and the scan stores everything."""
+    meeting, calls = threading.Barrier(2, timeout=20), itertools.count()
+
+    class Meeting:
+        name = analyser.name
+
+        def analyse(self, image):
+            if next(calls) < 2:  # the first two analyses wait for each other
+                meeting.wait()
+            return analyser.analyse(image)
+
+        def embed(self, image, analysis):
+            return analyser.embed(image, analysis)
+
+    report = images_scan(root=image_tree, store=PostgresImageStore(), analyser=Meeting(), workers=2)
+    assert (report.new, report.skipped) == (8, [])
 
 
 def test_a_store_that_cannot_remember_one_touched_file_skips_only_that_file(image_tree, analyser):
