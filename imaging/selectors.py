@@ -71,7 +71,9 @@ def image_similar(*, image_id: str, limit: int = 5, store: ImageStore | None = N
 
 
 def images_summary(*, store: ImageStore | None = None) -> dict:
-    """Average compliance per site and type, per site, and per type (images without people have no score)."""
+    """Average compliance per site and type, per site, and per type (images without people have no score); how
+    many images with people were judged to have hard hats on everyone, someone without, and how many are
+    ``uncertain`` (a flag the analyser was not sure of: the images to review first)."""
     store = store or store_default()
     rows = store.summary()
     per_site: dict[str, list] = defaultdict(list)
@@ -91,7 +93,7 @@ def images_summary(*, store: ImageStore | None = None) -> dict:
                     "images": sum(r["images"] for r in items),
                     "images_with_people": sum(r["images_with_people"] for r in items),
                     "average_compliance": round(sum(a * n for a, n in scored) / weight, 1) if weight else None,
-                    "without_hard_hat": sum(r["without_hard_hat"] for r in items),
+                    **{count: sum(r[count] for r in items) for count in ("with_hard_hat", "without_hard_hat", "uncertain")},
                 }
             )
         return out

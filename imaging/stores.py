@@ -65,6 +65,10 @@ class ImageStore(Protocol):
     def paths(self) -> set[str]: ...
 
 
+# People in view and a flag the analyser was not sure of: the images a person should review first.
+_UNSURE = Q(persons__gt=0) & (Q(has_hard_hat=None) | Q(has_safety_vest=None) | Q(has_inspection_equipment=None))
+
+
 class PostgresImageStore:
     """The Django model ``ImageRecord``: flags and score as columns, the rest JSONB."""
 
@@ -123,8 +127,7 @@ class PostgresImageStore:
         if filters.get("has_people") is not None:
             qs = qs.filter(persons__gt=0) if filters["has_people"] else qs.filter(persons=0)
         if filters.get("uncertain") is not None:
-            unsure = Q(persons__gt=0) & (Q(has_hard_hat=None) | Q(has_safety_vest=None) | Q(has_inspection_equipment=None))
-            qs = qs.filter(unsure) if filters["uncertain"] else qs.exclude(unsure)
+            qs = qs.filter(_UNSURE) if filters["uncertain"] else qs.exclude(_UNSURE)
         if filters.get("site_ids"):
             qs = qs.filter(site_id__in=filters["site_ids"])
         if filters.get("ids"):
@@ -154,7 +157,9 @@ class PostgresImageStore:
                 images=Count("id"),
                 images_with_people=Count("id", filter=Q(persons__gt=0)),
                 average_compliance=Avg("compliance_score"),
+                with_hard_hat=Count("id", filter=Q(has_hard_hat=True)),
                 without_hard_hat=Count("id", filter=Q(has_hard_hat=False)),
+                uncertain=Count("id", filter=_UNSURE),
             )
             .order_by("site_id", "device_type")
         )
@@ -166,6 +171,15 @@ class PostgresImageStore:
 
     def paths(self) -> set[str]:
         return set(self._model().objects.values_list("path", flat=True))
+
+
+# ``_UNSURE`` as an aggregation expression (a missing flag counts as unknown, as a null one does).
+_MONGO_UNSURE = {
+    "$and": [
+        {"$gt": ["$persons", 0]},
+        {"$or": [{"$eq": [{"$ifNull": [f"$safety_compliance.{flag}", None]}, None]} for flag in FLAG_FIELDS]},
+    ]
+}
 
 
 class MongoImageStore:
@@ -266,7 +280,9 @@ class MongoImageStore:
                     "images": {"$sum": 1},
                     "images_with_people": {"$sum": {"$cond": [{"$gt": ["$persons", 0]}, 1, 0]}},
                     "average_compliance": {"$avg": "$safety_compliance.compliance_score"},
+                    "with_hard_hat": {"$sum": {"$cond": [{"$eq": ["$safety_compliance.has_hard_hat", True]}, 1, 0]}},
                     "without_hard_hat": {"$sum": {"$cond": [{"$eq": ["$safety_compliance.has_hard_hat", False]}, 1, 0]}},
+                    "uncertain": {"$sum": {"$cond": [_MONGO_UNSURE, 1, 0]}},
                 }
             },
             {"$sort": {"_id.site_id": 1, "_id.device_type": 1}},
@@ -280,7 +296,9 @@ class MongoImageStore:
                     "images": row["images"],
                     "images_with_people": row["images_with_people"],
                     "average_compliance": round(avg, 1) if avg is not None else None,
+                    "with_hard_hat": row["with_hard_hat"],
                     "without_hard_hat": row["without_hard_hat"],
+                    "uncertain": row["uncertain"],
                 }
             )
         return out

@@ -134,6 +134,11 @@ def test_summary(api_client, scanned):
     }
     for row in body["by_site"]:
         assert row["average_compliance"] is None or 0 <= row["average_compliance"] <= 100
+        assert row["with_hard_hat"] + row["without_hard_hat"] <= row["images_with_people"]
+    # The images to review first are the ones the gallery's "not sure" filter lists.
+    uncertain = api_client.get("/api/images", {"uncertain": "true"}).json()["count"]
+    assert sum(r["uncertain"] for r in body["by_site"]) == uncertain
+    assert sum(r["uncertain"] for r in body["by_device_type"]) == uncertain
 
 
 def test_wordcloud_png(api_client, scanned):

@@ -82,10 +82,14 @@ def test_embeddings_and_summary(store):
     store.save(make_record("/x/c.jpg", vec=(1, 1), model="other"))
     vectors = dict(store.embeddings("m1"))
     assert vectors[a["id"]] == [1.0, 0.0] and len(vectors) == 2
+    store.save(make_record("/x/d.jpg", people=[(None, True, True)]))  # the analyser was not sure of the hat
+    store.save(make_record("/x/e.jpg", people=[(False, False, False)]))
     summary = store.summary()
     row = next(r for r in summary if r["site_id"] == "WY-ALPHA" and r["device_type"] == "turbine")
-    assert row["images"] == 3 and row["images_with_people"] == 2
-    assert row["average_compliance"] == 70.0  # (100 + 40) / 2; the empty image has no score
+    assert row["images"] == 5 and row["images_with_people"] == 4
+    # (100 + 40 + 100 + 0) / 4: d is scored on what was decided (vest and equipment); the empty image has no score.
+    assert row["average_compliance"] == 60.0
+    assert (row["with_hard_hat"], row["without_hard_hat"], row["uncertain"]) == (2, 1, 1)
 
 
 def test_word_frequencies_name_each_thing_once(store):

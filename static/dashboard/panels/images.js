@@ -1,16 +1,20 @@
 /* Site Image Intelligence: a paged gallery (12 a page, so the question box
- * stays in view), the per-site summary and the word cloud. An empty store
- * says which command fills it. */
+ * stays in view), a chart of hard hats per site with the images to review, the
+ * per-site summary and the word cloud. An empty store says which command fills it. */
 import { $, api, cfg, coalesce, el, fillTable, fmt, humanize } from "../lib.js";
 
 const PAGE_SIZE = 12;
+const hasChart = typeof window.Chart === "function";
+let siteChart = null;
 const FILL_COMMAND = ".venv/bin/python manage.py scan_images ../shared/seed-data/images";
 let page = 1;
 let imagesTotal = null;
 
-function badge(flag, yes, no) {
+function badge(flag, yes, no, people) {
   if (flag === true) return el("span", { class: "badge yes", text: `✓ ${yes}` });
   if (flag === false) return el("span", { class: "badge no", text: `✗ ${no}` });
+  // Unknown is said, never left out: the analyser was not sure, and a review decides.
+  if (people > 0) return el("span", { class: "badge unsure", title: "The analyser was not sure: a review decides", text: `? ${yes}` });
   return null;
 }
 
@@ -35,9 +39,9 @@ function imageCard(item) {
         "div",
         { class: "badges" },
         scoreBadge,
-        badge(c.has_hard_hat, "Hard hat", "No hard hat"),
-        badge(c.has_safety_vest, "Vest", "No vest"),
-        badge(c.has_inspection_equipment, "Equipment", "No equipment"),
+        badge(c.has_hard_hat, "Hard hat", "No hard hat", people),
+        badge(c.has_safety_vest, "Vest", "No vest", people),
+        badge(c.has_inspection_equipment, "Equipment", "No equipment", people),
         item.reviewed ? el("span", { class: "badge", text: "reviewed" }) : null,
       ),
     ),
@@ -84,17 +88,60 @@ export async function loadGallery() {
 export const loadGallerySoon = coalesce(loadGallery, 2000);
 
 function renderImageSummary(data) {
-  // {by_site: [...], by_device_type: [...], ...}: one table per list.
+  drawSiteChart(data.by_site || []);
+  // {by_site: [...], by_device_type: [...], ...}: one table per list, device types by their names.
   const box = $("images-summary").querySelector(".table-scroll");
   box.replaceChildren(
     ...Object.entries(data)
       .filter(([, v]) => Array.isArray(v))
       .flatMap(([key, rows]) => {
         const table = el("table", { class: "grid" });
-        fillTable(table, rows);
+        fillTable(table, rows.map((r) => ("device_type" in r ? { ...r, device_type: typeLabel(r.device_type) } : r)));
         return [el("h4", { text: humanize(key) }), table];
       }),
   );
+}
+
+function typeLabel(key) {
+  return (cfg.deviceTypes[key] || {}).label || key;
+}
+
+// Per site, the images with people in view: hard hats on everyone, someone without one, or the analyser not sure
+// of the hats; the bar's label carries the site's average compliance.
+function drawSiteChart(sites) {
+  const withPeople = sites.filter((s) => s.images_with_people > 0);
+  const review = sites.reduce((n, s) => n + (s.uncertain || 0), 0);
+  $("images-review").hidden = review === 0;
+  $("images-review-count").textContent = `${fmt(review)} ${review === 1 ? "image" : "images"}`;
+  const canvas = $("images-site-chart");
+  const box = canvas.closest(".chart-box");
+  box.hidden = withPeople.length === 0;
+  box.style.height = `${90 + 28 * withPeople.length}px`; // a readable bar, and a label, for every site
+  canvas.dataset.sites = String(withPeople.length);
+  if (!hasChart || !withPeople.length) return;
+  const labels = withPeople.map((s) => `${s.site_id} · ${s.average_compliance === null ? "–" : `${Math.round(s.average_compliance)}%`}`);
+  const unsure = withPeople.map((s) => s.images_with_people - s.with_hard_hat - s.without_hard_hat);
+  const data = {
+    labels,
+    datasets: [
+      { label: "hard hats on everyone", data: withPeople.map((s) => s.with_hard_hat), backgroundColor: "#00b050" },
+      { label: "someone without a hard hat", data: withPeople.map((s) => s.without_hard_hat), backgroundColor: "#c0392b" },
+      { label: "not sure of the hats", data: unsure, backgroundColor: "#a5a5a5" },
+    ],
+  };
+  if (siteChart) siteChart.destroy();
+  siteChart = new window.Chart(canvas, {
+    type: "bar",
+    data,
+    options: {
+      indexAxis: "y",
+      animation: false,
+      responsive: true,
+      maintainAspectRatio: false,
+      scales: { x: { stacked: true, beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: "images with people in view" } }, y: { stacked: true, ticks: { autoSkip: false } } },
+      plugins: { legend: { position: "bottom" } },
+    },
+  });
 }
 
 async function drawWordCloud() {
@@ -137,4 +184,10 @@ export function initImages() {
     loadGallery();
   });
   $("wordcloud-btn").addEventListener("click", drawWordCloud);
+  $("images-review-show").addEventListener("click", () => {
+    $("image-filter").elements.uncertain.value = "true";
+    page = 1;
+    loadGallery();
+    $("gallery").scrollIntoView({ block: "nearest" });
+  });
 }
