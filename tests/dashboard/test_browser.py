@@ -411,7 +411,8 @@ def test_users_appear_after_rabbitmq_events(chromium, stack, settings, screensho
 def test_site_images_gallery_filters_and_word_cloud(chromium, stack, settings, screenshots):
     from django.core.management import call_command
 
-    from imaging.selectors import image_list, images_summary
+    from imaging.records import compliance_view
+    from imaging.selectors import image_get, image_list, images_summary
 
     call_command("scan_images", str(settings.SEED_DATA_DIR / "images"), "--offline", stdout=open(os.devnull, "w"))  # noqa: SIM115
     total, _ = image_list(filters={}, limit=1)
@@ -457,6 +458,27 @@ def test_site_images_gallery_filters_and_word_cloud(chromium, stack, settings, s
     page.wait_for_function(
         "() => [...document.querySelectorAll('#gallery .card')].every((c) => c.querySelector('.badge.unsure'))"
     )
+    # Staff settle the first one on its card: every unknown judgement reviewed "yes"; it leaves the list to review.
+    first = page.locator("#gallery .card").first
+    image_id = first.get_attribute("data-image-id")
+    unknown = compliance_view(image_get(image_id=image_id))["uncertain"]
+    first.locator(".review summary").click()
+    for flag in unknown:
+        first.locator(f".review-form select[name={flag}]").select_option("true")
+    first.locator(".review-form button[type=submit]").click()
+    left = unsure - 1
+    page.wait_for_function(
+        "(id) => ![...document.querySelectorAll('#gallery .card')].some((c) => c.dataset.imageId === id)", arg=image_id
+    )
+    page.wait_for_function("(n) => document.querySelectorAll('#gallery .card').length === n", arg=min(left, 12))
+    reviewed = image_get(image_id=image_id)
+    assert reviewed["reviewed_by"] == "ADMIN3" and compliance_view(reviewed)["uncertain"] == []
+    assert all(reviewed["review"][flag] is True for flag in unknown)
+    if left:
+        page.wait_for_function(
+            "(text) => document.getElementById('images-review-count').textContent === text",
+            arg=f"{left} image{'s' if left != 1 else ''}",
+        )
     page.select_option("#image-filter select[name=uncertain]", "")
     page.wait_for_function("(n) => document.querySelectorAll('#gallery .card').length === n", arg=min(total, 12))
     page.click("#wordcloud-btn")

@@ -44,8 +44,53 @@ function imageCard(item) {
         badge(c.has_inspection_equipment, "Equipment", "No equipment", people),
         item.reviewed ? el("span", { class: "badge", text: "reviewed" }) : null,
       ),
+      cfg.staff ? reviewForm(item) : null,
     ),
   );
+}
+
+const REVIEWED_FLAGS = [
+  ["has_hard_hat", "Hard hat"],
+  ["has_safety_vest", "Vest"],
+  ["has_inspection_equipment", "Equipment"],
+];
+
+function choice(name, label, value) {
+  const current = value === true ? "true" : value === false ? "false" : "";
+  const options = [["", "analyser's"], ["true", "yes"], ["false", "no"]].map(([v, text]) =>
+    el("option", { value: v, text, selected: v === current ? "selected" : null }),
+  );
+  return el("label", {}, label, " ", el("select", { name }, ...options));
+}
+
+// Staff correct a card in place (PATCH /api/images/{id}): "analyser's" drops a correction. The review wins over the
+// analyser, also after rescans, and the card, the chart and the counts follow.
+function reviewForm(item) {
+  const review = item.review || {};
+  const status = el("span", { class: "meta", role: "status" });
+  const persons = el("input", { type: "number", name: "persons", min: "0", step: "1", placeholder: String(item.persons) });
+  if (review.persons !== undefined) persons.value = String(review.persons);
+  const form = el(
+    "form",
+    { class: "review-form" },
+    el("label", {}, "People ", persons),
+    ...REVIEWED_FLAGS.map(([key, label]) => choice(key, label, review[key])),
+    el("button", { type: "submit", class: "btn btn-small", text: "Save review" }),
+    status,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const changes = { persons: persons.value === "" ? null : Number(persons.value) };
+    for (const [key] of REVIEWED_FLAGS) {
+      const value = form.elements[key].value;
+      changes[key] = value === "" ? null : value === "true";
+    }
+    status.textContent = "saving…";
+    const r = await api(`/api/images/${encodeURIComponent(item.id)}`, { method: "PATCH", body: changes });
+    status.textContent = r.ok ? "saved" : `not saved: ${r.error}`;
+    if (r.ok) loadGallery();
+  });
+  return el("details", { class: "review" }, el("summary", { text: "Review" }), form);
 }
 
 function guidance(text, command) {
