@@ -4,11 +4,11 @@
 import { $, api, cfg, coalesce, el, fillTable, fmt, humanize } from "../lib.js";
 
 const PAGE_SIZE = 12;
-const hasChart = typeof window.Chart === "function";
-let siteChart = null;
 const FILL_COMMAND = ".venv/bin/python manage.py scan_images ../shared/seed-data/images";
+const hasChart = typeof window.Chart === "function";
 let page = 1;
 let imagesTotal = null;
+let siteChart = null;
 
 function badge(flag, yes, no, people) {
   if (flag === true) return el("span", { class: "badge yes", text: `✓ ${yes}` });
@@ -159,9 +159,8 @@ function drawSiteChart(sites) {
   $("images-review").hidden = review === 0;
   $("images-review-count").textContent = `${fmt(review)} ${review === 1 ? "image" : "images"}`;
   const canvas = $("images-site-chart");
-  const box = canvas.closest(".chart-box");
-  box.hidden = withPeople.length === 0;
-  box.style.height = `${90 + 28 * withPeople.length}px`; // a readable bar, and a label, for every site
+  $("images-site").hidden = withPeople.length === 0; // no title over an empty chart
+  canvas.closest(".chart-box").style.height = `${90 + 28 * withPeople.length}px`; // a readable bar, and a label, for every site
   canvas.dataset.sites = String(withPeople.length);
   if (!hasChart || !withPeople.length) return;
   const labels = withPeople.map((s) => `${s.site_id} · ${s.average_compliance === null ? "–" : `${Math.round(s.average_compliance)}%`}`);
