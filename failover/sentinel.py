@@ -35,6 +35,11 @@ def redis_master_region(topology: Topology, *, timeout_s: float = 1.0) -> str | 
     return None
 
 
+# Sentinels refresh what they know of a replica every 10 s (INFO), so after the replica's link comes back up they
+# may call it unusable for that long: waiting for them has a budget of its own, outside the failover's.
+REPLICA_WAIT_S = 30.0
+
+
 def redis_failover(*, topology: Topology, target_region: str, timeout_s: float = 20.0) -> str:
     """Move the Redis master to ``target_region`` through Sentinel (``SENTINEL FAILOVER``)."""
     target = topology.redis_node(target_region)
@@ -44,10 +49,13 @@ def redis_failover(*, topology: Topology, target_region: str, timeout_s: float =
     if master[1] == target.port:
         return f"Redis master already in {target_region}"
     old = next((n for n in topology.redis if n.port == master[1]), None)
+    _wait_good_replica(topology, target, deadline=time.monotonic() + REPLICA_WAIT_S)
+    if (redis_master(topology) or master)[1] == target.port:
+        # The Sentinels moved it themselves meanwhile (the old master died): asking now would move it away again.
+        return f"Redis master {old.region if old else master} -> {target_region} (by the Sentinels)"
     deadline = time.monotonic() + timeout_s
-    _wait_good_replica(topology, target, deadline=deadline)
     sentinel = _start_failover(topology, deadline=deadline)
-    _wait_master(sentinel, target, deadline=deadline, timeout_s=timeout_s, target_region=target_region)
+    _wait_master(topology, sentinel, target, deadline=deadline, timeout_s=timeout_s, target_region=target_region)
     _wait_sentinels_agree(topology, target, deadline=deadline, timeout_s=timeout_s)
     if old is not None:
         # Sentinel demotes the old master on its next INFO round (up to 10 s); saying it now
@@ -65,6 +73,8 @@ def _wait_good_replica(topology: Topology, target, *, deadline: float) -> None:
     twice its failover timeout before trying again. Waiting here costs less.
     """
     while True:
+        if (redis_master(topology) or ("", 0))[1] == target.port:
+            return  # the Sentinels promoted it themselves
         with contextlib.suppress(redis.RedisError):
             info = target.client().info("replication")
             if info.get("role") == "slave" and info.get("master_link_status") == "up":
@@ -105,14 +115,27 @@ def _start_failover(topology: Topology, *, deadline: float) -> redis.Redis:
         time.sleep(0.2)
 
 
-def _wait_master(sentinel: redis.Redis, target, *, deadline: float, timeout_s: float, target_region: str) -> None:
+def _wait_master(
+    topology: Topology, sentinel: redis.Redis, target, *, deadline: float, timeout_s: float, target_region: str
+) -> None:
+    """Until the Sentinel names ``target`` and it says it is the master. A Sentinel that gives up on the failover
+    (it found no usable replica when it came to choose one, or the replica did not take the promotion within its
+    failover timeout) clears its "failover in progress" flag without moving the master: it is asked again. The flag
+    is read before the address, so a failover that ends between the two reads shows the new address, never a
+    finished failover taken for an abandoned one (asking again then would move the master back)."""
+    attempts = 1
     while True:
         with contextlib.suppress(redis.RedisError):
+            flags = sentinel.sentinel_master(SENTINEL_MASTER)["flags"].split(",")
             addr = sentinel.sentinel_get_master_addr_by_name(SENTINEL_MASTER)
-            if addr and int(addr[1]) == target.port and target.client().info("replication")["role"] == "master":
-                return
+            if addr and int(addr[1]) == target.port:
+                if target.client().info("replication")["role"] == "master":
+                    return
+            elif "failover_in_progress" not in flags:
+                sentinel = _start_failover(topology, deadline=deadline)
+                attempts += 1
         if time.monotonic() > deadline:
-            raise FailoverFailed(f"Redis master did not move to {target_region} in {timeout_s}s")
+            raise FailoverFailed(f"Redis master did not move to {target_region} in {timeout_s}s ({attempts} attempts)")
         time.sleep(0.05)
 
 
