@@ -5,8 +5,10 @@ back to "one primary, one streaming synchronous replica, Redis master with a
 replica" before each test, whatever the previous test did to it.
 """
 
+import contextlib
 import shutil
 import tempfile
+from pathlib import Path
 
 import pytest
 import redis
@@ -17,6 +19,23 @@ from devtools.topology import topology_create, topology_down, topology_up
 from failover import probes, sentinel, services
 from failover.nodes import Topology
 from failover.pg import pg_set_sync
+
+LOG_TAIL_LINES = 40
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test on the topology carries the end of every node's log (Sentinel, Redis, PostgreSQL) in its
+    report: the folder is deleted at the end of the session, and without them a failure in CI cannot say why."""
+    outcome = yield
+    report = outcome.get_result()
+    topology = item.funcargs.get("ha") if report.failed else None
+    if topology is None:
+        return
+    for log in sorted(Path(topology.root).rglob("*.log")):
+        with contextlib.suppress(OSError):
+            tail = log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+            report.sections.append((f"{log.relative_to(topology.root)} (last {LOG_TAIL_LINES} lines)", "\n".join(tail)))
 
 
 def register_alias(topology: Topology, alias: str, *, target_session_attrs: str, options: str = "") -> None:
