@@ -49,13 +49,11 @@ def redis_failover(*, topology: Topology, target_region: str, timeout_s: float =
     if master[1] == target.port:
         return f"Redis master already in {target_region}"
     old = next((n for n in topology.redis if n.port == master[1]), None)
-    _wait_good_replica(topology, target, deadline=time.monotonic() + REPLICA_WAIT_S)
-    if (redis_master(topology) or master)[1] == target.port:
-        # The Sentinels moved it themselves meanwhile (the old master died): asking now would move it away again.
-        return f"Redis master {old.region if old else master} -> {target_region} (by the Sentinels)"
+    promoted = _wait_good_replica(topology, target, deadline=time.monotonic() + REPLICA_WAIT_S)
     deadline = time.monotonic() + timeout_s
-    sentinel = _start_failover(topology, deadline=deadline)
-    _wait_master(topology, sentinel, target, deadline=deadline, timeout_s=timeout_s, target_region=target_region)
+    if not promoted:  # promoted meanwhile (the old master died): asking now would move the master away again
+        sentinel = _start_failover(topology, deadline=deadline)
+        _wait_master(topology, sentinel, target, deadline=deadline, timeout_s=timeout_s, target_region=target_region)
     _wait_sentinels_agree(topology, target, deadline=deadline, timeout_s=timeout_s)
     if old is not None:
         # Sentinel demotes the old master on its next INFO round (up to 10 s); saying it now
@@ -65,24 +63,25 @@ def redis_failover(*, topology: Topology, target_region: str, timeout_s: float =
     return f"Redis master {old.region if old else master} -> {target_region}"
 
 
-def _wait_good_replica(topology: Topology, target, *, deadline: float) -> None:
-    """Wait until ``target`` replicates and the Sentinels see it so.
+def _wait_good_replica(topology: Topology, target, *, deadline: float) -> bool:
+    """Wait until ``target`` replicates and the Sentinels see it so; True when it is a master already (the
+    Sentinels promoted it themselves meanwhile).
 
     Just after an earlier switch the demoted master resyncs for a moment: Sentinel
     accepts ``SENTINEL FAILOVER`` then, finds no good replica, aborts, and waits
     twice its failover timeout before trying again. Waiting here costs less.
     """
     while True:
-        if (redis_master(topology) or ("", 0))[1] == target.port:
-            return  # the Sentinels promoted it themselves
         with contextlib.suppress(redis.RedisError):
             info = target.client().info("replication")
+            if info.get("role") == "master":
+                return True
             if info.get("role") == "slave" and info.get("master_link_status") == "up":
                 views = [_replica_ok(s.client(), target) for s in topology.sentinels]
                 if sum(views) > len(topology.sentinels) // 2:
-                    return
+                    return False
         if time.monotonic() > deadline:
-            return  # let Sentinel answer for itself (NOGOODSLAVE says why)
+            return False  # let Sentinel answer for itself (NOGOODSLAVE says why)
         time.sleep(0.05)
 
 

@@ -34,7 +34,7 @@ function imageCard(item) {
       "figcaption",
       { class: "body" },
       el("strong", { text: item.filename }),
-      el("div", { class: "meta", text: `${item.site_id} · ${(cfg.deviceTypes[item.device_type] || {}).label || item.device_type} · ${people} ${people === 1 ? "person" : "people"}` }),
+      el("div", { class: "meta", text: `${item.site_id} · ${typeLabel(item.device_type)} · ${people} ${people === 1 ? "person" : "people"}` }),
       el(
         "div",
         { class: "badges" },
