@@ -5,9 +5,11 @@ benchmarks, always on a loopback port and data folder of the caller's choosing.
 """
 
 import getpass
+import random
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -16,10 +18,46 @@ from django.conf import settings
 CONFIG_TEMPLATE = Path(settings.BASE_DIR) / "deploy" / "mosquitto" / "mosquitto.conf"
 
 
+PORTS_FROM = 20000  # free ports are drawn from here up to the kernel's ephemeral range
+_issued: set[int] = set()
+_issued_lock = threading.Lock()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port that is free now and lies below the kernel's ephemeral range.
+
+    A test or drill restarts a server on its port (a failover, a chaos fault), so the port must still be free
+    then. Outgoing connections take their source ports from the ephemeral range, and any of them can take a
+    port there while its server is down. That includes a client's own reconnect attempts to it: a TCP
+    connection to a local port with no listener can connect to itself. A chaos-drill RabbitMQ node once failed
+    to listen again after its fault, on such a port. Below the range only an explicit bind takes a port, and
+    this process never hands out the same port twice.
+    """
+    ephemeral_from = _ephemeral_from()
+    if ephemeral_from - PORTS_FROM < 1000:  # an unusual kernel setting: leave the choice to the kernel
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+    with _issued_lock:
+        for _ in range(1000):
+            port = random.randrange(PORTS_FROM, ephemeral_from)  # noqa: S311 - a port number, not a secret
+            if port in _issued:
+                continue
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _issued.add(port)
+            return port
+    raise OSError(f"no free loopback port between {PORTS_FROM} and {ephemeral_from}")
+
+
+def _ephemeral_from() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")

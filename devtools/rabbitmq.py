@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pika
 import pika.exceptions
+from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
 from devtools.broker import free_port
 from sessions_app import amqp  # also quiets pika's INFO logging
@@ -172,14 +173,25 @@ class RabbitNode:
         deadline = time.monotonic() + timeout_s
         while True:
             if self.process and self.process.poll() is not None:
-                raise RabbitError(f"{self.nodename} exited ({self.process.returncode}): {self.log_tail()}")
-            with contextlib.suppress(pika.exceptions.AMQPError, OSError):
+                raise RabbitError(f"{self.nodename} exited ({self.process.returncode}): {self.boot_failure()}")
+            # A node still booting may accept the connection and not finish the handshake in time: pika reports
+            # that as an AMQPConnectorException, which is no AMQPError. Either way, not ready yet.
+            with contextlib.suppress(pika.exceptions.AMQPError, AMQPConnectorException, OSError):
                 socket.create_connection(("127.0.0.1", self.amqp_port), timeout=1).close()  # quiet probe first
                 pika.BlockingConnection(amqp.connection_parameters(self.url)).close()
                 return
             if time.monotonic() > deadline:
                 raise RabbitError(f"{self.nodename} not ready after {timeout_s}s: {self.log_tail()}")
             time.sleep(0.2)
+
+    def boot_failure(self, chars: int = 800) -> str:
+        """Why the node stopped while booting: RabbitMQ's own "BOOT FAILED" report when there is one (it names
+        the cause first, e.g. ``could_not_start_listener`` with the port), else the log's end."""
+        with contextlib.suppress(OSError):
+            text = (self.dir / "log" / "stdout.log").read_text(errors="replace")
+            if "BOOT FAILED" in text:
+                return " ".join(text[text.rindex("BOOT FAILED") :].split())[:chars]
+        return self.log_tail(chars)
 
     def log_tail(self, chars: int = 800) -> str:
         text = ""
