@@ -9,11 +9,16 @@ helmet box shows bare heads only (``bare_when_no_helmet``): every person found t
 
 from __future__ import annotations
 
+import io
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from PIL import Image
+
+from imaging.alterations import camera_faults, transform
 from imaging.analysers.base import DecodedImage, ImageDecodeError, image_decode
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -52,18 +57,34 @@ def yolo_photos(folder: Path, *, helmet_class: int, head_class: int | None = Non
 
 
 def decoded(
-    photos: list[LabelledPhoto], progress: Callable[[int], None] | None = None
+    photos: list[LabelledPhoto],
+    progress: Callable[[int], None] | None = None,
+    *,
+    faults_seed: int | None = None,
 ) -> Iterator[tuple[LabelledPhoto, DecodedImage | None]]:
     """Each photo with its decoded image, or None when the file is not a readable image; ``progress`` hears how
-    many photos are done (the unreadable ones too) after each is used."""
+    many photos are done (the unreadable ones too) after each is used. With ``faults_seed``, each image as a
+    worse camera would have taken it (``with_camera_faults``)."""
     for done, photo in enumerate(photos, start=1):
         try:
             image = image_decode(photo.path.read_bytes())
         except ImageDecodeError:
             image = None
+        if image is not None and faults_seed is not None:
+            image = with_camera_faults(image, faults_seed, photo.path.name)
         yield photo, image
         if progress:
             progress(done)
+
+
+def with_camera_faults(image: DecodedImage, seed: int, name: str) -> DecodedImage:
+    """The image under photometric faults drawn from ``seed`` and the file's name (``alterations.camera_faults``):
+    the same copy on every run and in every part of a folder (``--every``), another one for another seed. Nothing
+    moves, so the labelled boxes still hold."""
+    rgb = transform(image.rgb, camera_faults(zlib.crc32(f"{seed}:{name}".encode())))
+    png = io.BytesIO()
+    Image.fromarray(rgb).save(png, "PNG")
+    return DecodedImage(rgb=rgb, data=png.getvalue(), format="PNG")
 
 
 def person_for_head(people: list[dict], head: tuple[float, float, float, float]) -> dict | None:
@@ -126,11 +147,13 @@ def evaluate(
     *,
     bare_when_no_helmet: bool = False,
     progress: Callable[[int], None] | None = None,
+    faults_seed: int | None = None,
 ) -> dict:
     """Totals and shares: of labelled helmets, how many were judged a hard hat (``helmet recall``); of bare
-    people, how many were judged bare (``bare recall``); unreadable photos are counted and skipped."""
+    people, how many were judged bare (``bare recall``); unreadable photos are counted and skipped. With
+    ``faults_seed``, on copies under camera faults (``with_camera_faults``)."""
     counts: Counter = Counter()
-    for photo, image in decoded(photos, progress):
+    for photo, image in decoded(photos, progress, faults_seed=faults_seed):
         counts["malformed label lines"] += photo.malformed
         if image is None:
             counts["unreadable photos"] += 1

@@ -6,7 +6,12 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from imaging.evaluation import LabelledPhoto, labelled_people, person_for_head, score_photo
+from imaging.alterations import camera_faults
+from imaging.analysers.base import image_decode
+from imaging.evaluation import LabelledPhoto, labelled_people, person_for_head, score_photo, with_camera_faults
+from tests.imaging.conftest import jpeg_bytes, synthetic
+
+MOVES = {"crop", "mirror", "scale", "rotate", "shear", "perspective", "pixelate"}  # recipe keys that move pixels
 
 
 def test_helmets_and_bare_heads_are_scored_person_by_person(labelled_folder):
@@ -18,6 +23,32 @@ def test_helmets_and_bare_heads_are_scored_person_by_person(labelled_folder):
     assert counts["malformed label lines"] == 2
     assert counts["helmets"] == 1 and counts["helmets judged hat"] == 1 and report["helmet recall"] == 1.0
     assert counts["bare-only photos"] == 1 and counts["bares"] >= 1 and counts.get("bares judged hat", 0) == 0
+
+
+def _evaluate(folder, *extra) -> dict:
+    out = StringIO()
+    call_command("evaluate_images", str(folder), "--helmet-class", "0", "--bare-when-no-helmet", *extra, stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_camera_faults_score_the_same_worse_copies_on_every_run(labelled_folder):
+    """How the judgements hold up on a worse camera: every photo under photometric faults drawn from the seed, the
+    same copies on every run, so two runs agree and a figure can be rerun; the labelled boxes still count."""
+    first = _evaluate(labelled_folder, "--camera-faults", "7")
+    assert first == _evaluate(labelled_folder, "--camera-faults", "7")
+    assert first["camera_faults"] == 7 and _evaluate(labelled_folder)["camera_faults"] is None
+    assert first["counts"]["photos"] == 2 and first["counts"]["helmets"] == 1
+
+
+def test_camera_faults_change_light_and_colour_but_never_move_a_pixel():
+    assert all(MOVES.isdisjoint(camera_faults(seed)) for seed in range(300))
+    assert len({tuple(sorted(camera_faults(seed))) for seed in range(300)}) > 50  # many kinds of fault, mixed
+    image = image_decode(jpeg_bytes(synthetic(3)))
+    worse = with_camera_faults(image, 7, "site.jpg")
+    assert worse.rgb.shape == image.rgb.shape and (worse.rgb != image.rgb).any()
+    assert image_decode(worse.data).rgb.tolist() == worse.rgb.tolist()  # the bytes are the altered picture
+    assert (with_camera_faults(image, 7, "site.jpg").rgb == worse.rgb).all()
+    assert (with_camera_faults(image, 8, "site.jpg").rgb != worse.rgb).any()
 
 
 def test_a_helmet_belongs_to_the_person_whose_head_it_is():

@@ -19,6 +19,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         yolo_options.add_arguments(parser)
+        parser.add_argument(
+            "--camera-faults",
+            type=int,
+            metavar="SEED",
+            help="score copies under one to three photometric faults each (casts, exposure, noise, blur, "
+            "posterising, heavy JPEG...), drawn from SEED and each file's name: how the judgements hold up "
+            "on a worse camera",
+        )
 
     def handle(self, *args, **options):
         photos = yolo_options.photos(options)
@@ -27,6 +35,13 @@ class Command(BaseCommand):
         except ModelMissing as exc:
             raise CommandError(str(exc)) from exc
         progress = Progress("evaluate_images", total=len(photos), unit="img")
-        report = evaluate(photos, analyser.analyse, bare_when_no_helmet=options["bare_when_no_helmet"], progress=progress)
+        report = evaluate(
+            photos,
+            analyser.analyse,
+            bare_when_no_helmet=options["bare_when_no_helmet"],
+            progress=progress,
+            faults_seed=options["camera_faults"],
+        )
         progress.close()
-        self.stdout.write(json.dumps({"analyser": analyser.name, "folder": str(options["folder"]), **report}))
+        header = {"analyser": analyser.name, "folder": str(options["folder"]), "camera_faults": options["camera_faults"]}
+        self.stdout.write(json.dumps({**header, **report}))
