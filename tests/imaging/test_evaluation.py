@@ -8,7 +8,15 @@ from django.core.management import CommandError, call_command
 
 from imaging.alterations import camera_faults
 from imaging.analysers.base import image_decode
-from imaging.evaluation import LabelledPhoto, labelled_people, person_for_head, score_photo, with_camera_faults
+from imaging.evaluation import (
+    LabelledPhoto,
+    evaluate,
+    labelled_people,
+    person_for_head,
+    score_photo,
+    with_camera_faults,
+    yolo_photos,
+)
 from tests.imaging.conftest import jpeg_bytes, synthetic
 
 MOVES = {"crop", "mirror", "scale", "rotate", "shear", "perspective", "pixelate"}  # recipe keys that move pixels
@@ -38,6 +46,24 @@ def test_camera_faults_score_the_same_worse_copies_on_every_run(labelled_folder)
     assert first == _evaluate(labelled_folder, "--camera-faults", "7")
     assert first["camera_faults"] == 7 and _evaluate(labelled_folder)["camera_faults"] is None
     assert first["counts"]["photos"] == 2 and first["counts"]["helmets"] == 1
+
+
+def test_the_analyser_is_shown_the_faulty_copies_not_the_photos(labelled_folder):
+    """The scoring itself runs on the altered pixels: what the analyser is handed is each photo's faulty copy."""
+    photos = list(yolo_photos(labelled_folder, helmet_class=0))
+    seen = []
+
+    def analyse(image):
+        seen.append(image.rgb)
+        return {"people": []}
+
+    evaluate(photos, analyse, faults_seed=7)
+    readable = [photo for photo in photos if photo.path.name != "broken.jpg"]
+    assert len(seen) == len(readable) == 2
+    for shown, photo in zip(seen, readable, strict=True):
+        clean = image_decode(photo.path.read_bytes())
+        assert (shown == with_camera_faults(clean, 7, photo.path.name).rgb).all()
+        assert shown.shape == clean.rgb.shape and (shown != clean.rgb).any()
 
 
 def test_camera_faults_change_light_and_colour_but_never_move_a_pixel():
