@@ -1,5 +1,6 @@
 """Login, logout and the server-rendered dashboard: words, order, staff-only parts."""
 
+import io
 import re
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import pytest
 from django.contrib.staticfiles import finders
 from django.test import Client
 from django.urls import reverse
+from PIL import Image
 
 from tests.factories import UserFactory
 
@@ -140,3 +142,13 @@ def test_every_event_type_the_page_handles_is_relayed_by_the_websocket():
     assert "telemetry.update" in handled
     # Channels dispatches "a.b" to the consumer's a_b method.
     assert [t for t in handled if not callable(getattr(LiveConsumer, t.replace(".", "_"), None))] == []
+
+
+def test_the_browser_icon_is_served_to_anyone_from_the_site_root(client):
+    """Browsers ask every page's host for /favicon.ico (the admin's and the API's pages too); a 404 there logged a
+    warning on each page view."""
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response["Content-Type"] in ("image/x-icon", "image/vnd.microsoft.icon")
+    icon = Image.open(io.BytesIO(b"".join(response.streaming_content)))
+    assert icon.format == "ICO" and (32, 32) in icon.info["sizes"]
