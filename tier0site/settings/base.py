@@ -278,9 +278,7 @@ HEALTH_MAX_STORE_AGE_S = env.float("HEALTH_MAX_STORE_AGE_S", 60.0)  # nothing st
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django_prometheus.middleware.PrometheusAfterMiddleware"), "whitenoise.middleware.WhiteNoiseMiddleware"
 )
-# Files every browser asks for at the site's root (the icon): without it each page view, the admin's and the API's
-# too, logged "Not Found: /favicon.ico" as a warning.
-WHITENOISE_ROOT = BASE_DIR / "tier0site" / "public"
+WHITENOISE_ROOT = BASE_DIR / "tier0site" / "public"  # /favicon.ico, which browsers ask each page's host for
 # The groups and events the dashboard's websocket relays are listed in tier0site/live.py.
 # How often an open websocket re-checks its sign-in (dashboard/ws_auth.py; at most 60 s).
 WS_AUTH_RECHECK_S = env.float("WS_AUTH_RECHECK_S", 30.0)
