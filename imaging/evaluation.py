@@ -30,6 +30,7 @@ class LabelledPhoto:
     helmets: list[tuple[float, float, float, float]] = field(default_factory=list)  # cx, cy, w, h (0..1)
     heads: list[tuple[float, float, float, float]] = field(default_factory=list)  # bare heads, same form
     malformed: int = 0  # label lines that are not "class cx cy w h" numbers: counted, not fatal
+    heads_labelled: bool = False  # the labels have a bare-head class: a photo with none has no bare head in view
 
 
 def yolo_photos(folder: Path, *, helmet_class: int, head_class: int | None = None) -> Iterator[LabelledPhoto]:
@@ -53,7 +54,7 @@ def yolo_photos(folder: Path, *, helmet_class: int, head_class: int | None = Non
                 helmets.append(tuple(box))
             elif kind == head_class:
                 heads.append(tuple(box))
-        yield LabelledPhoto(path, helmets, heads, malformed)
+        yield LabelledPhoto(path, helmets, heads, malformed, heads_labelled=head_class is not None)
 
 
 def decoded(
@@ -137,6 +138,35 @@ def score_photo(analysis: dict, photo: LabelledPhoto, *, bare_when_no_helmet: bo
     return counts
 
 
+def photo_truth(photo: LabelledPhoto, *, bare_when_no_helmet: bool) -> bool | None:
+    """Whether everyone in view wears a hard hat, as far as the labels say: the answer the image's ``has_hard_hat``
+    flag (the gallery's badge, the questions' "workers without hats") should give. A labelled bare head says no,
+    and so does a photo of bare heads only (``bare_when_no_helmet``); helmets say yes only where the labels would
+    have named a bare head too. Otherwise the labels do not say (None): helmets in a dataset that labels nothing
+    else leave the unlabelled bare heads unknown."""
+    if photo.heads or (bare_when_no_helmet and not photo.helmets):
+        return False
+    if photo.helmets and photo.heads_labelled:
+        return True
+    return None
+
+
+def score_image_flag(analysis: dict, photo: LabelledPhoto, *, bare_when_no_helmet: bool) -> Counter:
+    """The photo's own hard-hat flag against ``photo_truth``, where the labels decide it: right, wrong, unsure, or
+    nobody found (counted apart: a flag left unknown because no person was seen is a miss of the detector)."""
+    truth = photo_truth(photo, bare_when_no_helmet=bare_when_no_helmet)
+    if truth is None:
+        return Counter()
+    flag = (analysis.get("has_hard_hat") or {}).get("value")
+    if not analysis.get("people"):
+        verdict = "nobody found"
+    elif flag is None:
+        verdict = "unsure"
+    else:
+        verdict = "right" if flag == truth else "wrong"
+    return Counter({"photos decided": 1, f"photos {verdict}": 1})
+
+
 def _verdict(person: dict) -> str:
     return {True: "hat", False: "no hat", None: "unsure"}[person["hard_hat"]["value"]]
 
@@ -150,7 +180,9 @@ def evaluate(
     faults_seed: int | None = None,
 ) -> dict:
     """Totals and shares: of labelled helmets, how many were judged a hard hat (``helmet recall``); of bare
-    people, how many were judged bare (``bare recall``); unreadable photos are counted and skipped. With
+    people, how many were judged bare (``bare recall``); of the photos whose labels decide it (``photo_truth``),
+    how many got the right hard-hat flag (``photo accuracy``: an unsure flag or nobody found counts as wrong;
+    ``photo accuracy when sure`` leaves those out); unreadable photos are counted and skipped. With
     ``faults_seed``, on copies under camera faults (``with_camera_faults``)."""
     counts: Counter = Counter()
     for photo, image in decoded(photos, progress, faults_seed=faults_seed):
@@ -159,7 +191,9 @@ def evaluate(
             counts["unreadable photos"] += 1
         else:
             counts["photos"] += 1
-            counts.update(score_photo(analyse(image), photo, bare_when_no_helmet=bare_when_no_helmet))
+            analysis = analyse(image)
+            counts.update(score_photo(analysis, photo, bare_when_no_helmet=bare_when_no_helmet))
+            counts.update(score_image_flag(analysis, photo, bare_when_no_helmet=bare_when_no_helmet))
     return {"counts": {name: n for name, n in counts.items() if n}, **_shares(counts)}
 
 
@@ -167,13 +201,15 @@ def _shares(counts: Counter) -> dict:
     def share(part: int, whole: int) -> float | None:
         return round(part / whole, 3) if whole else None
 
-    helmets, bares = counts["helmets"], counts["bares"]
+    helmets, bares, decided = counts["helmets"], counts["bares"], counts["photos decided"]
     return {
         "helmet recall": share(counts["helmets judged hat"], helmets),
         "helmets on a found person": share(helmets - counts["helmets missed"], helmets),
         "helmets judged no hat": share(counts["helmets judged no hat"], helmets),
         "bare recall": share(counts["bares judged no hat"], bares),
         "bare judged hat": share(counts["bares judged hat"], bares),
+        "photo accuracy": share(counts["photos right"], decided),
+        "photo accuracy when sure": share(counts["photos right"], counts["photos right"] + counts["photos wrong"]),
     }
 
 

@@ -13,6 +13,8 @@ from imaging.evaluation import (
     evaluate,
     labelled_people,
     person_for_head,
+    photo_truth,
+    score_image_flag,
     score_photo,
     with_camera_faults,
     yolo_photos,
@@ -31,6 +33,9 @@ def test_helmets_and_bare_heads_are_scored_person_by_person(labelled_folder):
     assert counts["malformed label lines"] == 2
     assert counts["helmets"] == 1 and counts["helmets judged hat"] == 1 and report["helmet recall"] == 1.0
     assert counts["bare-only photos"] == 1 and counts["bares"] >= 1 and counts.get("bares judged hat", 0) == 0
+    # The photos' own flags, where the labels decide them: only the bare-only photo here (helmets alone are
+    # labelled, so the helmet photo may hold an unlabelled bare head). Its caps are no hard hats.
+    assert counts["photos decided"] == 1 and counts["photos right"] == 1 and report["photo accuracy"] == 1.0
 
 
 def _evaluate(folder, *extra) -> dict:
@@ -107,3 +112,43 @@ def test_a_person_is_labelled_once_and_a_crowd_in_one_box_not_at_all():
     bare_only = LabelledPhoto(path=None)
     assert labelled_people({"people": [man]}, bare_only, bare_when_no_helmet=True) == [(man, False)]
     assert labelled_people({"people": [man]}, bare_only, bare_when_no_helmet=False) == []
+
+
+def test_labels_decide_a_photo_hard_hat_flag_only_where_they_would_name_a_bare_head():
+    """The photo's flag is what a question such as "sites with workers without hats" reads, so it is scored too,
+    but only where the labels say what it should be."""
+    helmets = [(0.3, 0.2, 0.1, 0.1)]
+    bare = [(0.7, 0.2, 0.1, 0.1)]
+    with_heads = {"heads_labelled": True}
+    assert photo_truth(LabelledPhoto(None, helmets, **with_heads), bare_when_no_helmet=False) is True
+    assert photo_truth(LabelledPhoto(None, helmets, bare, **with_heads), bare_when_no_helmet=False) is False
+    assert photo_truth(LabelledPhoto(None, helmets), bare_when_no_helmet=True) is None  # helmets alone labelled
+    assert photo_truth(LabelledPhoto(None), bare_when_no_helmet=True) is False  # "bare heads only"
+    assert photo_truth(LabelledPhoto(None), bare_when_no_helmet=False) is None  # nobody labelled
+
+
+def test_a_photo_flag_is_right_wrong_unsure_or_its_people_were_not_found():
+    crew = LabelledPhoto(None, [(0.3, 0.2, 0.1, 0.1)], [(0.7, 0.2, 0.1, 0.1)], heads_labelled=True)  # one bare
+    someone = [{"box": [0.2, 0.1, 0.2, 0.8]}]
+
+    def flag(value, people=someone):
+        return score_image_flag({"people": people, "has_hard_hat": {"value": value}}, crew, bare_when_no_helmet=False)
+
+    assert flag(False) == {"photos decided": 1, "photos right": 1}
+    assert flag(True) == {"photos decided": 1, "photos wrong": 1}
+    assert flag(None) == {"photos decided": 1, "photos unsure": 1}
+    assert flag(None, people=[]) == {"photos decided": 1, "photos nobody found": 1}
+    helmets_only = LabelledPhoto(None, [(0.3, 0.2, 0.1, 0.1)])
+    assert score_image_flag({"people": someone}, helmets_only, bare_when_no_helmet=False) == {}
+
+
+def test_with_a_head_class_every_labelled_photo_scores_its_flag(labelled_folder):
+    """A dataset that labels bare heads (``--head-class``) decides every photo with a head in it: the helmet photo
+    (its one worker wears a blue helmet: yes) and the caps photo once its two capped heads are labelled (no)."""
+    (labelled_folder / "labels/caps.txt").write_text("1 0.625 0.52 0.07 0.12\n1 0.71 0.55 0.07 0.12\n")
+    out = StringIO()
+    call_command("evaluate_images", str(labelled_folder), "--helmet-class", "0", "--head-class", "1", stdout=out)
+    report = json.loads(out.getvalue())
+    assert report["counts"]["photos decided"] == report["counts"]["photos right"] == 2
+    assert report["photo accuracy"] == report["photo accuracy when sure"] == 1.0
+    assert report["counts"]["bares"] == 2 and report["counts"].get("bares judged hat", 0) == 0

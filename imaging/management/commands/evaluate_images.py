@@ -14,7 +14,8 @@ from tier0site.progress import Progress
 class Command(BaseCommand):
     help = (
         "Score the offline analyser's hard-hat judgements on labelled photos: FOLDER/images and FOLDER/labels "
-        "(YOLO: 'class cx cy w h' per line). Prints helmet recall and bare-head recall as JSON."
+        "(YOLO: 'class cx cy w h' per line). Prints helmet recall, bare-head recall and how often each photo's own "
+        "hard-hat flag is right where the labels decide it, as JSON."
     )
 
     def add_arguments(self, parser):
