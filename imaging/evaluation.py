@@ -102,12 +102,17 @@ def person_for_head(people: list[dict], head: tuple[float, float, float, float])
     return best
 
 
+def bare_only(photo: LabelledPhoto, *, bare_when_no_helmet: bool) -> bool:
+    """A photo the labels say shows bare heads only: no box at all, in a dataset that labels helmets alone."""
+    return bare_when_no_helmet and not photo.helmets and not photo.heads
+
+
 def labelled_people(analysis: dict, photo: LabelledPhoto, *, bare_when_no_helmet: bool) -> list[tuple[dict, bool]]:
     """The found people the labels speak about, each once, with whether they wear a hard hat: a labelled helmet or
     bare head on a found person's head, and (``bare_when_no_helmet``) everyone in a photo with no box at all. A
     person whose box holds both a helmet and a bare head (a crowd in one box) is left out: not one head's label."""
     people = analysis.get("people", [])
-    if bare_when_no_helmet and not photo.helmets and not photo.heads:
+    if bare_only(photo, bare_when_no_helmet=bare_when_no_helmet):
         return [(person, False) for person in people]
     labels: dict[int, set[bool]] = {}
     for boxes, helmet in ((photo.helmets, True), (photo.heads, False)):
@@ -129,7 +134,7 @@ def score_photo(analysis: dict, photo: LabelledPhoto, *, bare_when_no_helmet: bo
                 counts[f"{kind}s missed"] += 1
                 continue
             counts[f"{kind}s judged {_verdict(person)}"] += 1
-    if bare_when_no_helmet and not photo.helmets and not photo.heads:
+    if bare_only(photo, bare_when_no_helmet=bare_when_no_helmet):
         counts["bare-only photos"] += 1
         counts["bare-only photos with nobody found"] += not people
         for person in people:
@@ -144,7 +149,7 @@ def photo_truth(photo: LabelledPhoto, *, bare_when_no_helmet: bool) -> bool | No
     and so does a photo of bare heads only (``bare_when_no_helmet``); helmets say yes only where the labels would
     have named a bare head too. Otherwise the labels do not say (None): helmets in a dataset that labels nothing
     else leave the unlabelled bare heads unknown."""
-    if photo.heads or (bare_when_no_helmet and not photo.helmets):
+    if photo.heads or bare_only(photo, bare_when_no_helmet=bare_when_no_helmet):
         return False
     if photo.helmets and photo.heads_labelled:
         return True

@@ -152,3 +152,21 @@ def test_with_a_head_class_every_labelled_photo_scores_its_flag(labelled_folder)
     assert report["counts"]["photos decided"] == report["counts"]["photos right"] == 2
     assert report["photo accuracy"] == report["photo accuracy when sure"] == 1.0
     assert report["counts"]["bares"] == 2 and report["counts"].get("bares judged hat", 0) == 0
+
+
+def test_photo_accuracy_counts_unsure_and_unfound_as_wrong_and_when_sure_leaves_them_out(labelled_folder):
+    """Four bare-only photos whose flags come back right, wrong, unsure and with nobody found: a quarter right in
+    all, half of the sure ones."""
+    photos = [LabelledPhoto(labelled_folder / "images/caps.jpg")] * 4
+    someone = [{"box": [0.2, 0.1, 0.2, 0.8], "hard_hat": {"value": None}}]
+    answers = iter(
+        [
+            {"people": someone, "has_hard_hat": {"value": False}},
+            {"people": someone, "has_hard_hat": {"value": True}},
+            {"people": someone, "has_hard_hat": {"value": None}},
+            {"people": [], "has_hard_hat": {"value": None}},
+        ]
+    )
+    report = evaluate(photos, lambda _image: next(answers), bare_when_no_helmet=True)
+    assert report["counts"]["photos decided"] == 4
+    assert report["photo accuracy"] == 0.25 and report["photo accuracy when sure"] == 0.5
